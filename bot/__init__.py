@@ -1,0 +1,1 @@
+"""kneebot: a symptom checker for pain behind the knee, on Telegram and SMS."""

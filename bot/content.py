@@ -1,0 +1,99 @@
+"""Loads flows/*.yaml and locales/<lang>/*.yaml once at start-up and checks them together; fails fast."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from bot.i18n import Catalog, placeholders
+from bot.triage import advice, red_flags, rules
+from bot.triage.findings import CAUSES
+from bot.triage.flow import FlowDefinition
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class ContentError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Content:
+    flows: dict[str, FlowDefinition]
+    catalog: Catalog
+
+    @property
+    def intake(self) -> FlowDefinition:
+        return self.flows["intake"]
+
+    def labels(self) -> dict[str, dict[str, str]]:
+        return {locale: dict(self.catalog.labels(locale)) for locale in self.catalog.locales}
+
+
+@functools.cache
+def load_content(root: Path = ROOT) -> Content:
+    flows: dict[str, FlowDefinition] = {}
+    for path in sorted((root / "flows").glob("*.yaml")):
+        try:
+            flow = FlowDefinition.model_validate(_yaml(path))
+        except ValidationError as e:
+            raise ContentError(f"{path.name}: {_first_error(e)}") from None
+        if flow.id != path.stem:
+            raise ContentError(f"{path.name}: flow id {flow.id!r} must match the file name")
+        flows[flow.id] = flow
+    messages: dict[str, dict[str, str]] = {}
+    for folder in sorted(p for p in (root / "locales").iterdir() if p.is_dir()):
+        merged: dict[str, str] = {}
+        for path in sorted(folder.glob("*.yaml")):
+            data = _yaml(path)
+            if not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+                raise ContentError(f"{folder.name}/{path.name}: every entry must be `key: text`")
+            if dup := merged.keys() & data.keys():
+                raise ContentError(f"{folder.name}/{path.name}: keys defined twice: {', '.join(sorted(dup))}")
+            merged.update(data)
+        messages[folder.name] = merged
+    content = Content(flows, Catalog(messages))
+    problems = list(check(content))
+    if problems:
+        raise ContentError(f"{len(problems)} problem(s): " + "; ".join(problems[:10]))
+    return content
+
+
+def check(content: Content) -> Iterator[str]:
+    catalog = content.catalog
+    if "intake" not in content.flows:
+        yield "flows/intake.yaml is missing"
+    needed = set().union(*(f.message_keys() for f in content.flows.values()))
+    needed |= {r.why for r in rules.RULES} | {f"cause.{c}" for c in CAUSES}
+    needed |= {f"flag.{f.id}" for f in red_flags.RED_FLAGS} | set(advice.ALL_KEYS)
+    reference = catalog.keys("en")
+    for locale in catalog.locales:
+        keys = catalog.keys(locale)
+        for key in sorted(needed - keys):
+            yield f"{locale}: missing message {key}"
+        for key in sorted(reference ^ keys):
+            yield f"{locale}: {key} is in only one of en and {locale}"
+        for key in sorted(reference & keys):
+            if placeholders(catalog.raw(key, locale)) != placeholders(catalog.raw(key, "en")):
+                yield f"{locale}: {key} has other placeholders than en"
+
+
+def _yaml(path: Path) -> dict[str, object]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise ContentError(f"{path}: not valid YAML ({e})") from None
+    if not isinstance(data, dict):
+        raise ContentError(f"{path}: expected a mapping at the top")
+    return data
+
+
+def _first_error(e: ValidationError) -> str:
+    err = e.errors()[0]
+    where = ".".join(str(p) for p in err["loc"])
+    return f"{where}: {err['msg']}" if where else err["msg"]

@@ -1,0 +1,119 @@
+"""The conversation shell: load -> advance -> commit (check-and-set, retried) -> apply effects."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any, Protocol
+
+from bot.clock import Clock
+from bot.content import Content
+from bot.storage.conversations import ConversationStore
+from bot.triage.effects import ChoiceOption, DeleteData, Effect, SendReply, Text
+from bot.triage.engine import Policy, Turn, advance, new_session
+from bot.triage.events import Event
+from bot.triage.session import Session
+
+log = logging.getLogger("kneebot.conversation")
+MAX_ATTEMPTS = 20
+
+
+class ConflictError(Exception):
+    """Another message for the same conversation kept winning the check-and-set."""
+
+
+class EffectSink(Protocol):
+    """Applies the effects other than replies (check-ins, escalation, audit). Escalate is applied first."""
+
+    async def apply(self, participant: str, session: Session, effects: Sequence[Effect]) -> None: ...
+
+
+class LogSink:
+    """Records effects in the log: kinds and conversation-level facts only, never text or identifiers."""
+
+    async def apply(self, participant: str, session: Session, effects: Sequence[Effect]) -> None:
+        for effect in effects:
+            if not isinstance(effect, SendReply):
+                log.info("effect %s conversation=%s node=%s", type(effect).__name__, participant, session.node)
+
+
+class ConversationService:
+    def __init__(
+        self,
+        content: Content,
+        store: ConversationStore,
+        clock: Clock,
+        policy: Policy | None = None,
+        sink: EffectSink | None = None,
+    ) -> None:
+        self.content, self.store, self.clock = content, store, clock
+        self.policy = policy or Policy()
+        self.sink = sink or LogSink()
+        self._labels = content.labels()
+
+    async def handle(
+        self,
+        participant: str,
+        event: Event,
+        *,
+        message_id: str | None = None,
+        locale: str = "en",
+        country: str | None = None,
+    ) -> tuple[SendReply, ...]:
+        """Run one inbound event; a message id seen before gets the replies it got then, and changes nothing."""
+        flow = self.content.intake
+        for _ in range(MAX_ATTEMPTS):
+            loaded = await self.store.load(participant, message_id)
+            if loaded.replay is not None:
+                log.info("duplicate message conversation=%s", participant)
+                return decode_replies(loaded.replay)
+            now = self.clock.now()
+            session = loaded.session or new_session(flow, now, locale, country)
+            turn = advance(flow, session, event, now, policy=self.policy, labels=self._labels)
+            if any(isinstance(e, DeleteData) for e in turn.effects):
+                await self._apply(participant, turn)
+                await self.store.delete(participant)
+                return turn.replies
+            if await self.store.commit(
+                participant, loaded.revision, turn.session, outbox=encode_replies(turn.replies), message_id=message_id
+            ):
+                log.info(
+                    "turn conversation=%s node=%s status=%s", participant, turn.session.node, turn.session.status.value
+                )
+                await self._apply(participant, turn)
+                return turn.replies
+        raise ConflictError(participant)
+
+    async def session(self, participant: str) -> Session | None:
+        return (await self.store.load(participant)).session
+
+    async def _apply(self, participant: str, turn: Turn) -> None:
+        ordered = sorted(turn.effects, key=lambda e: type(e).__name__ != "Escalate")
+        await self.sink.apply(participant, turn.session, [e for e in ordered if not isinstance(e, SendReply)])
+
+
+def encode_replies(replies: Sequence[SendReply]) -> str:
+    return json.dumps([asdict(r) for r in replies], separators=(",", ":"))
+
+
+def decode_replies(raw: str) -> tuple[SendReply, ...]:
+    if not raw:
+        return ()
+    return tuple(_reply(item) for item in json.loads(raw))
+
+
+def _text(data: dict[str, Any]) -> Text:
+    params = tuple((name, tuple(value) if isinstance(value, list) else value) for name, value in data["params"])
+    return Text(data["key"], params)
+
+
+def _reply(data: dict[str, Any]) -> SendReply:
+    return SendReply(
+        parts=tuple(_text(p) for p in data["parts"]),
+        choices=tuple(ChoiceOption(c["id"], _text(c["label"])) for c in data["choices"]),
+        node=data["node"],
+        kind=data["kind"],
+        call=data["call"],
+    )

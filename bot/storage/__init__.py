@@ -1,0 +1,1 @@
+"""Storage adapters: Redis and in-process stores, and every Redis key name."""

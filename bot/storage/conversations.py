@@ -1,0 +1,241 @@
+"""Conversation store: one record per conversation (session + revision), checked-and-set with its TTL."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import redis.asyncio
+from pydantic import ValidationError
+from redis.exceptions import NoScriptError, RedisError
+
+from bot.clock import SystemClock
+from bot.storage import keys
+from bot.triage.session import Session
+
+
+@dataclass(frozen=True)
+class Loaded:
+    session: Session | None
+    revision: int  # 0 when nothing is stored
+    replay: str | None  # the outbox committed for this message id, when it was already processed
+
+
+class ConversationStore(Protocol):
+    async def load(self, participant: str, message_id: str | None = None) -> Loaded: ...
+
+    async def commit(
+        self, participant: str, revision: int, session: Session, *, outbox: str = "", message_id: str | None = None
+    ) -> bool:
+        """Store the session as revision + 1; False when the stored revision moved on (a concurrent write)."""
+        ...
+
+    async def delete(self, participant: str) -> None: ...
+
+    async def ping(self) -> bool: ...
+
+    async def aclose(self) -> None: ...
+
+
+# A record is `{"revision":N,"session":<Session JSON>}`, always written by _encode. The revision is read from that
+# fixed prefix, here and in the Lua script alike, so a session that no longer validates keeps its revision and the
+# next commit still succeeds.
+_RECORD_PREFIX = re.compile(rb'^\{"revision":(\d+),"session":')
+
+# KEYS: conversation [, seen]. ARGV: expected revision, record, ttl ms [, outbox, dedupe ttl ms].
+_COMMIT = """
+local current = 0
+local record = redis.call('GET', KEYS[1])
+if record then
+  current = tonumber(string.match(record, '^{"revision":(%d+),"session":') or '0')
+end
+if current ~= tonumber(ARGV[1]) then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+if #KEYS == 2 then
+  redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[5])
+end
+return 1
+"""
+_COMMIT_SHA = hashlib.sha1(_COMMIT.encode()).hexdigest()
+
+
+def _encode(revision: int, session: Session) -> bytes:
+    return b'{"revision":%d,"session":%s}' % (revision, session.model_dump_json().encode())
+
+
+def _revision(raw: bytes | None) -> int:
+    match = _RECORD_PREFIX.match(raw) if raw is not None else None
+    return int(match[1]) if match else 0
+
+
+def _decode(raw: bytes | None) -> tuple[Session | None, int]:
+    """The session (None when absent or no longer valid) and the stored revision. Never raises."""
+    match = _RECORD_PREFIX.match(raw) if raw is not None else None
+    if raw is None or match is None:
+        return None, 0
+    revision = int(match[1])
+    if not raw.endswith(b"}"):
+        return None, revision
+    try:
+        return Session.model_validate_json(raw[match.end() : -1]), revision
+    except ValidationError:
+        return None, revision
+
+
+def _as_bytes(value: bytes | str | None) -> bytes | None:
+    return value.encode() if isinstance(value, str) else value
+
+
+def _as_text(value: bytes | str | None) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _millis(duration: timedelta) -> int:
+    ms = duration // timedelta(milliseconds=1)
+    if ms <= 0:
+        raise ValueError("a TTL must be at least one millisecond")
+    return ms
+
+
+def _positive(duration: timedelta) -> timedelta:
+    _millis(duration)
+    return duration
+
+
+def _check(revision: int) -> None:
+    if revision < 0:
+        raise ValueError("revision must be >= 0")
+
+
+class RedisConversationStore:
+    """Load is one round trip (MGET), commit is one (EVALSHA). Redis errors propagate; nothing is logged."""
+
+    def __init__(
+        self,
+        redis: redis.asyncio.Redis,
+        ttl: timedelta = timedelta(days=30),
+        dedupe_ttl: timedelta = timedelta(days=3),
+    ) -> None:
+        self._redis = redis
+        self._ttl_ms = _millis(ttl)
+        self._dedupe_ttl_ms = _millis(dedupe_ttl)
+
+    async def load(self, participant: str, message_id: str | None = None) -> Loaded:
+        key = keys.conversation(participant)
+        if message_id is None:
+            raw, seen = await self._redis.get(key), None
+        else:
+            # Both keys share the participant's hash tag, so MGET is one command even on Redis Cluster.
+            raw, seen = await self._redis.mget(key, keys.seen(participant, message_id))
+        session, revision = _decode(_as_bytes(raw))
+        return Loaded(session, revision, _as_text(seen))
+
+    async def commit(
+        self, participant: str, revision: int, session: Session, *, outbox: str = "", message_id: str | None = None
+    ) -> bool:
+        _check(revision)
+        names = [keys.conversation(participant)]
+        args: list[bytes | str | int] = [revision, _encode(revision + 1, session), self._ttl_ms]
+        if message_id is not None:
+            names.append(keys.seen(participant, message_id))
+            args += [outbox, self._dedupe_ttl_ms]
+        try:
+            done = await self._redis.evalsha(_COMMIT_SHA, len(names), *names, *args)
+        except NoScriptError:
+            # After a restart or SCRIPT FLUSH: EVAL runs the script and caches it for the next EVALSHA.
+            done = await self._redis.eval(_COMMIT, len(names), *names, *args)
+        return bool(done == 1)
+
+    async def delete(self, participant: str) -> None:
+        batch: list[bytes | str] = []
+        async for key in self._redis.scan_iter(match=keys.participant_pattern(participant), count=1000):
+            batch.append(key)
+            if len(batch) >= 500:
+                await self._redis.unlink(*batch)
+                batch.clear()
+        if batch:
+            await self._redis.unlink(*batch)
+
+    async def ping(self) -> bool:
+        """True when Redis answers; False (not an exception) when it does not."""
+        try:
+            return bool(await self._redis.ping())
+        except (RedisError, OSError):
+            return False
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()
+
+
+@dataclass(frozen=True)
+class _Entry:
+    value: bytes
+    expires_at: datetime
+
+
+class MemoryConversationStore:
+    """The same contract in-process, keyed by the same key names. No await inside a method: each is atomic."""
+
+    def __init__(
+        self,
+        ttl: timedelta = timedelta(days=30),
+        dedupe_ttl: timedelta = timedelta(days=3),
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._ttl = _positive(ttl)
+        self._dedupe_ttl = _positive(dedupe_ttl)
+        self._now = now or SystemClock().now
+        self._entries: dict[str, _Entry] = {}
+        self._sweep_above = 1024
+
+    def _get(self, key: str, now: datetime) -> bytes | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if now >= entry.expires_at:
+            del self._entries[key]
+            return None
+        return entry.value
+
+    def _sweep(self, now: datetime) -> None:
+        # Amortised: expired entries nobody reads again are dropped once the map has doubled.
+        if len(self._entries) > self._sweep_above:
+            self._entries = {k: e for k, e in self._entries.items() if now < e.expires_at}
+            self._sweep_above = max(1024, 2 * len(self._entries))
+
+    async def load(self, participant: str, message_id: str | None = None) -> Loaded:
+        now = self._now()
+        session, revision = _decode(self._get(keys.conversation(participant), now))
+        seen = None if message_id is None else self._get(keys.seen(participant, message_id), now)
+        return Loaded(session, revision, _as_text(seen))
+
+    async def commit(
+        self, participant: str, revision: int, session: Session, *, outbox: str = "", message_id: str | None = None
+    ) -> bool:
+        _check(revision)
+        now = self._now()
+        key = keys.conversation(participant)
+        if _revision(self._get(key, now)) != revision:
+            return False
+        self._entries[key] = _Entry(_encode(revision + 1, session), now + self._ttl)
+        if message_id is not None:
+            self._entries[keys.seen(participant, message_id)] = _Entry(outbox.encode(), now + self._dedupe_ttl)
+        self._sweep(now)
+        return True
+
+    async def delete(self, participant: str) -> None:
+        tag = keys.tag(participant)
+        for key in [key for key in self._entries if tag in key]:
+            del self._entries[key]
+
+    async def ping(self) -> bool:
+        return True
+
+    async def aclose(self) -> None:
+        return None

@@ -1,0 +1,74 @@
+"""Every Redis key name of the project: `kneebot:v1:<kind>:{<participant>}[:<suffix>]`, no raw ids."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+
+PREFIX = "kneebot:v1"
+_CHANNEL = re.compile(r"[a-z][a-z0-9]*")
+_GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
+
+
+def participant_id(secret: bytes, channel: str, raw_id: str) -> str:
+    """An opaque, stable id such as `tg-3kq...`: the channel and a keyed hash of the provider's id."""
+    if not secret:
+        raise ValueError("participant_id needs a non-empty secret")
+    if not _CHANNEL.fullmatch(channel):
+        raise ValueError("channel must be a lowercase slug")
+    digest = hmac.new(secret, f"{channel}\0{raw_id}".encode(), hashlib.sha256).digest()[:12]
+    opaque = base64.b32encode(digest).decode().rstrip("=").lower()
+    return f"{channel}-{opaque}"
+
+
+def tag(participant: str) -> str:
+    """The hash tag that keeps one participant's keys on one Redis Cluster slot."""
+    if not participant or "{" in participant or "}" in participant:
+        raise ValueError("participant must be a non-empty id without braces")
+    return f"{{{participant}}}"
+
+
+def participant_pattern(participant: str) -> str:
+    """A SCAN pattern matching every key under the participant's hash tag."""
+    escaped = _GLOB_SPECIAL.sub(r"\\\1", tag(participant))
+    return f"{PREFIX}:*:{escaped}*"
+
+
+def conversation(participant: str) -> str:
+    return f"{PREFIX}:conversation:{tag(participant)}"
+
+
+def seen(participant: str, message_id: str) -> str:
+    # Provider ids (Telegram update_id, Twilio MessageSid) are hashed so none appears in a key.
+    digest = hashlib.sha256(f"{participant}\0{message_id}".encode()).hexdigest()[:32]
+    return f"{PREFIX}:seen:{tag(participant)}:{digest}"
+
+
+def checkins() -> str:
+    return f"{PREFIX}:checkins"
+
+
+def checkin(participant: str, seq: int) -> str:
+    return f"{PREFIX}:checkin:{tag(participant)}:{seq}"
+
+
+def optout(participant: str) -> str:
+    return f"{PREFIX}:optout:{tag(participant)}"
+
+
+def ratelimit(name: str) -> str:
+    return f"{PREFIX}:ratelimit:{tag(name)}"
+
+
+def cases() -> str:
+    return f"{PREFIX}:cases"
+
+
+def case(case_id: str) -> str:
+    return f"{PREFIX}:case:{tag(case_id)}"
+
+
+def audit() -> str:
+    return f"{PREFIX}:audit"

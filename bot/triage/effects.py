@@ -1,0 +1,81 @@
+"""Effects: what the engine asks the shell to do. Pure data; the shell applies them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+Param = str | int | float | tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Text:
+    """A message key and its parameters. A tuple parameter is a list of message keys, rendered as a list."""
+
+    key: str
+    params: tuple[tuple[str, Param], ...] = ()
+
+    def param_dict(self) -> dict[str, Param]:
+        return dict(self.params)
+
+
+@dataclass(frozen=True)
+class ChoiceOption:
+    id: str
+    label: Text
+
+
+@dataclass(frozen=True)
+class SendReply:
+    """One reply: paragraphs in order, and the choices of the question it asks, if any.
+
+    `node` is the question the choices belong to, so a stale button can be recognised.
+    `call` is the number to offer as tap-to-call (emergency messages).
+    """
+
+    parts: tuple[Text, ...]
+    choices: tuple[ChoiceOption, ...] = ()
+    node: str | None = None
+    kind: str = "info"  # question | outcome | interrupt | info | checkin
+    call: str | None = None
+
+
+@dataclass(frozen=True)
+class ScheduleCheckIn:
+    """Ask 'how is your knee' at `due_at`; `seq` makes the id deterministic (<conversation>:<seq>)."""
+
+    seq: int
+    due_at: datetime
+    level: str
+    exempt_from_quiet_hours: bool = False
+
+
+@dataclass(frozen=True)
+class CancelCheckIns:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Escalate:
+    """Hand the case to clinic staff. Carries no name or number: level, red flags and key findings only."""
+
+    level: str
+    reason: str
+    red_flags: tuple[str, ...] = ()
+    findings: tuple[tuple[str, str], ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class DeleteData:
+    """Remove everything stored for this person."""
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """An audit event; never message text or identifiers."""
+
+    kind: str
+    fields: tuple[tuple[str, str], ...] = ()
+
+
+Effect = SendReply | ScheduleCheckIn | CancelCheckIns | Escalate | DeleteData | AuditRecord

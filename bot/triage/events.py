@@ -1,0 +1,31 @@
+"""Events: facts that go into the engine. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class MessageReceived:
+    """Free text from the person (typed, or a numbered SMS reply)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ChoiceSelected:
+    """A button press: the node it belonged to and the choice id."""
+
+    node: str
+    choice: str
+
+
+@dataclass(frozen=True)
+class CommandReceived:
+    """A command, from a channel (/stop) or typed as a word (STOP): see matching.COMMANDS."""
+
+    command: str
+    argument: str = ""
+
+
+Event = MessageReceived | ChoiceSelected | CommandReceived

@@ -1,0 +1,260 @@
+"""Flow definitions: questions, choices, branching and the findings each answer sets, with load-time checks. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from bot.triage.findings import BOOLEAN_FINDINGS, FINDING_NAMES, Findings
+from bot.triage.session import Answer
+
+Value = bool | int | float | str
+SHARED_CHOICE_LABELS = frozenset({"yes", "no", "unsure", "none"})
+UNSURE = "unsure"  # the answer id of "not sure", also accepted by number questions
+
+
+class Range(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    gte: float | None = None
+    lt: float | None = None
+
+
+class Branch(BaseModel):
+    """Go to `goto` when every condition in `if` holds (a finding answered "not sure" counts as true)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    when: dict[str, Value | Range] = Field(default_factory=dict, alias="if")
+    goto: str
+
+
+class Choice(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    label: str | None = None
+    sets: dict[str, Value] = Field(default_factory=dict)
+    unsure: tuple[str, ...] = ()
+    next: str | None = None
+
+
+class Node(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["choice", "number", "assessment"]
+    choices: tuple[Choice, ...] = ()
+    finding: str | None = None
+    parse: Literal["integer", "days"] = "integer"
+    min: float = 0
+    max: float = 1_000_000
+    next: str | tuple[Branch, ...] | None = None
+
+
+class FlowDefinition(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    version: int = Field(ge=1)
+    schema_version: Literal[1] = 1
+    start: str
+    sources: tuple[str, ...] = ()
+    nodes: dict[str, Node]
+
+    @model_validator(mode="after")
+    def _check(self) -> FlowDefinition:
+        problems = list(_problems(self))
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def prompt_key(self, node_id: str) -> str:
+        return f"{self.id}.{node_id}.prompt"
+
+    def label_key(self, node_id: str, choice: Choice) -> str:
+        if choice.label:
+            return choice.label
+        if choice.id in SHARED_CHOICE_LABELS:
+            return f"choice.{choice.id}"
+        return f"{self.id}.{node_id}.{choice.id}"
+
+    def message_keys(self) -> set[str]:
+        keys: set[str] = set()
+        for node_id, node in self.nodes.items():
+            if node.kind != "assessment":
+                keys.add(self.prompt_key(node_id))
+            keys.update(self.label_key(node_id, c) for c in node.choices)
+        return keys
+
+    def choice(self, node_id: str, choice_id: str) -> Choice | None:
+        node = self.nodes.get(node_id)
+        if node is None:
+            return None
+        return next((c for c in node.choices if c.id == choice_id), None)
+
+    def edges(self, node_id: str) -> Iterator[str]:
+        node = self.nodes[node_id]
+        for c in node.choices:
+            if c.next:
+                yield c.next
+        if isinstance(node.next, str):
+            yield node.next
+        elif node.next:
+            yield from (b.goto for b in node.next)
+
+    def findings(self, answers: Iterable[Answer]) -> tuple[Findings, frozenset[str]]:
+        """Fold answers into findings; answers this flow no longer knows are skipped. Returns (findings, unsure)."""
+        values: dict[str, Value] = {}
+        unsure: set[str] = set()
+        for answer in answers:
+            node = self.nodes.get(answer.node)
+            if node is None:
+                continue
+            if node.kind == "number" and node.finding:
+                if answer.value != UNSURE:
+                    values[node.finding] = _number(answer.value, node.parse)
+                continue
+            choice = self.choice(answer.node, answer.value)
+            if choice is None:
+                continue
+            values.update(choice.sets)
+            unsure.difference_update(choice.sets)
+            unsure.update(choice.unsure)
+        return Findings.model_validate(values), frozenset(unsure)
+
+    def next_node(self, node_id: str, answer: Answer, findings: Findings, unsure: frozenset[str]) -> str:
+        node = self.nodes[node_id]
+        choice = self.choice(node_id, answer.value)
+        if choice is not None and choice.next:
+            return choice.next
+        if isinstance(node.next, str):
+            return node.next
+        for branch in node.next or ():
+            if all(_holds(findings, unsure, k, v) for k, v in branch.when.items()):
+                return branch.goto
+        raise ValueError(f"{self.id}.{node_id}: no branch matched")  # unreachable: validation demands a default
+
+
+def _number(text: str, parse: str) -> int | float:
+    return int(text) if parse == "integer" else float(text)
+
+
+def _holds(findings: Findings, unsure: frozenset[str], name: str, expected: Value | Range) -> bool:
+    actual = getattr(findings, name)
+    if isinstance(expected, Range):
+        if actual is None:
+            return False
+        return (expected.gte is None or actual >= expected.gte) and (expected.lt is None or actual < expected.lt)
+    if expected is True and name in unsure:
+        return True
+    if expected is False and actual is None:
+        return name not in unsure
+    return bool(actual == expected)
+
+
+def _problems(flow: FlowDefinition) -> Iterator[str]:
+    nodes = flow.nodes
+    if flow.start not in nodes:
+        yield f"start node {flow.start!r} does not exist"
+        return
+    for node_id, node in nodes.items():
+        where = f"{flow.id}.{node_id}"
+        if node.kind == "assessment":
+            if node.choices or node.next:
+                yield f"{where}: an assessment node has no choices and no next"
+            continue
+        if node.kind == "choice" and len(node.choices) < 2:
+            yield f"{where}: a choice node needs at least two choices"
+        if node.kind == "number" and (node.finding not in FINDING_NAMES or node.choices):
+            yield f"{where}: a number node needs a numeric finding and no choices"
+        if len({c.id for c in node.choices}) != len(node.choices):
+            yield f"{where}: duplicate choice ids"
+        for c in node.choices:
+            try:
+                Findings.model_validate(c.sets)
+            except ValidationError as e:
+                yield f"{where}.{c.id}: sets invalid findings ({e.error_count()} errors)"
+            for name in c.unsure:
+                if name not in BOOLEAN_FINDINGS:
+                    yield f"{where}.{c.id}: unsure names {name!r}, not a yes/no finding"
+        has_default = isinstance(node.next, str) or any(not b.when for b in node.next or ())
+        if not has_default and not all(c.next for c in node.choices):
+            yield f"{where}: some answers have nowhere to go (add a default next)"
+        if isinstance(node.next, tuple) and node.next and node.next[-1].when:
+            yield f"{where}: the last branch must be the default (no `if`)"
+        for b in node.next if isinstance(node.next, tuple) else ():
+            for name in b.when:
+                if name not in FINDING_NAMES:
+                    yield f"{where}: branch tests unknown finding {name!r}"
+        for target in flow.edges(node_id):
+            if target not in nodes:
+                yield f"{where}: goes to {target!r}, which does not exist"
+    if any(t not in nodes for n in nodes for t in flow.edges(n)):
+        return
+    reachable = _reachable(flow)
+    for node_id in nodes:
+        if node_id not in reachable:
+            yield f"{flow.id}.{node_id}: not reachable from {flow.start!r}"
+    cycle = _cycle(flow)
+    if cycle:
+        yield f"{flow.id}: a loop can keep a conversation from ever ending: {' -> '.join(cycle)}"
+
+
+def _reachable(flow: FlowDefinition) -> set[str]:
+    seen, stack = {flow.start}, [flow.start]
+    while stack:
+        for target in flow.edges(stack.pop()):
+            if target not in seen:
+                seen.add(target)
+                stack.append(target)
+    return seen
+
+
+def _cycle(flow: FlowDefinition) -> list[str]:
+    """A path that returns to itself, or []: with no cycles and every dead end an assessment, every path ends in one."""
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(node_id: str) -> list[str]:
+        state[node_id] = 1
+        path.append(node_id)
+        for target in flow.edges(node_id):
+            if state.get(target) == 1:
+                return [*path[path.index(target) :], target]
+            if target not in state and (found := visit(target)):
+                return found
+        state[node_id] = 2
+        path.pop()
+        return []
+
+    return visit(flow.start)
+
+
+def to_mermaid(flow: FlowDefinition, label: dict[str, str] | None = None) -> str:
+    """The flow as a Mermaid diagram, generated from the data so it cannot drift from it."""
+    label = label or {}
+    lines = ["flowchart TD"]
+    for node_id, node in flow.nodes.items():
+        text = label.get(flow.prompt_key(node_id), node_id).replace('"', "'")
+        shape = f'(["{node_id}: assessment"])' if node.kind == "assessment" else f'["{node_id}: {text}"]'
+        lines.append(f"    {node_id}{shape}")
+    for node_id, node in flow.nodes.items():
+        for c in node.choices:
+            if c.next:
+                lines.append(f"    {node_id} -->|{c.id}| {c.next}")
+        if isinstance(node.next, str):
+            lines.append(f"    {node_id} --> {node.next}")
+        for b in node.next if isinstance(node.next, tuple) else ():
+            cond = " and ".join(f"{k}={_show(v)}" for k, v in b.when.items()) or "otherwise"
+            lines.append(f"    {node_id} -->|{cond}| {b.goto}")
+    return "\n".join(lines) + "\n"
+
+
+def _show(v: Value | Range) -> str:
+    if isinstance(v, Range):
+        return " ".join(
+            p for p in (f">={v.gte:g}" if v.gte is not None else "", f"<{v.lt:g}" if v.lt is not None else "") if p
+        )
+    return str(v).lower()

@@ -1,0 +1,316 @@
+"""The ConversationStore contract, run against the Redis store (private server) and the in-process store."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import redis.asyncio
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from bot.storage import keys
+from bot.storage.conversations import (
+    ConversationStore,
+    Loaded,
+    MemoryConversationStore,
+    RedisConversationStore,
+    _Entry,
+)
+from bot.triage.session import Session
+
+T0 = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
+SECRET = b"test-secret"
+PHONE = "+14155550123"
+PID = keys.participant_id(SECRET, "sms", PHONE)
+OTHER = keys.participant_id(SECRET, "tg", "987654321")
+
+
+def session(node: str = "q1", counter: int = 0) -> Session:
+    return Session(flow_id="knee", flow_version=1, node=node, checkins_scheduled=counter, started_at=T0, updated_at=T0)
+
+
+@dataclass
+class Harness:
+    store: ConversationStore
+    write_raw: Callable[[str, bytes], Awaitable[None]]
+    stored_keys: Callable[[], Awaitable[set[str]]]
+
+
+Scenario = Callable[[Harness], Awaitable[None]]
+
+
+class RedisBackend:
+    def __init__(self, client: redis.asyncio.Redis) -> None:
+        self.client = client
+
+    def run(self, scenario: Scenario) -> None:
+        client = self.client
+
+        async def write_raw(key: str, value: bytes) -> None:
+            await client.set(key, value)
+
+        async def stored_keys() -> set[str]:
+            return {key.decode() async for key in client.scan_iter(match="*")}
+
+        async def main() -> None:
+            store = RedisConversationStore(client)
+            try:
+                await scenario(Harness(store, write_raw, stored_keys))
+            finally:
+                await store.aclose()
+
+        asyncio.run(main())
+
+
+@dataclass
+class MemoryBackend:
+    now: datetime = T0
+    store: MemoryConversationStore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.store = MemoryConversationStore(now=lambda: self.now)
+
+    def run(self, scenario: Scenario) -> None:
+        entries = self.store._entries
+
+        async def write_raw(key: str, value: bytes) -> None:
+            entries[key] = _Entry(value, self.now + timedelta(days=1))
+
+        async def stored_keys() -> set[str]:
+            return set(entries)
+
+        async def main() -> None:
+            try:
+                await scenario(Harness(self.store, write_raw, stored_keys))
+            finally:
+                await self.store.aclose()
+
+        asyncio.run(main())
+
+
+Backend = RedisBackend | MemoryBackend
+
+
+@pytest.fixture(params=[pytest.param("redis", marks=pytest.mark.real_redis), "memory"])
+def backend(request: pytest.FixtureRequest) -> Backend:
+    if request.param == "redis":
+        return RedisBackend(request.getfixturevalue("redis_client"))
+    return MemoryBackend()
+
+
+def test_absent_conversation_loads_as_none_and_revision_zero(backend: Backend) -> None:
+    async def scenario(h: Harness) -> None:
+        assert await h.store.load(PID) == Loaded(None, 0, None)
+        assert await h.store.load(PID, "upd-1") == Loaded(None, 0, None)
+
+    backend.run(scenario)
+
+
+def test_committed_session_round_trips_with_its_revision(backend: Backend) -> None:
+    async def scenario(h: Harness) -> None:
+        assert await h.store.commit(PID, 0, session("q1"))
+        assert await h.store.load(PID) == Loaded(session("q1"), 1, None)
+        assert await h.store.commit(PID, 1, session("q2"))
+        assert await h.store.load(PID) == Loaded(session("q2"), 2, None)
+        assert await h.store.load(OTHER) == Loaded(None, 0, None)
+
+    backend.run(scenario)
+
+
+def test_stale_revision_is_refused_and_changes_nothing(backend: Backend) -> None:
+    async def scenario(h: Harness) -> None:
+        assert await h.store.commit(PID, 0, session("q1"))
+        assert not await h.store.commit(PID, 0, session("stale"), outbox="reply", message_id="upd-2")
+        assert not await h.store.commit(PID, 5, session("ahead"))
+        assert await h.store.load(PID, "upd-2") == Loaded(session("q1"), 1, None)
+
+    backend.run(scenario)
+
+
+def test_concurrent_read_modify_write_loops_lose_no_update(backend: Backend) -> None:
+    async def scenario(h: Harness) -> None:
+        conflicts = 0
+
+        async def increment_fifty_times() -> None:
+            nonlocal conflicts
+            for _ in range(50):
+                while True:
+                    loaded = await h.store.load(PID)
+                    current = loaded.session or session()
+                    await asyncio.sleep(0)  # let the other writer in between this read and this write
+                    bumped = current.model_copy(update={"checkins_scheduled": current.checkins_scheduled + 1})
+                    if await h.store.commit(PID, loaded.revision, bumped):
+                        break
+                    conflicts += 1
+
+        await asyncio.gather(increment_fifty_times(), increment_fifty_times())
+        final = await h.store.load(PID)
+        assert final.session is not None
+        assert (final.session.checkins_scheduled, final.revision) == (100, 100)
+        assert conflicts > 0  # the loops really did race
+
+    backend.run(scenario)
+
+
+def test_processed_message_replays_its_committed_outbox(backend: Backend) -> None:
+    async def scenario(h: Harness) -> None:
+        assert await h.store.commit(PID, 0, session("q1"), outbox='["hello"]', message_id="upd-1")
+        assert await h.store.load(PID, "upd-1") == Loaded(session("q1"), 1, '["hello"]')
+        assert (await h.store.load(PID, "upd-2")).replay is None
+        assert (await h.store.load(OTHER, "upd-1")).replay is None
+        assert (await h.store.load(PID)).replay is None
+        # A message that produced no reply is still recognised as processed.
+        assert await h.store.commit(PID, 1, session("q2"), message_id="upd-3")
+        assert (await h.store.load(PID, "upd-3")).replay == ""
+
+    backend.run(scenario)
+
+
+def test_delete_removes_everything_of_the_participant_and_nothing_else(backend: Backend) -> None:
+    async def scenario(h: Harness) -> None:
+        for pid in (PID, OTHER):
+            assert await h.store.commit(pid, 0, session(), outbox="out", message_id="upd-1")
+            await h.write_raw(keys.optout(pid), b"1")
+            await h.write_raw(keys.checkin(pid, 1), b"due")
+        before = await h.stored_keys()
+        others = {key for key in before if keys.tag(OTHER) in key}
+        assert len(others) == 4
+
+        await h.store.delete(PID)
+
+        assert await h.stored_keys() == others
+        assert await h.store.load(PID, "upd-1") == Loaded(None, 0, None)
+        assert await h.store.load(OTHER, "upd-1") == Loaded(session(), 1, "out")
+        assert await h.store.commit(PID, 0, session("again"))
+
+    backend.run(scenario)
+
+
+@pytest.mark.parametrize(
+    ("raw", "revision"),
+    [
+        pytest.param(b"not json", 0, id="garbage"),
+        pytest.param(b"\xff\xfe\x00", 0, id="not-utf8"),
+        pytest.param(b'{"session":{},"revision":4}', 0, id="foreign-shape"),
+        pytest.param(b'{"revision":7,"session":{"v":0,"state":"Q1"}}', 7, id="old-schema"),
+        pytest.param(b'{"revision":3,"session":{"flow_id":"kn', 3, id="truncated"),
+    ],
+)
+def test_unreadable_record_loads_as_absent_and_keeps_its_revision(backend: Backend, raw: bytes, revision: int) -> None:
+    async def scenario(h: Harness) -> None:
+        await h.write_raw(keys.conversation(PID), raw)
+        assert await h.store.load(PID) == Loaded(None, revision, None)
+        assert not await h.store.commit(PID, revision + 1, session())
+        assert await h.store.commit(PID, revision, session("fresh"))
+        assert await h.store.load(PID) == Loaded(session("fresh"), revision + 1, None)
+
+    backend.run(scenario)
+
+
+def test_key_names_hold_no_raw_phone_number_or_message_id(backend: Backend) -> None:
+    sid = "SM0123456789abcdef0123456789abcdef"
+
+    async def scenario(h: Harness) -> None:
+        assert await h.store.commit(PID, 0, session(), outbox="x", message_id=sid)
+        stored = await h.stored_keys()
+        assert stored == {keys.conversation(PID), keys.seen(PID, sid)}
+        for key in stored:
+            assert "4155550123" not in key
+            assert sid not in key and sid[2:12] not in key
+
+    backend.run(scenario)
+
+
+def test_ping_answers(backend: Backend) -> None:
+    async def scenario(h: Harness) -> None:
+        assert await h.store.ping()
+
+    backend.run(scenario)
+
+
+# --- Redis only ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.real_redis
+def test_redis_sets_both_ttls_in_the_same_write(redis_client: redis.asyncio.Redis) -> None:
+    async def scenario() -> None:
+        async with redis_client:
+            store = RedisConversationStore(redis_client)
+            assert await store.commit(PID, 0, session(), outbox="x", message_id="upd-1")
+            conversation_ms = await redis_client.pttl(keys.conversation(PID))
+            seen_ms = await redis_client.pttl(keys.seen(PID, "upd-1"))
+        day_ms = 86_400_000
+        assert 30 * day_ms - 60_000 < conversation_ms <= 30 * day_ms
+        assert 3 * day_ms - 60_000 < seen_ms <= 3 * day_ms
+
+    asyncio.run(scenario())
+
+
+def test_redis_store_ping_is_false_when_nothing_answers() -> None:
+    async def scenario() -> None:
+        no_retry = Retry(NoBackoff(), retries=0)
+        async with redis.asyncio.Redis(host="127.0.0.1", port=1, retry=no_retry) as gone:
+            assert not await RedisConversationStore(gone).ping()
+
+    asyncio.run(scenario())
+
+
+class CountingConnection(redis.asyncio.Connection):
+    """Counts writes to the socket. redis-py writes each command, or each pipeline, with one call of
+    send_packed_command and then awaits its reply before it writes again, so writes == round trips."""
+
+    writes = 0
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        type(self).writes += 1
+        await super().send_packed_command(command, check_health)
+
+
+@pytest.mark.real_redis
+def test_redis_load_and_commit_are_one_round_trip_each(redis_url: str) -> None:
+    async def round_trips(action: Awaitable[object]) -> int:
+        CountingConnection.writes = 0
+        await action
+        return CountingConnection.writes
+
+    async def scenario() -> None:
+        pool = redis.asyncio.ConnectionPool.from_url(redis_url, connection_class=CountingConnection)
+        async with redis.asyncio.Redis.from_pool(pool) as client:
+            store = RedisConversationStore(client)
+            await client.script_flush()  # also warms the connection, so its handshake is not counted below
+            # The first commit after a restart or SCRIPT FLUSH meets NOSCRIPT and falls back to EVAL.
+            assert await round_trips(store.commit(PID, 0, session())) == 2
+            assert await round_trips(store.load(PID, "upd-1")) == 1
+            assert await round_trips(store.load(PID)) == 1
+            assert await round_trips(store.commit(PID, 1, session("q2"), outbox="x", message_id="upd-1")) == 1
+            assert await round_trips(store.commit(PID, 1, session("stale"))) == 1
+            assert await store.load(PID, "upd-1") == Loaded(session("q2"), 2, "x")
+
+    asyncio.run(scenario())
+
+
+# --- in-process only ----------------------------------------------------------------------------------------
+
+
+def test_memory_records_expire_when_the_clock_passes_their_ttl() -> None:
+    backend = MemoryBackend()
+
+    async def scenario(h: Harness) -> None:
+        assert await h.store.commit(PID, 0, session(), outbox="x", message_id="upd-1")
+        backend.now = T0 + timedelta(days=3) - timedelta(milliseconds=1)
+        assert await h.store.load(PID, "upd-1") == Loaded(session(), 1, "x")
+        backend.now = T0 + timedelta(days=3)
+        assert await h.store.load(PID, "upd-1") == Loaded(session(), 1, None)
+        backend.now = T0 + timedelta(days=30)
+        assert await h.store.load(PID) == Loaded(None, 0, None)
+        # A commit after expiry starts over, and each commit sets the TTL afresh.
+        assert await h.store.commit(PID, 0, session("q1"))
+        backend.now = T0 + timedelta(days=59)
+        assert await h.store.load(PID) == Loaded(session("q1"), 1, None)
+
+    backend.run(scenario)
