@@ -50,8 +50,9 @@ def load_content(root: Path = ROOT) -> Content:
     for folder in sorted(p for p in (root / "locales").iterdir() if p.is_dir()):
         merged: dict[str, str] = {}
         for path in sorted(folder.glob("*.yaml")):
-            data = _yaml(path)
-            if not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+            raw = _yaml(path)
+            data = {k: v for k, v in raw.items() if isinstance(v, str)}
+            if len(data) != len(raw):
                 raise ContentError(f"{folder.name}/{path.name}: every entry must be `key: text`")
             if dup := merged.keys() & data.keys():
                 raise ContentError(f"{folder.name}/{path.name}: keys defined twice: {', '.join(sorted(dup))}")

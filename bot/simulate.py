@@ -65,7 +65,7 @@ async def simulate(
         question = None
         for reply in replies:
             if channel == "sms":
-                text = "\n".join(render_sms(reply, catalog, session_locale))
+                text = "\n\n".join(render_sms(reply, catalog, session_locale))  # a blank line between SMS messages
             else:
                 text = render_telegram(reply, catalog, session_locale).text
             key = reply.parts[-1].key if reply.kind == "question" else reply.parts[0].key

@@ -39,6 +39,7 @@ class Choice(BaseModel):
     sets: dict[str, Value] = Field(default_factory=dict)
     unsure: tuple[str, ...] = ()
     next: str | None = None
+    means_yes: bool = False  # a plain "yes" typed to this question picks this choice
 
 
 class Node(BaseModel):

@@ -134,8 +134,8 @@ def _match_choice(flow: FlowDefinition, node_id: str, node: Node, norm: str, lab
         return ids[n - 1] if 1 <= n <= len(ids) else None
     if norm in NOT_SURE and UNSURE in ids:
         return UNSURE
-    if norm in YES and "yes" in ids:
-        return "yes"
+    if norm in YES:
+        return next((c.id for c in node.choices if c.id == "yes" or c.means_yes), None)
     if norm in NO:
         return next((i for i in ("no", "none") if i in ids), None)
     hits = []

@@ -59,13 +59,13 @@ def test_first_message_gets_welcome_with_disclaimer_and_first_question(content: 
 
 def test_disclaimer_is_shown_once_per_conversation(content: Content) -> None:
     chat = started(content)
-    texts = [chat.text(chat.send(a)) for a in ("5", "2", "4", "3", "4", "4", "2 weeks", "1", "3", "30")]
+    texts = [chat.text(chat.send(a)) for a in ("6", "3", "4", "3", "4", "4", "2 weeks", "1", "3", "30")]
     assert not any("not a diagnosis" in t for t in texts)
 
 
 def test_chest_pain_typed_mid_flow_interrupts_before_the_next_question(content: Content) -> None:
     chat = started(content)
-    chat.send("5")
+    chat.send("6")
     turn = chat.send("actually I have crushing chest pain now")
     assert question(turn) is None
     first = turn.replies[0]
@@ -81,7 +81,7 @@ def test_emergency_number_follows_the_country(content: Content) -> None:
     assert chat.text(turn).startswith("Call 999 now.")
 
 
-@pytest.mark.parametrize("status_words", [("stop",), ("5", "2", "4", "3", "4", "4", "1 day", "3", "30")])
+@pytest.mark.parametrize("status_words", [("stop",), ("6", "3", "4", "3", "4", "4", "1 day", "3", "30")])
 def test_red_flags_are_screened_after_stop_and_after_the_outcome(content: Content, status_words: tuple[str]) -> None:
     chat = started(content)
     for word in status_words:
@@ -129,7 +129,7 @@ def test_a_yes_to_a_multi_choice_question_is_not_guessed(content: Content) -> No
 
 def test_back_undoes_the_last_answer(content: Content) -> None:
     chat = started(content)
-    chat.send("5")
+    chat.send("6")
     chat.send("yes")
     assert chat.session.node == "clot_risk"
     turn = chat.send("back")
@@ -186,7 +186,7 @@ def test_session_on_a_node_that_no_longer_exists_restarts_politely(content: Cont
 
 
 def self_care_answers() -> list[str]:
-    return ["5", "2", "4", "3", "4", "4", "1 week", "1", "3", "30"]
+    return ["6", "3", "4", "3", "4", "4", "1 week", "1", "3", "30"]
 
 
 def test_self_care_outcome_has_action_tips_warning_signs_and_check_ins(content: Content) -> None:
@@ -222,7 +222,7 @@ def test_check_in_schedule_comes_from_policy(content: Content) -> None:
 
 def test_not_sure_about_an_emergency_sign_still_means_be_seen_today(content: Content) -> None:
     chat = started(content)
-    for answer in ["not sure", "2", "4", "3", "4", "4", "1 day", "3", "30"]:
+    for answer in ["not sure", "3", "4", "3", "4", "4", "1 day", "3", "30"]:
         chat.send(answer)
     assert chat.session.assessment is not None
     assert chat.session.assessment.level is Level.urgent
@@ -230,7 +230,7 @@ def test_not_sure_about_an_emergency_sign_still_means_be_seen_today(content: Con
 
 def test_numbers_out_of_range_are_asked_again(content: Content) -> None:
     chat = started(content)
-    for answer in ["5", "2", "4", "3", "4", "4", "2 days"]:
+    for answer in ["6", "3", "4", "3", "4", "4", "2 days"]:
         chat.send(answer)
     assert chat.session.node == "pain"
     turn = chat.send("11")

@@ -38,7 +38,7 @@ def test_no_conversation_asks_more_than_16_questions(content: Content) -> None:
 
 def test_a_typical_self_care_conversation_asks_at_most_10_questions(content: Content) -> None:
     flow, node, asked = content.intake, content.intake.start, 0
-    answers = {"duration": "14", "pain": "3", "age": "30", "course": "better"}
+    answers = {"duration": "14", "pain": "3", "age": "30", "course": "better", "start_how": "gradual"}
     from bot.triage.session import Answer
 
     given: list[Answer] = []

@@ -2,40 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from clinical import VIGNETTES, shared_examples
 
 from bot.triage.findings import Findings, Level
 from bot.triage.rules import assess
 
-VIGNETTES = Path(__file__).resolve().parents[1] / "data" / "vignettes.yaml"
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "clinical"
-
-
-def _load(path: Path) -> dict[str, Any]:
-    with path.open(encoding="utf-8") as handle:
-        data: dict[str, Any] = yaml.safe_load(handle)
-    return data
-
-
-SUITE: list[dict[str, Any]] = _load(VIGNETTES)["vignettes"]
-
-
-def _shared_examples() -> list[dict[str, Any]]:
-    path = SHARED / "examples.yaml"
-    if not path.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{path} is missing")
-        pytest.skip(f"{path} is not available")
-    data = _load(path)
-    defaults = dict.fromkeys(data["fact_keys"]["optional_default_false"], False)
-    cases: list[dict[str, Any]] = data["vignettes"]
-    return [{**case, "facts": {**defaults, **case["facts"]}} for case in cases]
+SUITE = VIGNETTES
 
 
 def test_suite_covers_every_level_and_is_well_formed() -> None:
@@ -72,7 +48,7 @@ def test_suite_accuracy_and_no_under_triage() -> None:
 
 def test_shared_calibration_examples_get_expected_level_and_cause() -> None:
     misses = []
-    for case in _shared_examples():
+    for case in shared_examples():
         result = assess(Findings(**case["facts"]))
         top = result.causes[0].code if result.causes else None
         if result.level.value != case["expected_level"] or top not in case["likely_causes"]:

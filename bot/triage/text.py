@@ -1,0 +1,180 @@
+"""Text normalisation for free text in English and Spanish (red-flag screen, answer matching). Pure."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# SMS shorthand, contractions and common misspellings, keyed by the lowercased, accent-free word.
+# One line per expansion: "variant variant ... = expansion".
+_TABLE = """
+can't cant cnt carnt = cannot
+won't wont = will not
+don't dont = do not
+doesn't doesnt = does not
+didn't didnt = did not
+isn't isnt ain't aint = is not
+aren't arent = are not
+wasn't wasnt = was not
+weren't werent = were not
+haven't havent = have not
+hasn't hasnt = has not
+hadn't hadnt = had not
+couldn't couldnt = could not
+wouldn't wouldnt = would not
+shouldn't shouldnt = should not
+i'm im = i am
+i've ive = i have
+i'll = i will
+i'd = i would
+it's its = it is
+that's thats = that is
+there's theres = there is
+he's hes = he is
+she's shes = she is
+what's whats = what is
+you're youre = you are
+they're theyre = they are
+we're = we are
+od'd = overdosed
+u = you
+ur = your
+pls plz = please
+b4 = before
+2day = today
+2nite tonite = tonight
+nite = night
+tmrw tmr = tomorrow
+bc coz cuz cos bcoz = because
+abt = about
+rly realy = really
+thru = through
+tho = though
+altho = although
+evry = every
+evrything = everything
+evrytime everytime = every time
+sum1 some1 = someone
+any1 = anyone
+no1 = no one
+idk = i do not know
+dunno = do not know
+gonna = going to
+wanna = want to
+gotta = got to
+kinda = kind of
+sorta = sort of
+outta = out of
+ppl = people
+hrs = hours
+hr = hour
+mins = minutes
+yrs = years
+yr = year
+wks = weeks
+wk = week
+ambulence = ambulance
+breth = breath
+brethe = breathe
+breating brething breathng = breathing
+feinted fainded = fainted
+feinting = fainting
+bleading bleding = bleeding
+coff = cough
+coffing cofing coughng = coughing
+swolen swollon = swollen
+preasure presure = pressure
+unconcious unconsious = unconscious
+seisure siezure seizer = seizure
+colapsed = collapsed
+sucidal suicidle = suicidal
+calve = calf
+q = que
+m = me
+xq pq porq xk = porque
+tmb tmbn = tambien
+pa = para
+nd = nada
+ns = no se
+bn = bien
+mxo = mucho
+dsd = desde
+xfa porfa = por favor
+aki = aqui
+kiero = quiero
+kien = quien
+aora = ahora
+nesecito = necesito
+"""
+# English dropped g ("gettin" -> "getting"), for the words this domain needs.
+_DROPPED_G = """
+gett feel walk breath bleed cough kneel go do hav pass fall fitt shak try talk sitt stand runn puff pant wheez
+swell ach hurt kill think burn tingl noth someth anyth los leak spitt chok turn seiz throw throb limp start keep us
+sleep bring tak com swallow wak respond climb
+"""
+
+
+def _parse(table: str, dropped_g: str) -> dict[str, str]:
+    words: dict[str, str] = {}
+    for line in table.strip().splitlines():
+        variants, expansion = line.split(" = ")
+        words.update(dict.fromkeys(variants.split(), expansion))
+    for stem in dropped_g.split():
+        words[stem + "in"] = stem + "ing"
+    return words
+
+
+_WORDS = _parse(_TABLE, _DROPPED_G)
+
+_WORD_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)*'?")
+_REPEATS = re.compile(r"([a-z])\1{2,}")
+_DOUBLES = re.compile(r"([a-z])\1")
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "\u00b4": "'"})
+
+
+def _strip_accents(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def _expand(match: re.Match[str]) -> str:
+    word = match.group(0)
+    if word in _WORDS:
+        return _WORDS[word]
+    bare = word.strip("'")
+    if bare in _WORDS:
+        return _WORDS[bare]
+    squeezed = _DOUBLES.sub(r"\1", bare)  # "cantt" -> "cant"
+    if squeezed != bare and squeezed in _WORDS:
+        return _WORDS[squeezed]
+    if word.endswith("in'"):  # "feelin'" -> "feeling"
+        return word[:-1] + "g"
+    if word.endswith("n't"):
+        return word[:-3] + " not"
+    return word
+
+
+def normalise(text: str) -> str:
+    """Lowercase, accent-free, SMS shorthand expanded; words plus the punctuation . , ; : ! ? only."""
+    text = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES).lower()
+    text = _strip_accents(text)
+    text = re.sub(r"\bw/o\b", " without ", text)
+    text = re.sub(r"\bw/", " with ", text).replace("&", " and ")
+    text = text.replace("\u00bf", ". ").replace("\u2026", ". ")  # an opening "¿" starts a new sentence
+    text = re.sub(r"(?<=\d),(?=\d)", ".", text)  # Spanish decimal comma: 38,5
+    text = _REPEATS.sub(r"\1\1", text)  # "sooooo" -> "soo", "bleeeding" -> "bleeding"
+    text = re.sub(r"[^a-z0-9'.,;:!?\n]+", " ", text)
+    text = _WORD_TOKEN.sub(_expand, text)
+    text = text.replace("'", "")
+    text = re.sub(r"(?<!\d)\.|\.(?!\d)", " . ", text)  # but keep decimals such as 38.4
+    text = re.sub(r"\bcan not\b", "cannot", text)
+    text = re.sub(r"([,;:!?\n])", r" \1 ", text)
+    text = re.sub(r"([.,;:!?])(?:\s*\1)+", r"\1", text)  # "!!!" -> "!"
+    text = re.sub(r"[ \t]+", " ", text)
+    text = re.sub(r" ?\n ?", "\n", text).strip()
+    return re.sub(r" ([.,;:!?])", r"\1", text)
+
+
+def tokens(text: str) -> list[str]:
+    """The words of normalise(text), without punctuation."""
+    return re.findall(r"[a-z0-9]+", normalise(text))

@@ -1,0 +1,108 @@
+"""The command-line contract (DESIGN.md): JSON on stdout, exit 0; bad input: one line on stderr, exit 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+KNEEBOT = [sys.executable, "-m", "bot"]
+
+
+def kneebot(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*KNEEBOT, *args], input=stdin, capture_output=True, text=True, timeout=60)
+
+
+def test_triage_reads_findings_from_stdin() -> None:
+    result = kneebot("triage", "-", stdin='{"calf_swelling_one_side": true, "short_of_breath": true}')
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["level"] == "emergency"
+    assert set(out) == {"level", "causes", "red_flags", "rules"}
+    assert out["causes"][0]["code"] in {"pulmonary_embolism", "dvt"} and out["causes"][0]["why"]
+    assert out["red_flags"] and out["rules"]
+
+
+def test_triage_reads_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "f.json"
+    path.write_text('{"known_osteoarthritis": true, "age": 70, "onset": "gradual"}')
+    assert json.loads(kneebot("triage", str(path)).stdout)["level"] == "self_care"
+
+
+@pytest.mark.parametrize(
+    ("stdin", "message"),
+    [
+        ('{"calf_swollen": true}', "unknown finding"),
+        ('{"age": "old"}', "age"),
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "expected a JSON object"),
+        ('{"pain_score": 12}', "pain_score"),
+    ],
+)
+def test_bad_findings_get_one_line_and_exit_2(stdin: str, message: str) -> None:
+    result = kneebot("triage", "-", stdin=stdin)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_file_is_exit_2() -> None:
+    result = kneebot("triage", "/nonexistent/findings.json")
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "locale", "interrupt"),
+    [
+        ("I can't breathe and my calf is swollen", "en", "emergency"),
+        ("no chest pain, just the ache", "en", None),
+        ("me falta el aire", "es", "emergency"),
+    ],
+)
+def test_screen(text: str, locale: str, interrupt: str | None) -> None:
+    out = json.loads(kneebot("screen", text, "--locale", locale).stdout)
+    assert out["interrupt"] == interrupt
+    assert isinstance(out["matched"], list)
+
+
+def test_unknown_locale_is_exit_2() -> None:
+    result = kneebot("screen", "hello", "--locale", "fr")
+    assert result.returncode == 2
+
+
+def test_simulate_prints_the_contract(tmp_path: Path) -> None:
+    persona = tmp_path / "p.json"
+    persona.write_text('{"cold_pale_foot": true}')
+    out = json.loads(kneebot("simulate", "--persona", str(persona), "--channel", "telegram").stdout)
+    assert set(out) == {"outcome", "interrupt", "questions_asked", "turns"}
+    assert out["outcome"]["level"] == "emergency" and out["questions_asked"] == 1
+    assert {t["from"] for t in out["turns"]} == {"bot", "user"}
+    assert all(set(t) == {"from", "text", "key"} for t in out["turns"])
+
+
+def test_flows_check_and_diagram() -> None:
+    assert json.loads(kneebot("flows", "check").stdout)["ok"] is True
+    diagram = kneebot("flows", "diagram").stdout
+    assert diagram.startswith("flowchart TD") and "emergency_signs" in diagram
+
+
+def test_chat_runs_a_conversation_on_stdin() -> None:
+    result = kneebot("chat", "--channel", "sms", stdin="1\n")
+    assert result.returncode == 0, result.stderr
+    assert "Reply with a number" in result.stdout and "Call 911 now." in result.stdout
+
+
+def test_triage_and_screen_do_not_import_the_web_stack_or_redis() -> None:
+    code = (
+        "import sys; from bot.cli import main\n"
+        "try: main(['screen', 'hello'])\n"
+        "except SystemExit: pass\n"
+        "bad = [m for m in ('redis', 'starlette', 'telegram', 'twilio', 'uvicorn') if m in sys.modules]\n"
+        "print(bad, file=sys.stderr)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.stderr.strip().endswith("[]"), result.stderr
