@@ -10,7 +10,7 @@ from bot.triage.events import Event
 
 @dataclass(frozen=True)
 class Inbound:
-    """One inbound message. `user` is the raw channel id (chat id, phone number): the shell hashes it and never logs it."""
+    """One inbound message. `user` is the raw channel id (chat id, phone number): hashed by the shell, never logged."""
 
     channel: Literal["telegram", "sms"]
     user: str
