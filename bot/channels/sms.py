@@ -1,0 +1,219 @@
+"""SMS through Twilio: validate and parse webhooks, answer with TwiML, send check-ins through the REST API."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping, Sequence
+
+import aiohttp
+import phonenumbers
+from twilio.base.exceptions import TwilioRestException, TwilioServiceException  # type: ignore[import-untyped, unused-ignore]
+from twilio.http.async_http_client import AsyncTwilioHttpClient  # type: ignore[import-untyped, unused-ignore]
+from twilio.http.response import Response  # type: ignore[import-untyped, unused-ignore]
+from twilio.request_validator import RequestValidator  # type: ignore[import-untyped, unused-ignore]
+from twilio.rest import Client  # type: ignore[import-untyped, unused-ignore]
+from twilio.twiml.messaging_response import MessagingResponse  # type: ignore[import-untyped, unused-ignore]
+
+from bot.channels.base import Inbound
+from bot.channels.render import render_sms
+from bot.i18n import Catalog
+from bot.triage.effects import Param, SendReply, Text
+from bot.triage.events import CommandReceived, Event, MessageReceived
+
+TWILIO_API = "https://api.twilio.com"
+UNSUBSCRIBED = 21610  # Twilio: "Attempt to send to unsubscribed recipient"
+
+# Twilio acts on these words itself (Advanced Opt-Out) and still forwards the message, so they are matched as
+# Twilio matches them: the whole message, any case. Every other command word is matched in the core.
+CARRIER_KEYWORDS: Mapping[str, str] = {
+    **dict.fromkeys(["stop", "stopall", "unsubscribe", "cancel", "end", "quit"], "stop"),
+    **dict.fromkeys(["start", "unstop"], "start"),
+    **dict.fromkeys(["help", "info"], "help"),
+}
+
+# Regions whose people mostly read Spanish. PR is included: phonenumbers tells it from the US by area code
+# (787, 939) although both share +1. GQ is included too (Spanish is its main official language).
+SPANISH_REGIONS = frozenset(
+    ("MX", "GT", "SV", "HN", "NI", "CR", "PA", "CU", "DO", "PR")
+    + ("CO", "VE", "EC", "PE", "BO", "CL", "AR", "PY", "UY")
+    + ("ES", "GQ")
+)
+
+
+class SmsFormError(ValueError):
+    """A webhook without the fields every Twilio message has."""
+
+
+class SmsSendError(Exception):
+    """Twilio refused or could not take a message. Carries codes only: Twilio's text can quote the number."""
+
+    def __init__(self, status: int | None, code: int | None) -> None:
+        super().__init__(f"twilio send failed: status={status} code={code}")
+        self.status = status
+        self.code = code
+
+    @property
+    def retryable(self) -> bool:
+        """No answer, a rate limit or a server error; a 4xx means the request itself is wrong."""
+        return self.status is None or self.status == 429 or self.status >= 500
+
+
+class SmsUnsubscribed(Exception):
+    """The person sent STOP to our number; Twilio delivers nothing more until they send START."""
+
+
+class _BaseUrlHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
+    """Twilio's REST client has no base-URL setting (edge and region still name *.twilio.com hosts), so
+    tests reach a fake API by rewriting the URL prefix here. It also applies the client-wide timeout, which
+    AsyncTwilioHttpClient ignores (its aiohttp request would otherwise wait forever), and sends credentials
+    as a header, because aiohttp 3.14 deprecates the BasicAuth that AsyncTwilioHttpClient builds."""
+
+    def __init__(self, base_url: str, timeout_s: float) -> None:
+        super().__init__(timeout=timeout_s)
+        self._base_url = base_url.rstrip("/")
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> Response:
+        if url.startswith(TWILIO_API + "/"):
+            url = self._base_url + url[len(TWILIO_API) :]
+        if auth is not None:
+            credentials = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode("ascii")
+            headers = {**(headers or {}), "Authorization": f"Basic {credentials}"}
+        return await super().request(
+            method,
+            url,
+            params=params,
+            data=data,
+            headers=headers,
+            auth=None,
+            timeout=timeout if timeout is not None else self.timeout,
+            allow_redirects=allow_redirects,
+        )
+
+
+class SmsChannel:
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        from_number: str,
+        catalog: Catalog,
+        *,
+        api_base_url: str = TWILIO_API,
+        default_country: str = "US",
+        timeout_s: float = 10.0,
+    ) -> None:
+        self._account_sid = account_sid
+        self._auth_token = auth_token
+        self._from = from_number
+        self._catalog = catalog
+        self._api_base_url = api_base_url
+        self._default_country = default_country
+        self._timeout_s = timeout_s
+        self._validator = RequestValidator(auth_token)
+        self._http: _BaseUrlHttpClient | None = None
+        self._client: Client | None = None
+
+    def valid_signature(self, url: str, params: Mapping[str, str], signature: str | None) -> bool:
+        """`url` is the public URL Twilio called (behind a proxy, not the one the server saw). A multidict
+        with getlist (Starlette's ImmutableMultiDict) is checked with every value of a repeated field."""
+        if not signature:
+            return False
+        return bool(self._validator.validate(url, params, signature))
+
+    def parse(self, form: Mapping[str, str]) -> Inbound:
+        sender = form.get("From", "").strip()
+        message_id = form.get("MessageSid", "").strip()
+        if not sender or not message_id:
+            raise SmsFormError("webhook lacks From or MessageSid")
+        body = form.get("Body", "")
+        user, country = self._sender(sender)
+        locale = "es" if country in SPANISH_REGIONS else None
+        event: Event | None
+        notice = None
+        command = CARRIER_KEYWORDS.get(body.strip().casefold())
+        if command is not None:
+            event = CommandReceived(command)
+        elif not body.strip() and _num_media(form) > 0:
+            event, notice = None, "notice.unsupported"
+        else:
+            event = MessageReceived(body)
+        return Inbound("sms", user, message_id, event, notice=notice, locale=locale, country=country)
+
+    def _sender(self, sender: str) -> tuple[str, str | None]:
+        """The sender in E.164 and its ISO region; a number phonenumbers cannot read stays as it came."""
+        try:
+            number = phonenumbers.parse(sender, self._default_country)
+        except phonenumbers.NumberParseException:
+            return sender, None
+        if not phonenumbers.is_possible_number(number):
+            return sender, None
+        if phonenumbers.is_valid_number(number):
+            region = phonenumbers.region_code_for_number(number)
+        else:
+            # A new or test range the metadata does not know yet: the calling code still names the country.
+            region = phonenumbers.region_code_for_country_code(number.country_code or 0)
+        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return e164, region if region and region not in {"ZZ", "001"} else None
+
+    def twiml(self, replies: Sequence[SendReply], locale: str) -> str:
+        """One <Message> per SMS; each stays within render.MAX_SMS_SEGMENTS."""
+        response = MessagingResponse()
+        for body in self._bodies(replies, locale):
+            response.message(body)
+        return str(response.to_xml())
+
+    def twiml_text(self, key: str, locale: str, **params: Param) -> str:
+        return self.twiml([SendReply((Text(key, tuple(params.items())),))], locale)
+
+    def _bodies(self, replies: Sequence[SendReply], locale: str) -> list[str]:
+        return [body for reply in replies for body in render_sms(reply, self._catalog, locale)]
+
+    async def send(self, to: str, replies: Sequence[SendReply], locale: str) -> None:
+        """Send in order, one message at a time, and stop at the first failure."""
+        client = self._rest_client()
+        for body in self._bodies(replies, locale):
+            try:
+                await client.messages.create_async(to=to, from_=self._from, body=body)
+            except (TwilioRestException, TwilioServiceException) as exc:
+                if exc.code == UNSUBSCRIBED:
+                    raise SmsUnsubscribed() from None
+                # `from None`: Twilio's message can quote the number, and a traceback would log it.
+                raise SmsSendError(exc.status, exc.code) from None
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise SmsSendError(None, None) from exc
+
+    def _rest_client(self) -> Client:
+        # Made on first use: aiohttp sessions belong to the running event loop.
+        if self._client is None:
+            self._http = _BaseUrlHttpClient(self._api_base_url, self._timeout_s)
+            self._client = Client(
+                self._account_sid,
+                self._auth_token,
+                http_client=self._http,
+                # Twilio falls back to os.environ when this is empty; only bot.config reads the environment.
+                environment={"TWILIO_EDGE": "", "TWILIO_REGION": ""},
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+        self._http = None
+        self._client = None
+
+
+def _num_media(form: Mapping[str, str]) -> int:
+    try:
+        return int(form.get("NumMedia", "0") or "0")
+    except ValueError:
+        return 0

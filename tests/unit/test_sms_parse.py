@@ -1,0 +1,250 @@
+"""SmsChannel without the network: webhook parsing, carrier keywords, sender country, signatures and TwiML."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from starlette.datastructures import ImmutableMultiDict
+from twilio.request_validator import RequestValidator  # type: ignore[import-untyped, unused-ignore]
+
+from bot.channels.base import Inbound
+from bot.channels.render import MAX_SMS_SEGMENTS, render_sms
+from bot.channels.segments import is_gsm, segments, to_gsm
+from bot.channels.sms import SmsChannel, SmsFormError
+from bot.content import Content
+from bot.i18n import Catalog, placeholders
+from bot.triage.effects import ChoiceOption, SendReply, Text
+from bot.triage.events import CommandReceived, MessageReceived
+
+SID = "AC" + "1" * 32
+TOKEN = "unit-test-token"
+URL = "https://kneebot.example/sms/inbound"
+SENDER = "+14155552671"
+
+
+@pytest.fixture
+def sms(content: Content) -> SmsChannel:
+    return SmsChannel(SID, TOKEN, "+15005550006", content.catalog)
+
+
+def form(body: str = "hi", sender: str = SENDER, **extra: str) -> dict[str, str]:
+    return {"From": sender, "To": "+15005550006", "Body": body, "MessageSid": "SM" + "a" * 32, **extra}
+
+
+CARRIER_WORDS = [
+    ("STOP", "stop"),
+    ("STOPALL", "stop"),
+    ("UNSUBSCRIBE", "stop"),
+    ("CANCEL", "stop"),
+    ("END", "stop"),
+    ("QUIT", "stop"),
+    ("START", "start"),
+    ("UNSTOP", "start"),
+    ("HELP", "help"),
+    ("INFO", "help"),
+]
+
+
+@pytest.mark.parametrize(("word", "command"), CARRIER_WORDS)
+@pytest.mark.parametrize("spell", [str.upper, str.lower, str.capitalize, lambda w: f"  {w.lower()} \n", "\t{}".format])
+def test_carrier_keyword_is_a_command_in_any_case_and_spacing(
+    sms: SmsChannel, word: str, command: str, spell: Callable[[str], str]
+) -> None:
+    assert sms.parse(form(spell(word))).event == CommandReceived(command)
+
+
+@pytest.mark.parametrize("body", ["stop please", "STOP.", "helpful", "start over", "parar", "s t o p", "1", ""])
+def test_anything_but_a_whole_carrier_keyword_goes_to_the_core_as_text(sms: SmsChannel, body: str) -> None:
+    inbound = sms.parse(form(body))
+    assert inbound.event == MessageReceived(body)
+    assert inbound.notice is None
+
+
+def test_inbound_carries_channel_user_and_message_sid(sms: SmsChannel) -> None:
+    inbound = sms.parse(form("yes"))
+    assert inbound == Inbound("sms", SENDER, "SM" + "a" * 32, MessageReceived("yes"), country="US")
+
+
+@pytest.mark.parametrize("body", ["", "   ", "\n"])
+def test_picture_without_text_gets_the_unsupported_notice(sms: SmsChannel, body: str) -> None:
+    inbound = sms.parse(form(body, NumMedia="1", MediaUrl0="https://api.twilio.com/media/ME1"))
+    assert inbound.event is None
+    assert inbound.notice == "notice.unsupported"
+
+
+def test_picture_with_text_passes_the_text(sms: SmsChannel) -> None:
+    inbound = sms.parse(form("it hurts here", NumMedia="2"))
+    assert inbound.event == MessageReceived("it hurts here")
+    assert inbound.notice is None
+
+
+@pytest.mark.parametrize("num_media", ["0", "", "abc"])
+def test_empty_text_without_media_goes_to_the_core(sms: SmsChannel, num_media: str) -> None:
+    assert sms.parse(form("", NumMedia=num_media)).event == MessageReceived("")
+
+
+@pytest.mark.parametrize(
+    ("sender", "user", "country", "locale"),
+    [
+        pytest.param("+14155552671", "+14155552671", "US", None, id="us"),
+        pytest.param("+15142345678", "+15142345678", "CA", None, id="canada-shares-+1"),
+        pytest.param("+442079460000", "+442079460000", "GB", None, id="uk"),
+        pytest.param("+447700900123", "+447700900123", "GB", None, id="uk-range-unknown-to-metadata"),
+        pytest.param("+525512345678", "+525512345678", "MX", "es", id="mexico"),
+        pytest.param("+34912345678", "+34912345678", "ES", "es", id="spain"),
+        pytest.param("+17872345678", "+17872345678", "PR", "es", id="puerto-rico-shares-+1"),
+        pytest.param("+18092345678", "+18092345678", "DO", "es", id="dominican-republic-shares-+1"),
+        pytest.param("+541143210000", "+541143210000", "AR", "es", id="argentina"),
+        pytest.param("4155552671", "+14155552671", "US", None, id="national-form-in-default-country"),
+        pytest.param("+80012345678", "+80012345678", None, None, id="non-geographic"),
+        pytest.param("garbage", "garbage", None, None, id="garbage"),
+        pytest.param("+999", "+999", None, None, id="unknown-calling-code"),
+        pytest.param("12345", "12345", None, None, id="short-code"),
+    ],
+)
+def test_country_and_locale_hint_come_from_the_sender_number(
+    sms: SmsChannel, sender: str, user: str, country: str | None, locale: str | None
+) -> None:
+    inbound = sms.parse(form(sender=sender))
+    assert (inbound.user, inbound.country, inbound.locale) == (user, country, locale)
+
+
+def test_default_country_reads_national_numbers(content: Content) -> None:
+    mexico = SmsChannel(SID, TOKEN, "+15005550006", content.catalog, default_country="MX")
+    inbound = mexico.parse(form(sender="5512345678"))
+    assert (inbound.user, inbound.country, inbound.locale) == ("+525512345678", "MX", "es")
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"Body": "hi", "MessageSid": "SM1"},
+        {"From": "", "Body": "hi", "MessageSid": "SM1"},
+        {"From": "   ", "Body": "hi", "MessageSid": "SM1"},
+        {"From": SENDER, "Body": "hi"},
+        {"From": SENDER, "Body": "hi", "MessageSid": ""},
+        {},
+    ],
+)
+def test_webhook_without_from_or_message_sid_is_a_form_error(sms: SmsChannel, fields: dict[str, str]) -> None:
+    with pytest.raises(SmsFormError):
+        sms.parse(fields)
+    assert issubclass(SmsFormError, ValueError)
+
+
+PARAMS = {"From": SENDER, "Body": "Yes & <no>", "MessageSid": "SM" + "a" * 32, "NumMedia": "0"}
+
+
+def signed(url: str = URL, params: dict[str, str] = PARAMS) -> str:
+    return str(RequestValidator(TOKEN).compute_signature(url, params))
+
+
+def test_real_signature_is_valid(sms: SmsChannel) -> None:
+    assert sms.valid_signature(URL, PARAMS, signed())
+
+
+def test_signature_over_the_url_with_default_port_is_valid(sms: SmsChannel) -> None:
+    # Twilio signs with or without :443 depending on the setup; RequestValidator accepts both.
+    assert sms.valid_signature(URL, PARAMS, signed("https://kneebot.example:443/sms/inbound"))
+
+
+@pytest.mark.parametrize(
+    ("url", "params", "signature"),
+    [
+        pytest.param(URL, PARAMS, None, id="missing"),
+        pytest.param(URL, PARAMS, "", id="empty"),
+        pytest.param(URL, PARAMS, signed()[:-2] + "xx", id="wrong"),
+        pytest.param(URL, PARAMS, RequestValidator("other-token").compute_signature(URL, PARAMS), id="other-token"),
+        pytest.param("http://kneebot.example/sms/inbound", PARAMS, signed(), id="other-scheme"),
+        pytest.param("https://evil.example/sms/inbound", PARAMS, signed(), id="other-host"),
+        pytest.param(URL + "?x=1", PARAMS, signed(), id="other-query"),
+        pytest.param(URL, {**PARAMS, "Body": "No"}, signed(), id="tampered-body"),
+        pytest.param(URL, {**PARAMS, "Extra": "1"}, signed(), id="added-field"),
+    ],
+)
+def test_signature_fails_unless_url_params_and_token_all_match(
+    sms: SmsChannel, url: str, params: dict[str, str], signature: str | None
+) -> None:
+    assert not sms.valid_signature(url, params, signature)
+
+
+def test_signature_covers_every_value_of_a_repeated_field(sms: SmsChannel) -> None:
+    items = [("From", SENDER), ("MediaUrl", "https://a.example/1"), ("MediaUrl", "https://a.example/2")]
+    s = "".join(f"{k}{v}" for k, v in sorted(items))
+    signature = RequestValidator(TOKEN).compute_signature(URL + s, {})
+    assert sms.valid_signature(URL, ImmutableMultiDict(items), signature)
+    assert not sms.valid_signature(URL, ImmutableMultiDict(items[:2]), signature)
+
+
+def messages(xml: str) -> list[str]:
+    root = ET.fromstring(xml)
+    assert root.tag == "Response"
+    assert all(child.tag == "Message" for child in root)
+    return [child.text or "" for child in root]
+
+
+def test_twiml_escapes_markup_and_parses_back() -> None:
+    catalog = Catalog({"en": {"tricky": "Tom & Jerry <b>bold</b> > 3 \"q\" 'a' ]]>", "sms.reply_with": "Reply:"}})
+    sms = SmsChannel(SID, TOKEN, "+15005550006", catalog)
+    xml = sms.twiml([SendReply((Text("tricky"),))], "en")
+    assert "<b>" not in xml
+    assert messages(xml) == ["Tom & Jerry <b>bold</b> > 3 \"q\" 'a' ]]>"]
+
+
+def test_twiml_of_no_replies_is_an_empty_response(sms: SmsChannel) -> None:
+    assert messages(sms.twiml([], "en")) == []
+
+
+@pytest.mark.parametrize("locale", ["en", "es"])
+def test_twiml_text_renders_one_catalog_message(sms: SmsChannel, content: Content, locale: str) -> None:
+    expected = to_gsm(content.catalog.raw("notice.unsupported", locale).format(number="112"))
+    assert messages(sms.twiml_text("notice.unsupported", locale, number="112")) == [expected]
+
+
+@pytest.mark.parametrize("locale", ["en", "es"])
+def test_long_replies_split_into_messages_within_the_segment_limit(
+    sms: SmsChannel, content: Content, locale: str
+) -> None:
+    number = (("number", "911"),)
+    parts = tuple(
+        Text(key, number if placeholders(content.catalog.raw(key, locale)) else ())
+        for key in sorted(content.catalog.keys(locale))
+        if key.startswith(("outcome.", "command.", "checkin."))
+        and placeholders(content.catalog.raw(key, locale)) <= {"number"}
+    )
+    choices = tuple(ChoiceOption(str(i), Text("outcome.tips")) for i in range(4))
+    replies = [
+        SendReply(parts, choices=choices, node="q", kind="question"),
+        SendReply((Text("welcome", number),)),
+    ]
+    bodies = messages(sms.twiml(replies, locale))
+    assert bodies == [b for r in replies for b in render_sms(r, content.catalog, locale)]
+    assert len(bodies) > 2
+    assert all(segments(b) <= MAX_SMS_SEGMENTS for b in bodies)
+    assert all(is_gsm(b) for b in bodies)  # Spanish accents folded, so 153 characters a segment, not 67
+
+
+FIELD = st.sampled_from(["From", "Body", "MessageSid", "NumMedia", "To", "MediaUrl0"]) | st.text(max_size=12)
+VALUE = (
+    st.text(max_size=300)
+    | st.from_regex(r"\+?[0-9 ()\-.]{0,25}", fullmatch=True)
+    | st.sampled_from(["STOP", " help ", "+17872345678", "0", "1", "-3", "99999999999999999999"])
+)
+
+
+@given(st.dictionaries(FIELD, VALUE, max_size=8))
+def test_parse_raises_nothing_but_form_error(fields: dict[str, str]) -> None:
+    sms = SmsChannel(SID, TOKEN, "+15005550006", Catalog({"en": {}}))
+    try:
+        inbound = sms.parse(fields)
+    except SmsFormError:
+        assert not fields.get("From", "").strip() or not fields.get("MessageSid", "").strip()
+        return
+    assert inbound.channel == "sms"
+    assert inbound.user
+    assert (inbound.event is None) == (inbound.notice is not None)
+    assert inbound.locale in {None, "es"}
