@@ -142,3 +142,67 @@ def flows_diagram(flow_id: str, locale: str) -> None:
     if flow_id not in content.flows:
         fail(f"unknown flow {flow_id!r} (have: {', '.join(sorted(content.flows))})")
     click.echo(to_mermaid(content.flows[flow_id], dict(content.catalog.labels(locale))), nl=False)
+
+
+def _server_settings() -> Any:
+    from pydantic import ValidationError
+
+    from bot.config import Settings, SettingsError
+
+    try:
+        settings = Settings()
+        settings.check_for_server()
+    except SettingsError as e:
+        fail(str(e))
+    except ValidationError as e:
+        err = e.errors()[0]
+        fail(f"setting {'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}")
+    return settings
+
+
+@main.command()
+@click.option("--host", default="0.0.0.0", show_default=True)
+@click.option("--port", type=int, default=None, help="default: $PORT, else 8000")
+def serve(host: str, port: int | None) -> None:
+    """Run the webhook server (Telegram and Twilio)."""
+    import uvicorn
+
+    from bot.logs import configure_logging
+    from bot.server import create_app
+
+    settings = _server_settings()
+    configure_logging()
+    uvicorn.run(create_app(settings, content=_content()), host=host, port=port or settings.port, log_level="warning")
+
+
+@main.command("set-webhook")
+def set_webhook() -> None:
+    """Register the Telegram webhook (PUBLIC_BASE_URL + /telegram/webhook) with its secret, and the command menus."""
+    from bot.channels.telegram import TelegramChannel, TelegramSendError
+    from bot.server import TELEGRAM_PATH
+
+    settings = _server_settings()
+    if settings.telegram_bot_token is None or settings.telegram_webhook_secret is None:
+        fail("TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET must be set")
+    if not settings.public_base_url:
+        fail("PUBLIC_BASE_URL must be set")
+    channel = TelegramChannel(
+        settings.telegram_bot_token.get_secret_value(), _content().catalog, base_url=settings.telegram_api_base_url
+    )
+
+    async def run() -> None:
+        await channel.start()
+        try:
+            await channel.set_webhook(
+                settings.public_base_url.rstrip("/") + TELEGRAM_PATH,
+                settings.telegram_webhook_secret.get_secret_value(),
+            )
+            await channel.set_commands()
+        finally:
+            await channel.stop()
+
+    try:
+        asyncio.run(run())
+    except TelegramSendError as e:
+        fail(f"Telegram refused: {e}")
+    emit({"ok": True, "webhook": settings.public_base_url.rstrip("/") + TELEGRAM_PATH})

@@ -8,12 +8,16 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any, Protocol
 
+from redis.exceptions import RedisError
+
 from bot.clock import Clock
 from bot.content import Content
 from bot.storage.conversations import ConversationStore
 from bot.triage.effects import ChoiceOption, DeleteData, Effect, SendReply, Text
+from bot.triage.emergency import emergency_number
 from bot.triage.engine import Policy, Turn, advance, new_session
-from bot.triage.events import Event
+from bot.triage.events import Event, MessageReceived
+from bot.triage.red_flags import screen
 from bot.triage.session import Session
 
 log = logging.getLogger("kneebot.conversation")
@@ -62,7 +66,30 @@ class ConversationService:
         locale: str = "en",
         country: str | None = None,
     ) -> tuple[SendReply, ...]:
-        """Run one inbound event; a message id seen before gets the replies it got then, and changes nothing."""
+        """Run one inbound event; a message id seen before gets the replies it got then, and changes nothing.
+
+        With the store unreachable the red-flag screen still answers (it needs no storage); anything else is asked
+        to try again shortly, with the emergency number.
+        """
+        try:
+            return await self._handle(participant, event, message_id, locale, country)
+        except RedisError as exc:
+            log.warning("store unavailable (%s) conversation=%s", type(exc).__name__, participant)
+            return await self._offline(participant, event, locale, country)
+
+    async def _offline(self, participant: str, event: Event, locale: str, country: str | None) -> tuple[SendReply, ...]:
+        flow, now = self.content.intake, self.clock.now()
+        if isinstance(event, MessageReceived) and screen(event.text, locale).interrupt is not None:
+            session = new_session(flow, now, locale, country).model_copy(update={"disclaimer_shown": True})
+            turn = advance(flow, session, event, now, policy=self.policy)
+            await self._apply(participant, turn)
+            return turn.replies
+        number = emergency_number(country, self.policy.default_country)
+        return (SendReply(parts=(Text("notice.try_again", (("number", number),)),)),)
+
+    async def _handle(
+        self, participant: str, event: Event, message_id: str | None, locale: str, country: str | None
+    ) -> tuple[SendReply, ...]:
         flow = self.content.intake
         for _ in range(MAX_ATTEMPTS):
             loaded = await self.store.load(participant, message_id)

@@ -1,0 +1,27 @@
+"""Prometheus metrics for the web server: counts and latency only, never identifiers or text."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.messages_in = Counter("kneebot_messages_in", "Inbound messages", ["channel"], registry=self.registry)
+        self.messages_out = Counter("kneebot_messages_out", "Replies sent", ["channel"], registry=self.registry)
+        self.assessments = Counter("kneebot_assessments", "Assessments given", ["level"], registry=self.registry)
+        self.interrupts = Counter(
+            "kneebot_red_flag_interrupts", "Red-flag interrupts", ["kind"], registry=self.registry
+        )
+        self.errors = Counter("kneebot_errors", "Errors while handling a request", ["where"], registry=self.registry)
+        self.latency = Histogram(
+            "kneebot_handling_seconds",
+            "Time to handle one webhook request",
+            ["channel"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+            registry=self.registry,
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,247 @@
+"""The web server: Telegram and Twilio webhooks, health and metrics (Starlette)."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Coroutine, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+import redis.asyncio
+from redis.exceptions import RedisError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from bot.channels.base import Inbound
+from bot.channels.sms import SmsChannel, SmsFormError
+from bot.channels.telegram import TelegramChannel
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.content import Content, load_content
+from bot.conversation import ConversationService
+from bot.metrics import Metrics
+from bot.storage import keys
+from bot.storage.conversations import ConversationStore, MemoryConversationStore, RedisConversationStore
+from bot.triage.effects import SendReply
+from bot.triage.emergency import emergency_number
+from bot.triage.events import Event
+
+log = logging.getLogger("kneebot.server")
+TELEGRAM_PATH = "/telegram/webhook"
+SMS_PATH = "/twilio/sms"
+MAX_BODY = 64 * 1024
+
+
+@dataclass
+class App:
+    settings: Settings
+    content: Content
+    store: ConversationStore
+    service: ConversationService
+    metrics: Metrics
+    telegram: TelegramChannel | None = None
+    sms: SmsChannel | None = None
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def participant(self, inbound: Inbound) -> str:
+        secret = self.settings.id_hash_secret.get_secret_value().encode()
+        return keys.participant_id(secret, "tg" if inbound.channel == "telegram" else "sms", inbound.user)
+
+    def number(self, inbound: Inbound) -> str:
+        return emergency_number(inbound.country, self.settings.default_country)
+
+    async def run(self, inbound: Inbound, event: Event) -> tuple[SendReply, ...]:
+        replies = await self.service.handle(
+            self.participant(inbound),
+            event,
+            message_id=f"{inbound.channel}:{inbound.message_id}",
+            locale=inbound.locale or self.settings.default_locale,
+            country=inbound.country or self.settings.default_country,
+        )
+        for reply in replies:
+            if reply.kind == "interrupt":
+                self.metrics.interrupts.labels(kind=reply.call and "emergency" or "urgent").inc()
+            if reply.kind == "outcome":
+                self.metrics.assessments.labels(level=reply.parts[0].key.split(".")[1]).inc()
+        return replies
+
+    async def locale_of(self, inbound: Inbound) -> str:
+        fallback = inbound.locale or self.settings.default_locale
+        try:
+            session = await self.service.session(self.participant(inbound))
+        except RedisError:
+            return fallback
+        return session.locale if session else fallback
+
+    def background(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    content: Content | None = None,
+    store: ConversationStore | None = None,
+    clock: Clock | None = None,
+) -> Starlette:
+    content = content or load_content()
+    client = redis.asyncio.Redis.from_url(settings.redis_url, socket_timeout=2) if settings.redis_url else None
+    if store is None:
+        store = (
+            RedisConversationStore(client, ttl=settings.conversation_ttl)
+            if client
+            else MemoryConversationStore(ttl=settings.conversation_ttl)
+        )
+    service = ConversationService(content, store, clock or SystemClock())
+    app_state = App(settings, content, store, service, Metrics())
+    if settings.telegram_bot_token is not None:
+        app_state.telegram = TelegramChannel(
+            settings.telegram_bot_token.get_secret_value(), content.catalog, base_url=settings.telegram_api_base_url
+        )
+    if settings.sms_enabled and settings.twilio_auth_token is not None:
+        app_state.sms = SmsChannel(
+            settings.twilio_account_sid or "",
+            settings.twilio_auth_token.get_secret_value(),
+            settings.twilio_from_number or "",
+            content.catalog,
+            api_base_url=settings.twilio_api_base_url,
+            default_country=settings.default_country,
+        )
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        if app_state.telegram:
+            await app_state.telegram.start()
+        try:
+            yield
+        finally:
+            if app_state.tasks:
+                await asyncio.gather(*app_state.tasks, return_exceptions=True)
+            if app_state.telegram:
+                await app_state.telegram.stop()
+            if app_state.sms:
+                await app_state.sms.aclose()
+            await store.aclose()
+
+    async def telegram_webhook(request: Request) -> Response:
+        channel = app_state.telegram
+        if channel is None:
+            return PlainTextResponse("telegram is not configured", status_code=404)
+        expected = settings.telegram_webhook_secret
+        given = request.headers.get("x-telegram-bot-api-secret-token", "").encode()
+        if expected is None or not hmac.compare_digest(given, expected.get_secret_value().encode()):
+            return PlainTextResponse("forbidden", status_code=403)
+        started = time.perf_counter()
+        try:
+            update = json.loads(await _body(request))
+        except (ValueError, _TooLarge):
+            return PlainTextResponse("bad request", status_code=400)
+        inbound = channel.parse(update) if isinstance(update, dict) else None
+        if inbound is None:
+            return Response(status_code=200)
+        app_state.metrics.messages_in.labels(channel="telegram").inc()
+        try:
+            if inbound.event is None:
+                locale = inbound.locale or settings.default_locale
+                app_state.background(
+                    channel.notice(inbound.user, inbound.notice or "", locale, app_state.number(inbound))
+                )
+                return Response(status_code=200)
+            replies = await app_state.run(inbound, inbound.event)
+            locale = await app_state.locale_of(inbound)
+        except Exception:
+            app_state.metrics.errors.labels(where="telegram").inc()
+            log.exception("telegram webhook failed")
+            return Response(status_code=500)
+        # Answer Telegram at once; sending can be slow and must not hold the webhook past its timeout.
+        app_state.background(_deliver_telegram(app_state, channel, inbound, replies, locale))
+        app_state.metrics.latency.labels(channel="telegram").observe(time.perf_counter() - started)
+        return Response(status_code=200)
+
+    async def sms_webhook(request: Request) -> Response:
+        channel = app_state.sms
+        if channel is None:
+            return PlainTextResponse("sms is not configured", status_code=404)
+        started = time.perf_counter()
+        try:
+            form = dict(parse_qsl((await _body(request)).decode("utf-8", "replace"), keep_blank_values=True))
+        except _TooLarge:
+            return PlainTextResponse("bad request", status_code=400)
+        url = (settings.public_base_url or "").rstrip("/") + SMS_PATH
+        if not channel.valid_signature(url, form, request.headers.get("x-twilio-signature")):
+            return PlainTextResponse("forbidden", status_code=403)
+        try:
+            inbound = channel.parse(form)
+        except SmsFormError:
+            return PlainTextResponse("bad request", status_code=400)
+        app_state.metrics.messages_in.labels(channel="sms").inc()
+        try:
+            if inbound.event is None:
+                body = channel.twiml_text(
+                    inbound.notice or "", inbound.locale or settings.default_locale, number=app_state.number(inbound)
+                )
+            else:
+                replies = await app_state.run(inbound, inbound.event)
+                body = channel.twiml(replies, await app_state.locale_of(inbound))
+                app_state.metrics.messages_out.labels(channel="sms").inc(len(replies))
+        except Exception:
+            app_state.metrics.errors.labels(where="sms").inc()
+            log.exception("sms webhook failed")
+            return Response(status_code=500)
+        app_state.metrics.latency.labels(channel="sms").observe(time.perf_counter() - started)
+        return Response(body, media_type="application/xml")
+
+    async def healthz(_: Request) -> Response:
+        ok = await store.ping()
+        return JSONResponse({"ok": ok, "store": "up" if ok else "down"}, status_code=200 if ok else 503)
+
+    async def metrics(_: Request) -> Response:
+        return Response(app_state.metrics.render(), media_type="text/plain; version=0.0.4")
+
+    app = Starlette(
+        routes=[
+            Route(TELEGRAM_PATH, telegram_webhook, methods=["POST"]),
+            Route(SMS_PATH, sms_webhook, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.kneebot = app_state
+    return app
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _body(request: Request) -> bytes:
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise _TooLarge
+    return body
+
+
+async def _deliver_telegram(
+    app_state: App, channel: TelegramChannel, inbound: Inbound, replies: Sequence[SendReply], locale: str
+) -> None:
+    try:
+        if inbound.callback_id or inbound.button_message_id:
+            await channel.acknowledge(inbound.callback_id, inbound.user, inbound.button_message_id)
+        await channel.deliver(inbound.user, replies, locale)
+        app_state.metrics.messages_out.labels(channel="telegram").inc(len(replies))
+    except Exception as exc:
+        app_state.metrics.errors.labels(where="telegram_send").inc()
+        log.warning("telegram delivery failed (%s)", type(exc).__name__)

@@ -1,0 +1,200 @@
+"""The real server (uvicorn on loopback) with a real redis-server, the fake Telegram Bot API and the fake Twilio API."""
+
+from __future__ import annotations
+
+import logging
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from twilio.request_validator import RequestValidator  # type: ignore[import-untyped, unused-ignore]
+
+from bot.config import Settings
+from bot.logs import configure_logging
+from bot.server import SMS_PATH, TELEGRAM_PATH, create_app
+from tests.integration.fakes.serve import ServedApp
+from tests.integration.fakes.telegram_api import TOKEN, FakeTelegramAPI, callback_update, message_update
+from tests.integration.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioApi
+
+SECRET = "s3cret-webhook-token"
+PUBLIC = "https://kneebot.example.org"
+PHONE = "+14155550123"
+CHAT = 777001
+
+
+@dataclass
+class Stack:
+    url: str
+    telegram: FakeTelegramAPI
+    twilio: FakeTwilioApi
+    redis: Any
+
+    def tg(self, update: dict[str, Any], secret: str | None = SECRET) -> httpx.Response:
+        headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
+        return httpx.post(self.url + TELEGRAM_PATH, json=update, headers=headers, timeout=10)
+
+    def sms(self, body: str, sid: str, sender: str = PHONE, signature: str | None = "") -> httpx.Response:
+        form = {"From": sender, "To": "+15005550006", "Body": body, "MessageSid": sid, "NumMedia": "0"}
+        if signature == "":
+            signature = RequestValidator(AUTH_TOKEN).compute_signature(PUBLIC + SMS_PATH, form)
+        headers = {"X-Twilio-Signature": signature} if signature is not None else {}
+        return httpx.post(self.url + SMS_PATH, data=form, headers=headers, timeout=10)
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.01)
+
+
+def messages(response: httpx.Response) -> list[str]:
+    return [m.text or "" for m in ET.fromstring(response.text).iter("Message")]
+
+
+@pytest.fixture
+def stack(redis_url: str, redis_server: Any) -> Iterator[Stack]:
+    telegram, twilio = FakeTelegramAPI(), FakeTwilioApi()
+    with ServedApp(telegram.app) as tg_served, ServedApp(twilio.app) as tw_served:
+        settings = Settings(
+            redis_url=redis_url,
+            public_base_url=PUBLIC,
+            telegram_bot_token=SecretStr(TOKEN),
+            telegram_webhook_secret=SecretStr(SECRET),
+            telegram_api_base_url=tg_served.url + "/bot",
+            twilio_account_sid=ACCOUNT_SID,
+            twilio_auth_token=SecretStr(AUTH_TOKEN),
+            twilio_from_number="+15005550006",
+            twilio_api_base_url=tw_served.url,
+        )
+        settings.check_for_server()
+        with ServedApp(create_app(settings)) as served:
+            yield Stack(served.url, telegram, twilio, redis_server)
+
+
+def test_telegram_conversation_with_buttons(stack: Stack) -> None:
+    assert stack.tg(message_update(1, CHAT, "/start")).status_code == 200
+    wait_for(lambda: len(stack.telegram.sent(CHAT)) == 1)
+    first = stack.telegram.sent(CHAT)[0]
+    buttons = [row[0]["callback_data"] for row in first["reply_markup"]["inline_keyboard"]]
+    assert buttons[0] == "emergency_signs:breathing"
+    stack.tg(callback_update(2, CHAT, "emergency_signs:breathing", message_id=1))
+    wait_for(lambda: len(stack.telegram.sent(CHAT)) == 2)
+    outcome = stack.telegram.sent(CHAT)[1]
+    assert "911" in outcome["text"] and outcome["text"].startswith("Call")
+    wait_for(lambda: stack.telegram.answered_callbacks == ["cb2"])
+    assert stack.telegram.calls_to("editMessageReplyMarkup")
+
+
+@pytest.mark.parametrize("secret", [None, "wrong", ""])
+def test_telegram_webhook_refuses_a_missing_or_forged_secret(stack: Stack, secret: str | None) -> None:
+    assert stack.tg(message_update(1, CHAT, "/start"), secret=secret).status_code == 403
+    assert stack.telegram.sent() == []
+
+
+def test_telegram_duplicate_update_changes_state_once_and_replies_once(stack: Stack) -> None:
+    stack.tg(message_update(1, CHAT, "/start"))
+    wait_for(lambda: len(stack.telegram.sent(CHAT)) == 1)
+    for _ in range(2):
+        assert stack.tg(message_update(2, CHAT, "none of these")).status_code == 200
+    wait_for(lambda: len(stack.telegram.sent(CHAT)) >= 2)
+    time.sleep(0.2)  # give a wrongly repeated send time to show up
+    texts = [m["text"] for m in stack.telegram.sent(CHAT)]
+    assert len(texts) == 3 and texts[1] == texts[2]  # the retry re-delivers the same reply; state moved once
+    stack.tg(message_update(3, CHAT, "no"))
+    wait_for(lambda: len(stack.telegram.sent(CHAT)) == 4)
+    assert "knee itself" in stack.telegram.sent(CHAT)[3]["text"]
+
+
+def test_telegram_photo_gets_a_polite_reply(stack: Stack) -> None:
+    stack.tg(message_update(1, CHAT, None, photo=[{"file_id": "x", "file_unique_id": "y", "width": 1, "height": 1}]))
+    wait_for(lambda: len(stack.telegram.sent(CHAT)) == 1)
+    assert "only read text" in stack.telegram.sent(CHAT)[0]["text"]
+
+
+def test_sms_conversation_in_twiml(stack: Stack) -> None:
+    first = stack.sms("hi", "SM1")
+    assert first.status_code == 200 and first.headers["content-type"].startswith("application/xml")
+    assert "Reply with a number" in "".join(messages(first))
+    outcome = messages(stack.sms("1", "SM2"))
+    assert outcome[0].startswith("Call 911 now.")
+
+
+def test_sms_uses_the_senders_country_for_the_emergency_number(stack: Stack) -> None:
+    reply = messages(stack.sms("I can't breathe", "SM1", sender="+442071838750"))
+    assert reply[0].startswith("Call 999 now.")
+
+
+@pytest.mark.parametrize("signature", [None, "AAAA", "bm90IGEgc2lnbmF0dXJl"])
+def test_sms_refuses_a_missing_or_forged_signature(stack: Stack, signature: str | None) -> None:
+    assert stack.sms("hi", "SM1", signature=signature).status_code == 403
+
+
+def test_sms_duplicate_gets_the_same_twiml_and_changes_state_once(stack: Stack) -> None:
+    stack.sms("hi", "SM1")
+    a, b = stack.sms("6", "SM2"), stack.sms("6", "SM2")
+    assert a.text == b.text
+    third = messages(stack.sms("3", "SM3"))
+    assert "knee itself" in "".join(third)
+
+
+def test_sms_stop_confirms_with_the_emergency_number(stack: Stack) -> None:
+    stack.sms("hi", "SM1")
+    assert "911" in "".join(messages(stack.sms("STOP", "SM2")))
+
+
+def test_ten_concurrent_messages_from_one_person_lose_no_answer(stack: Stack) -> None:
+    stack.sms("hi", "SM0")
+    # Ten questions follow when every answer is "not sure"; all ten arrive at once.
+    with ThreadPoolExecutor(10) as pool:
+        replies = list(pool.map(lambda i: stack.sms("not sure", f"SMB{i}"), range(10)))
+    assert all(r.status_code == 200 for r in replies)
+    outcome = [r for r in replies if "not sure about one of the warning signs" in r.text]
+    assert len(outcome) == 1
+
+
+def test_health_and_metrics(stack: Stack) -> None:
+    assert httpx.get(stack.url + "/healthz").json() == {"ok": True, "store": "up"}
+    stack.sms("hi", "SM1")
+    stack.sms("1", "SM2")
+    text = httpx.get(stack.url + "/metrics").text
+    assert 'kneebot_messages_in_total{channel="sms"} 2.0' in text
+    assert 'kneebot_assessments_total{level="emergency"} 1.0' in text
+    assert "kneebot_handling_seconds_bucket" in text
+
+
+def test_redis_down_red_flags_still_answered_and_others_asked_to_retry(stack: Stack) -> None:
+    stack.sms("hi", "SM1")
+    stack.redis.stop()
+    try:
+        assert httpx.get(stack.url + "/healthz", timeout=10).status_code == 503
+        emergency = messages(stack.sms("my chest hurts and I can't breathe", "SM2"))
+        assert emergency[0].startswith("Call 911 now.")
+        other = "".join(messages(stack.sms("6", "SM3")))
+        assert "try again" in other and "911" in other
+    finally:
+        stack.redis.start()
+    assert httpx.get(stack.url + "/healthz", timeout=10).status_code == 200
+
+
+def test_no_identifier_or_message_text_in_any_log_line(stack: Stack, caplog: pytest.LogCaptureFixture) -> None:
+    configure_logging()  # as `kneebot serve` does: chatty libraries at WARNING
+    caplog.set_level(logging.DEBUG)
+    secret_words = "my calf aches terribly"
+    stack.sms("hi", "SM1")
+    for i, answer in enumerate(["6", secret_words, "3", "4", "3", "4", "4", "2 weeks", "1", "3", "40"], start=2):
+        stack.sms(answer, f"SM{i}")
+    stack.tg(message_update(1, CHAT, "/start"))
+    stack.tg(message_update(2, CHAT, secret_words))
+    wait_for(lambda: len(stack.telegram.sent(CHAT)) == 2)
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert logged  # the conversation was logged
+    for needle in (PHONE, PHONE[2:], str(CHAT), secret_words, "aches", TOKEN, AUTH_TOKEN):
+        assert needle not in logged
