@@ -33,13 +33,10 @@ async def run_chat(content: Content, channel: str, locale: str | None) -> None:
     event: Event = CommandReceived("restart")
     try:
         while True:
-            replies = await service.handle(participant, event, locale=start_locale, country=settings.default_country)
-            session = await service.session(participant)
-            shown = session.locale if session else start_locale
-            for reply in replies:
-                click.echo(
-                    click.style("kneebot> ", fg="cyan") + render_terminal(reply, content.catalog, shown, channel)
-                )
+            handled = await service.handle(participant, event, locale=start_locale, country=settings.default_country)
+            for reply in handled.replies:
+                text = render_terminal(reply, content.catalog, handled.locale, channel)
+                click.echo(click.style("kneebot> ", fg="cyan") + text)
                 click.echo()
             line = await asyncio.to_thread(sys.stdin.readline)
             if not line:

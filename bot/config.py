@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr | None = None
     telegram_webhook_secret: SecretStr | None = None
     telegram_api_base_url: str = "https://api.telegram.org/bot"
+    # How long a Telegram webhook waits for its replies to be sent before answering (then they finish in the
+    # background); a failed send within it answers 500, so Telegram retries and the retry sends only the rest.
+    telegram_delivery_budget_s: float = Field(default=5.0, gt=0, le=30)
 
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 from redis.exceptions import RedisError
@@ -22,6 +22,16 @@ from bot.triage.session import Session
 
 log = logging.getLogger("kneebot.conversation")
 MAX_ATTEMPTS = 20
+
+
+@dataclass(frozen=True)
+class Handled:
+    """What one inbound event produced: the replies, the conversation's locale, and whether this message had
+    been processed before (its replies then come from the dedupe record and nothing changed)."""
+
+    replies: tuple[SendReply, ...]
+    locale: str
+    replayed: bool = False
 
 
 class ConflictError(Exception):
@@ -65,7 +75,7 @@ class ConversationService:
         message_id: str | None = None,
         locale: str = "en",
         country: str | None = None,
-    ) -> tuple[SendReply, ...]:
+    ) -> Handled:
         """Run one inbound event; a message id seen before gets the replies it got then, and changes nothing.
 
         With the store unreachable the red-flag screen still answers (it needs no storage); anything else is asked
@@ -77,32 +87,33 @@ class ConversationService:
             log.warning("store unavailable (%s) conversation=%s", type(exc).__name__, participant)
             return await self._offline(participant, event, locale, country)
 
-    async def _offline(self, participant: str, event: Event, locale: str, country: str | None) -> tuple[SendReply, ...]:
+    async def _offline(self, participant: str, event: Event, locale: str, country: str | None) -> Handled:
         flow, now = self.content.intake, self.clock.now()
         if isinstance(event, MessageReceived) and screen(event.text, locale).interrupt is not None:
             session = new_session(flow, now, locale, country).model_copy(update={"disclaimer_shown": True})
             turn = advance(flow, session, event, now, policy=self.policy)
             await self._apply(participant, turn)
-            return turn.replies
+            return Handled(turn.replies, locale)
         number = emergency_number(country, self.policy.default_country)
-        return (SendReply(parts=(Text("notice.try_again", (("number", number),)),)),)
+        return Handled((SendReply(parts=(Text("notice.try_again", (("number", number),)),)),), locale)
 
     async def _handle(
         self, participant: str, event: Event, message_id: str | None, locale: str, country: str | None
-    ) -> tuple[SendReply, ...]:
+    ) -> Handled:
         flow = self.content.intake
         for _ in range(MAX_ATTEMPTS):
             loaded = await self.store.load(participant, message_id)
             if loaded.replay is not None:
                 log.info("duplicate message conversation=%s", participant)
-                return decode_replies(loaded.replay)
+                known = loaded.session.locale if loaded.session else locale
+                return Handled(decode_replies(loaded.replay), known, replayed=True)
             now = self.clock.now()
             session = loaded.session or new_session(flow, now, locale, country)
             turn = advance(flow, session, event, now, policy=self.policy, labels=self._labels)
             if any(isinstance(e, DeleteData) for e in turn.effects):
                 await self._apply(participant, turn)
                 await self.store.delete(participant)
-                return turn.replies
+                return Handled(turn.replies, turn.session.locale)
             if await self.store.commit(
                 participant, loaded.revision, turn.session, outbox=encode_replies(turn.replies), message_id=message_id
             ):
@@ -110,7 +121,7 @@ class ConversationService:
                     "turn conversation=%s node=%s status=%s", participant, turn.session.node, turn.session.status.value
                 )
                 await self._apply(participant, turn)
-                return turn.replies
+                return Handled(turn.replies, turn.session.locale)
         raise ConflictError(participant)
 
     async def session(self, participant: str) -> Session | None:

@@ -7,7 +7,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,15 +22,14 @@ from starlette.routing import Route
 
 from bot.channels.base import Inbound
 from bot.channels.sms import SmsChannel, SmsFormError
-from bot.channels.telegram import TelegramChannel
+from bot.channels.telegram import TelegramBlocked, TelegramChannel, TelegramSendError
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.content import Content, load_content
-from bot.conversation import ConversationService
+from bot.conversation import ConversationService, Handled
 from bot.metrics import Metrics
 from bot.storage import keys
 from bot.storage.conversations import ConversationStore, MemoryConversationStore, RedisConversationStore
-from bot.triage.effects import SendReply
 from bot.triage.emergency import emergency_number
 from bot.triage.events import Event
 
@@ -49,7 +48,7 @@ class App:
     metrics: Metrics
     telegram: TelegramChannel | None = None
     sms: SmsChannel | None = None
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def participant(self, inbound: Inbound) -> str:
         secret = self.settings.id_hash_secret.get_secret_value().encode()
@@ -58,31 +57,28 @@ class App:
     def number(self, inbound: Inbound) -> str:
         return emergency_number(inbound.country, self.settings.default_country)
 
-    async def run(self, inbound: Inbound, event: Event) -> tuple[SendReply, ...]:
-        replies = await self.service.handle(
+    def message_key(self, inbound: Inbound) -> str:
+        return f"{inbound.channel}:{inbound.message_id}"
+
+    async def run(self, inbound: Inbound, event: Event) -> Handled:
+        handled = await self.service.handle(
             self.participant(inbound),
             event,
-            message_id=f"{inbound.channel}:{inbound.message_id}",
+            message_id=self.message_key(inbound),
             locale=inbound.locale or self.settings.default_locale,
             country=inbound.country or self.settings.default_country,
         )
-        for reply in replies:
+        for reply in () if handled.replayed else handled.replies:
             if reply.kind == "interrupt":
                 self.metrics.interrupts.labels(kind=reply.call and "emergency" or "urgent").inc()
             if reply.kind == "outcome":
                 self.metrics.assessments.labels(level=reply.parts[0].key.split(".")[1]).inc()
-        return replies
+        return handled
 
-    async def locale_of(self, inbound: Inbound) -> str:
-        fallback = inbound.locale or self.settings.default_locale
-        try:
-            session = await self.service.session(self.participant(inbound))
-        except RedisError:
-            return fallback
-        return session.locale if session else fallback
+    def background(self, coro: Coroutine[Any, Any, Any]) -> None:
+        self.track(asyncio.create_task(coro))
 
-    def background(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(coro)
+    def track(self, task: asyncio.Task[Any]) -> None:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
@@ -157,15 +153,19 @@ def create_app(
                     channel.notice(inbound.user, inbound.notice or "", locale, app_state.number(inbound))
                 )
                 return Response(status_code=200)
-            replies = await app_state.run(inbound, inbound.event)
-            locale = await app_state.locale_of(inbound)
+            handled = await app_state.run(inbound, inbound.event)
         except Exception:
             app_state.metrics.errors.labels(where="telegram").inc()
             log.exception("telegram webhook failed")
             return Response(status_code=500)
-        # Answer Telegram at once; sending can be slow and must not hold the webhook past its timeout.
-        app_state.background(_deliver_telegram(app_state, channel, inbound, replies, locale))
+        delivery = asyncio.create_task(_deliver_telegram(app_state, channel, inbound, handled))
+        app_state.track(delivery)
+        # Wait a little, so a failed send is retried by Telegram (the retry resumes after what was sent), but never
+        # hold the webhook near Telegram's timeout: a slow send finishes in the background.
+        done, _ = await asyncio.wait({delivery}, timeout=settings.telegram_delivery_budget_s)
         app_state.metrics.latency.labels(channel="telegram").observe(time.perf_counter() - started)
+        if done and not delivery.result():
+            return Response(status_code=500)
         return Response(status_code=200)
 
     async def sms_webhook(request: Request) -> Response:
@@ -191,9 +191,9 @@ def create_app(
                     inbound.notice or "", inbound.locale or settings.default_locale, number=app_state.number(inbound)
                 )
             else:
-                replies = await app_state.run(inbound, inbound.event)
-                body = channel.twiml(replies, await app_state.locale_of(inbound))
-                app_state.metrics.messages_out.labels(channel="sms").inc(len(replies))
+                handled = await app_state.run(inbound, inbound.event)
+                body = channel.twiml(handled.replies, handled.locale)
+                app_state.metrics.messages_out.labels(channel="sms").inc(len(handled.replies))
         except Exception:
             app_state.metrics.errors.labels(where="sms").inc()
             log.exception("sms webhook failed")
@@ -234,14 +234,24 @@ async def _body(request: Request) -> bytes:
     return body
 
 
-async def _deliver_telegram(
-    app_state: App, channel: TelegramChannel, inbound: Inbound, replies: Sequence[SendReply], locale: str
-) -> None:
+async def _deliver_telegram(app_state: App, channel: TelegramChannel, inbound: Inbound, handled: Handled) -> bool:
+    """Send what this update has not sent yet, recording progress after each message. False: worth a retry."""
+    participant, key = app_state.participant(inbound), app_state.message_key(inbound)
     try:
         if inbound.callback_id or inbound.button_message_id:
             await channel.acknowledge(inbound.callback_id, inbound.user, inbound.button_message_id)
-        await channel.deliver(inbound.user, replies, locale)
-        app_state.metrics.messages_out.labels(channel="telegram").inc(len(replies))
-    except Exception as exc:
+        skip = await app_state.store.delivered(participant, key) if handled.replayed else 0
+
+        async def sent(count: int) -> None:
+            await app_state.store.mark_delivered(participant, key, count)
+            app_state.metrics.messages_out.labels(channel="telegram").inc()
+
+        await channel.deliver(inbound.user, handled.replies, handled.locale, skip=skip, on_sent=sent)
+        return True
+    except TelegramBlocked:
+        log.info("telegram recipient blocked the bot")
+        return True
+    except (TelegramSendError, RedisError) as exc:
         app_state.metrics.errors.labels(where="telegram_send").inc()
         log.warning("telegram delivery failed (%s)", type(exc).__name__)
+        return False

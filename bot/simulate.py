@@ -75,8 +75,8 @@ async def simulate(
                 question = reply
         return question
 
-    replies = await service.handle(PARTICIPANT, CommandReceived("start"), locale=locale)
-    question = record_bot(replies, locale)
+    handled = await service.handle(PARTICIPANT, CommandReceived("start"), locale=locale)
+    question = record_bot(handled.replies, handled.locale)
     answered = 0
     while question is not None and question.node is not None and len(transcript.turns) < MAX_TURNS:
         answered += 1
@@ -95,12 +95,11 @@ async def simulate(
                 event = MessageReceived(text)
             else:
                 label = question.choices[ids.index(value)].label
-                text, key = catalog.render(label, _locale_of(await service.session(PARTICIPANT), locale)), label.key
+                text, key = catalog.render(label, handled.locale), label.key
                 event = ChoiceSelected(question.node, value)
         transcript.turns.append({"from": "user", "text": text, "key": key})
-        replies = await service.handle(PARTICIPANT, event, locale=locale)
-        session = await service.session(PARTICIPANT)
-        question = record_bot(replies, _locale_of(session, locale))
+        handled = await service.handle(PARTICIPANT, event, locale=locale)
+        question = record_bot(handled.replies, handled.locale)
     session = await service.session(PARTICIPANT)
     outcome = None
     if session is not None and session.assessment is not None:
@@ -111,7 +110,3 @@ async def simulate(
         "questions_asked": transcript.questions_asked,
         "turns": transcript.turns,
     }
-
-
-def _locale_of(session: Any, default: str) -> str:
-    return str(session.locale) if session is not None else default

@@ -36,6 +36,12 @@ class ConversationStore(Protocol):
 
     async def delete(self, participant: str) -> None: ...
 
+    async def delivered(self, participant: str, message_id: str) -> int:
+        """How many replies to this message were recorded as sent (0 when none)."""
+        ...
+
+    async def mark_delivered(self, participant: str, message_id: str, count: int) -> None: ...
+
     async def ping(self) -> bool: ...
 
     async def aclose(self) -> None: ...
@@ -152,6 +158,13 @@ class RedisConversationStore:
             done = await self._redis.eval(_COMMIT, len(names), *names, *args)
         return bool(done == 1)
 
+    async def delivered(self, participant: str, message_id: str) -> int:
+        raw = await self._redis.get(keys.delivered(participant, message_id))
+        return int(raw) if raw else 0
+
+    async def mark_delivered(self, participant: str, message_id: str, count: int) -> None:
+        await self._redis.set(keys.delivered(participant, message_id), count, px=self._dedupe_ttl_ms)
+
     async def delete(self, participant: str) -> None:
         batch: list[bytes | str] = []
         async for key in self._redis.scan_iter(match=keys.participant_pattern(participant), count=1000):
@@ -228,6 +241,14 @@ class MemoryConversationStore:
             self._entries[keys.seen(participant, message_id)] = _Entry(outbox.encode(), now + self._dedupe_ttl)
         self._sweep(now)
         return True
+
+    async def delivered(self, participant: str, message_id: str) -> int:
+        raw = self._get(keys.delivered(participant, message_id), self._now())
+        return int(raw) if raw else 0
+
+    async def mark_delivered(self, participant: str, message_id: str, count: int) -> None:
+        now = self._now()
+        self._entries[keys.delivered(participant, message_id)] = _Entry(str(count).encode(), now + self._dedupe_ttl)
 
     async def delete(self, participant: str) -> None:
         tag = keys.tag(participant)

@@ -46,6 +46,11 @@ def seen(participant: str, message_id: str) -> str:
     return f"{PREFIX}:seen:{tag(participant)}:{digest}"
 
 
+def delivered(participant: str, message_id: str) -> str:
+    """How many of the replies to an inbound message were sent (Telegram retries resume after them)."""
+    return seen(participant, message_id).replace(":seen:", ":delivered:", 1)
+
+
 def checkins() -> str:
     return f"{PREFIX}:checkins"
 
