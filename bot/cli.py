@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -206,3 +207,38 @@ def set_webhook() -> None:
     except TelegramSendError as e:
         fail(f"Telegram refused: {e}")
     emit({"ok": True, "webhook": settings.public_base_url.rstrip("/") + TELEGRAM_PATH})
+
+
+@main.command("telegram-poll")
+def telegram_poll() -> None:
+    """Run the Telegram bot by long polling (development: no public URL needed)."""
+    from pydantic import ValidationError
+
+    from bot.config import Settings
+    from bot.logs import configure_logging
+    from bot.server import create_app
+
+    try:
+        settings = Settings()
+    except ValidationError as e:
+        fail(f"invalid setting: {e.errors()[0]['msg']}")
+    if settings.telegram_bot_token is None:
+        fail("TELEGRAM_BOT_TOKEN must be set")
+    configure_logging()
+    state = create_app(settings, content=_content()).state.kneebot
+    channel = state.telegram
+    assert channel is not None  # created whenever a token is set
+
+    async def run() -> None:
+        await channel.start()
+        try:
+            async def handle(update: Any) -> None:
+                await state.telegram_update(channel, update)
+
+            await channel.poll(handle)
+        finally:
+            await channel.stop()
+            await state.store.aclose()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())

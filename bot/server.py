@@ -7,13 +7,15 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
 import redis.asyncio
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -75,6 +77,29 @@ class App:
                 self.metrics.assessments.labels(level=reply.parts[0].key.split(".")[1]).inc()
         return handled
 
+    async def telegram_update(self, channel: TelegramChannel, update: Mapping[str, Any]) -> int:
+        """Handle one update (from the webhook or long polling); the status Telegram should get (500: retry)."""
+        inbound = channel.parse(update)
+        if inbound is None:
+            return 200
+        self.metrics.messages_in.labels(channel="telegram").inc()
+        try:
+            if inbound.event is None:
+                locale = inbound.locale or self.settings.default_locale
+                self.background(channel.notice(inbound.user, inbound.notice or "", locale, self.number(inbound)))
+                return 200
+            handled = await self.run(inbound, inbound.event)
+        except Exception:
+            self.metrics.errors.labels(where="telegram").inc()
+            log.exception("telegram update failed")
+            return 500
+        delivery = asyncio.create_task(_deliver_telegram(self, channel, inbound, handled))
+        self.track(delivery)
+        # Wait a little, so a failed send is retried by Telegram (the retry resumes after what was sent), but never
+        # hold the webhook near Telegram's timeout: a slow send finishes in the background.
+        done, _ = await asyncio.wait({delivery}, timeout=self.settings.telegram_delivery_budget_s)
+        return 500 if done and not delivery.result() else 200
+
     def background(self, coro: Coroutine[Any, Any, Any]) -> None:
         self.track(asyncio.create_task(coro))
 
@@ -91,7 +116,7 @@ def create_app(
     clock: Clock | None = None,
 ) -> Starlette:
     content = content or load_content()
-    client = redis.asyncio.Redis.from_url(settings.redis_url, socket_timeout=2) if settings.redis_url else None
+    client = _redis_client(settings.redis_url) if settings.redis_url else None
     if store is None:
         store = (
             RedisConversationStore(client, ttl=settings.conversation_ttl)
@@ -142,31 +167,9 @@ def create_app(
             update = json.loads(await _body(request))
         except (ValueError, _TooLarge):
             return PlainTextResponse("bad request", status_code=400)
-        inbound = channel.parse(update) if isinstance(update, dict) else None
-        if inbound is None:
-            return Response(status_code=200)
-        app_state.metrics.messages_in.labels(channel="telegram").inc()
-        try:
-            if inbound.event is None:
-                locale = inbound.locale or settings.default_locale
-                app_state.background(
-                    channel.notice(inbound.user, inbound.notice or "", locale, app_state.number(inbound))
-                )
-                return Response(status_code=200)
-            handled = await app_state.run(inbound, inbound.event)
-        except Exception:
-            app_state.metrics.errors.labels(where="telegram").inc()
-            log.exception("telegram webhook failed")
-            return Response(status_code=500)
-        delivery = asyncio.create_task(_deliver_telegram(app_state, channel, inbound, handled))
-        app_state.track(delivery)
-        # Wait a little, so a failed send is retried by Telegram (the retry resumes after what was sent), but never
-        # hold the webhook near Telegram's timeout: a slow send finishes in the background.
-        done, _ = await asyncio.wait({delivery}, timeout=settings.telegram_delivery_budget_s)
+        status = await app_state.telegram_update(channel, update) if isinstance(update, dict) else 200
         app_state.metrics.latency.labels(channel="telegram").observe(time.perf_counter() - started)
-        if done and not delivery.result():
-            return Response(status_code=500)
-        return Response(status_code=200)
+        return Response(status_code=status)
 
     async def sms_webhook(request: Request) -> Response:
         channel = app_state.sms
@@ -219,6 +222,14 @@ def create_app(
     )
     app.state.kneebot = app_state
     return app
+
+
+def _redis_client(url: str) -> redis.asyncio.Redis:
+    # Fail fast when Redis is away: a webhook must still answer (red flags, "try again") well inside the
+    # providers' timeouts, so one quick retry, then the store's error reaches the shell.
+    return redis.asyncio.Redis.from_url(
+        url, socket_timeout=1.0, socket_connect_timeout=1.0, retry=Retry(NoBackoff(), retries=1)
+    )
 
 
 class _TooLarge(Exception):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -117,6 +118,15 @@ class RedisServer:
         """Stop and start again on the same port, with an empty dataset (there is no persistence)."""
         self._halt()
         self.start()
+
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): connections hang and time out, and nothing stored is lost."""
+        assert self._proc is not None
+        self._proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self._proc is not None
+        self._proc.send_signal(signal.SIGCONT)
 
     def flushall(self) -> None:
         if not self.running:

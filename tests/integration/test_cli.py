@@ -106,3 +106,13 @@ def test_triage_and_screen_do_not_import_the_web_stack_or_redis() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stderr.strip().endswith("[]"), result.stderr
+
+
+def test_serve_with_a_half_configured_channel_is_one_line_and_exit_2() -> None:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "TWILIO_"))}
+    env["TELEGRAM_BOT_TOKEN"] = "123:abc"
+    result = subprocess.run([*KNEEBOT, "serve"], capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "kneebot: TELEGRAM_BOT_TOKEN is set but TELEGRAM_WEBHOOK_SECRET is not"

@@ -204,6 +204,21 @@ def test_redis_down_red_flags_still_answered_and_others_asked_to_retry(stack: St
     assert httpx.get(stack.url + "/healthz", timeout=10).status_code == 200
 
 
+def test_redis_frozen_mid_conversation_loses_nothing(stack: Stack) -> None:
+    stack.sms("hi", "SM1")
+    stack.sms("6", "SM2")  # now on the calf question
+    stack.redis.pause()
+    try:
+        assert httpx.get(stack.url + "/healthz", timeout=10).status_code == 503
+        assert messages(stack.sms("coughing up blood", "SM3"))[0].startswith("Call 911 now.")
+        assert "try again" in "".join(messages(stack.sms("3", "SM4")))
+    finally:
+        stack.redis.resume()
+    assert httpx.get(stack.url + "/healthz", timeout=10).status_code == 200
+    # The answer given while Redis was away is asked for again, and the conversation carries on where it was.
+    assert "knee itself" in "".join(messages(stack.sms("3", "SM5")))
+
+
 def test_no_identifier_or_message_text_in_any_log_line(stack: Stack, caplog: pytest.LogCaptureFixture) -> None:
     configure_logging()  # as `kneebot serve` does: chatty libraries at WARNING
     caplog.set_level(logging.DEBUG)
@@ -218,3 +233,36 @@ def test_no_identifier_or_message_text_in_any_log_line(stack: Stack, caplog: pyt
     assert logged  # the conversation was logged
     for needle in (PHONE, PHONE[2:], str(CHAT), secret_words, "aches", TOKEN, AUTH_TOKEN):
         assert needle not in logged
+
+
+def test_long_polling_runs_the_same_conversation(redis_url: str) -> None:
+    import asyncio
+
+    telegram = FakeTelegramAPI()
+    with ServedApp(telegram.app) as served:
+        settings = Settings(
+            redis_url=redis_url, telegram_bot_token=SecretStr(TOKEN), telegram_api_base_url=served.url + "/bot"
+        )
+        state = create_app(settings).state.kneebot
+        telegram.queue_update(message_update(1, CHAT, "/start"), message_update(2, CHAT, "1"))
+
+        async def run() -> None:
+            stop = asyncio.Event()
+            await state.telegram.start()
+
+            async def handle(update: Any) -> None:
+                await state.telegram_update(state.telegram, update)
+
+            task = asyncio.create_task(state.telegram.poll(handle, stop=stop, timeout_s=1))
+            deadline = time.monotonic() + 10
+            while len(telegram.sent(CHAT)) < 2 and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            stop.set()
+            await task
+            await asyncio.gather(*state.tasks)
+            await state.telegram.stop()
+            await state.store.aclose()
+
+        asyncio.run(run())
+    texts = [m["text"] for m in telegram.sent(CHAT)]
+    assert "safety check" in texts[0] and "Call" in texts[1] and "911" in texts[1]
