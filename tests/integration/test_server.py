@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
@@ -12,12 +13,17 @@ from typing import Any
 
 import httpx
 import pytest
+from clinical import VIGNETTES
 from pydantic import SecretStr
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped, unused-ignore]
 
 from bot.config import Settings
+from bot.content import load_content
 from bot.logs import configure_logging
 from bot.server import SMS_PATH, TELEGRAM_PATH, create_app
+from bot.simulate import persona_answer
+from bot.triage.findings import Findings
+from bot.triage.flow import FlowDefinition
 from tests.integration.fakes.serve import ServedApp
 from tests.integration.fakes.telegram_api import TOKEN, FakeTelegramAPI, callback_update, message_update
 from tests.integration.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioApi
@@ -266,3 +272,85 @@ def test_long_polling_runs_the_same_conversation(redis_url: str) -> None:
         asyncio.run(run())
     texts = [m["text"] for m in telegram.sent(CHAT)]
     assert "safety check" in texts[0] and "Call" in texts[1] and "911" in texts[1]
+
+
+def test_delete_by_sms_removes_everything_and_says_so(stack: Stack, redis_url: str) -> None:
+    import redis as sync_redis
+
+    stack.sms("hi", "SM1")
+    stack.sms("6", "SM2")
+    client = sync_redis.Redis.from_url(redis_url)
+    try:
+        assert client.keys("kneebot:v1:*")
+        assert "deleted" in "".join(messages(stack.sms("DELETE", "SM3")))
+        assert client.keys("kneebot:v1:*") == []
+    finally:
+        client.close()
+
+
+PERSONAS = [c for c in VIGNETTES if c["id"] in {"KB-E01", "KB-E05", "KB-U01", "KB-U06", "KB-S01", "KB-S04", "KB-C01"}]
+
+
+def telegram_conversation(stack: Stack, chat: int, persona: Findings, flow: FlowDefinition) -> str:
+    update = 1
+    stack.tg(message_update(update, chat, "/start"))
+    for _ in range(20):
+        wait_for(lambda n=update: len(stack.telegram.sent(chat)) >= n)
+        last = stack.telegram.sent(chat)[-1]
+        markup = last.get("reply_markup") or {}
+        rows = markup.get("inline_keyboard") if isinstance(markup, dict) else None
+        node = rows[0][0]["callback_data"].split(":")[0] if rows else QUESTION_BY_TEXT.get(last["text"].split("\n")[-1])
+        if node is None:
+            return re.sub(r"<[^>]+>", "", str(last["text"]))  # the emergency number is in bold
+        update += 1
+        answer = persona_answer(flow, node, persona)
+        if rows:
+            stack.tg(callback_update(update, chat, f"{node}:{answer}", message_id=update))
+        else:
+            stack.tg(message_update(update, chat, "not sure" if answer == "unsure" else answer))
+    raise AssertionError("conversation did not end")
+
+
+def sms_conversation(stack: Stack, sender: str, persona: Findings, flow: FlowDefinition) -> str:
+    reply = messages(stack.sms("hi", f"{sender}-0", sender=sender))
+    for i in range(1, 21):
+        text = reply[-1]
+        node = next((n for n, t in NUMBER_PROMPTS.items() if t in text), None)
+        numbered = "Reply with a number:" in text
+        if node is None and not numbered:
+            return reply[0]
+        if numbered:
+            node = next(n for n, t in CHOICE_PROMPTS.items() if t in text)
+            ids = [c.id for c in flow.nodes[node].choices]
+            answer = str(ids.index(persona_answer(flow, node, persona)) + 1)
+        else:
+            value = persona_answer(flow, node, persona)
+            answer = "not sure" if value == "unsure" else value
+        reply = messages(stack.sms(answer, f"{sender}-{i}", sender=sender))
+    raise AssertionError("conversation did not end")
+
+
+@pytest.mark.parametrize("case", PERSONAS, ids=[c["id"] for c in PERSONAS])
+def test_the_same_persona_reaches_the_same_level_on_both_channels(stack: Stack, case: dict[str, Any]) -> None:
+    persona = Findings.model_validate(case["facts"])
+    flow = load_content().intake
+    action = {
+        "emergency": "Call 911 now.",
+        "urgent": "Get seen today",
+        "soon": "Book an appointment",
+        "self_care": "This sounds like something you can look after at home.",
+    }[case["expected_level"]]
+    assert telegram_conversation(stack, CHAT, persona, flow).startswith(action)
+    assert sms_conversation(stack, PHONE, persona, flow).startswith(action)
+
+
+_CATALOG = load_content().catalog
+CHOICE_PROMPTS = {
+    n: _CATALOG.raw(f"intake.{n}.prompt", "en") for n, node in load_content().intake.nodes.items() if node.choices
+}
+NUMBER_PROMPTS = {
+    n: _CATALOG.raw(f"intake.{n}.prompt", "en")
+    for n, node in load_content().intake.nodes.items()
+    if node.kind == "number"
+}
+QUESTION_BY_TEXT = {text: n for n, text in NUMBER_PROMPTS.items()}
