@@ -232,6 +232,7 @@ def telegram_poll() -> None:
     async def run() -> None:
         await channel.start()
         try:
+
             async def handle(update: Any) -> None:
                 await state.telegram_update(channel, update)
 
