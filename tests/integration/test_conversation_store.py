@@ -171,6 +171,21 @@ def test_processed_message_replays_its_committed_outbox(backend: Backend) -> Non
     backend.run(scenario)
 
 
+def test_delivery_progress_is_kept_per_message_and_deleted_with_the_participant(backend: Backend) -> None:
+    async def scenario(h: Harness) -> None:
+        assert await h.store.delivered(PID, "upd-1") == 0
+        await h.store.mark_delivered(PID, "upd-1", 1)
+        await h.store.mark_delivered(PID, "upd-1", 2)
+        assert await h.store.delivered(PID, "upd-1") == 2
+        assert await h.store.delivered(PID, "upd-2") == 0
+        assert await h.store.delivered(OTHER, "upd-1") == 0
+        assert all("upd-1" not in key for key in await h.stored_keys())
+        await h.store.delete(PID)
+        assert await h.store.delivered(PID, "upd-1") == 0
+
+    backend.run(scenario)
+
+
 def test_delete_removes_everything_of_the_participant_and_nothing_else(backend: Backend) -> None:
     async def scenario(h: Harness) -> None:
         for pid in (PID, OTHER):
