@@ -165,7 +165,7 @@ def create_app(
         started = time.perf_counter()
         try:
             update = json.loads(await _body(request))
-        except (ValueError, _TooLarge):
+        except (ValueError, RecursionError, _TooLarge):  # deep nesting overflows the JSON decoder
             return PlainTextResponse("bad request", status_code=400)
         status = await app_state.telegram_update(channel, update) if isinstance(update, dict) else 200
         app_state.metrics.latency.labels(channel="telegram").observe(time.perf_counter() - started)
