@@ -1,0 +1,600 @@
+"""Webhooks under load: the real server, served as `kneebot serve` serves it, against a bare Starlette + Redis floor.
+
+Each target runs in its own uvicorn process on 127.0.0.1 (logging configured as `kneebot serve` does), with a private
+redis-server and the fake Telegram Bot API in a process of its own, so every reply is delivered. Every conversation
+is a new participant (a new chat, a new phone number) going from the first message through ten answers to an
+assessment; Telegram answers with buttons where the question has them. The floor is a bare Starlette endpoint served
+the same way doing one Redis GET and one pipelined SET+EXPIRE.
+
+Per run: messages/s and p50/p99 latency with --concurrency clients (closed loop), the server's CPU per message, then
+p50/p99 at half the floor's measured rate (open loop, latency from each request's scheduled time), and the cost of
+parsing a Telegram update (PTB's Update.de_json against bot.channels.telegram.parse_update). Then the medians over runs.
+Run: .venv/bin/python bench/bench_webhooks.py [--requests 3000] [--concurrency 16] [--runs 3] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import cProfile
+import gc
+import hashlib
+import json
+import os
+import platform
+import pstats
+import selectors
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter, deque
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import redis.asyncio
+import uvicorn
+from pydantic import SecretStr
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from telegram import Update
+from twilio.request_validator import RequestValidator  # type: ignore[import-untyped, unused-ignore]
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bot.channels.telegram import TelegramChannel, parse_update  # noqa: E402
+from bot.config import Settings  # noqa: E402
+from bot.content import load_content  # noqa: E402
+from bot.logs import configure_logging  # noqa: E402
+from bot.server import SMS_PATH, TELEGRAM_PATH, create_app  # noqa: E402
+from tests.integration.fakes.telegram_api import TOKEN, FakeTelegramAPI, callback_update, message_update  # noqa: E402
+from tests.integration.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN  # noqa: E402
+from tests.redis_server import RedisServer, command  # noqa: E402
+
+SECRET = "bench-webhook-secret"
+PUBLIC = "https://kneebot.example.org"
+OUR_NUMBER = "+15005550006"
+FLOOR_PATH = "/floor"
+# A self-care conversation; Telegram presses the button where the question has one and types the rest.
+SMS_SCRIPT = ["hi", "6", "3", "4", "3", "4", "4", "1 week", "1", "3", "30"]
+TELEGRAM_SCRIPT = [
+    "/start", "emergency_signs:none", "calf:no", "knee_swelling:none", "start_how:gradual", "mechanical:none",
+    "other_signs:none", "7", "course:better", "3", "30",
+]  # fmt: skip
+TICKS = os.sysconf("SC_CLK_TCK")
+# Without sniffio, httpcore retries `import sniffio` (a failed import scans sys.path) on every request it makes.
+PACKAGES = ("uvicorn", "starlette", "httpx", "httpcore", "sniffio", "python-telegram-bot", "redis")
+
+
+# --- the processes under test ------------------------------------------------------------------------------
+
+
+class PerChatTelegramAPI(FakeTelegramAPI):
+    """Numbers each chat's messages from 1, as Telegram does in a private chat, so the load generator knows which
+    message holds the keyboard it presses: every message in the scripts gets exactly one reply."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._per_chat: Counter[int] = Counter()
+
+    async def _sendmessage(self, params: dict[str, Any], request: Request) -> Any:
+        message = await super()._sendmessage(params, request)
+        chat = message["chat"]["id"]
+        with self._lock:
+            del self.messages[(chat, message["message_id"])]
+            self._per_chat[chat] += 1
+            message["message_id"] = self._per_chat[chat]
+            self.messages[(chat, message["message_id"])] = message
+        return message
+
+
+def telegram_api_app() -> Starlette:
+    fake = PerChatTelegramAPI()
+
+    async def stats(_: Request) -> Response:
+        return JSONResponse(dict(Counter(f"{c.method} {c.status}" for c in list(fake.calls))))
+
+    return Starlette(routes=[Route("/stats", stats), Mount("/", app=fake.app)])
+
+
+def kneebot_app(config: dict[str, Any]) -> Starlette:
+    settings = Settings(
+        redis_url=config["redis_url"],
+        public_base_url=PUBLIC,
+        telegram_bot_token=SecretStr(TOKEN),
+        telegram_webhook_secret=SecretStr(SECRET),
+        telegram_api_base_url=config["telegram_api"] + "/bot",
+        twilio_account_sid=ACCOUNT_SID,
+        twilio_auth_token=SecretStr(AUTH_TOKEN),
+        twilio_from_number=OUR_NUMBER,
+        twilio_api_base_url="http://127.0.0.1:9",  # webhooks answer in TwiML: nothing goes to the REST API
+    )
+    settings.check_for_server()
+    content = load_content()
+    app = create_app(settings, content=content)
+    if not config["rate_limit"]:
+        # The shipped channel's PTB rate limiter holds the bot to Telegram's 30 messages/s; without it the figure
+        # is the server's own cost.
+        base_url = settings.telegram_api_base_url
+        app.state.kneebot.telegram = TelegramChannel(TOKEN, content.catalog, base_url=base_url, rate_limit=False)
+    return app
+
+
+def floor_app(redis_url: str) -> Starlette:
+    client = redis.asyncio.Redis.from_url(redis_url, socket_timeout=2)
+
+    async def floor(request: Request) -> Response:
+        body = await request.body()
+        key = "bench:floor:" + hashlib.blake2b(body, digest_size=8).hexdigest()
+        await client.get(key)
+        async with client.pipeline(transaction=False) as pipe:
+            pipe.set(key, body)
+            pipe.expire(key, 3600)
+            await pipe.execute()
+        return Response(status_code=200)
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        await client.aclose()
+
+    return Starlette(routes=[Route(FLOOR_PATH, floor, methods=["POST"])], lifespan=lifespan)
+
+
+class ReadyServer(uvicorn.Server):
+    async def startup(self, sockets: Any = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            print(f"READY {self.servers[0].sockets[0].getsockname()[1]}", flush=True)
+
+
+def serve(name: str, config: dict[str, Any]) -> None:
+    """Child process: serve one app as `kneebot serve` does (uvicorn.run defaults, log level warning)."""
+    if name != "telegram-api":
+        configure_logging()
+    app: dict[str, Callable[[dict[str, Any]], Starlette]] = {
+        "kneebot": kneebot_app,
+        "floor": lambda c: floor_app(c["redis_url"]),
+        "telegram-api": lambda _: telegram_api_app(),
+    }
+    server = ReadyServer(uvicorn.Config(app[name](config), host="127.0.0.1", port=0, log_level="warning"))
+    profile = cProfile.Profile() if config.get("profile") else None
+    if profile is not None:
+        # uvicorn re-raises the SIGTERM it caught once it has shut down; ignoring it then lets the stats be written.
+        signal.signal(signal.SIGTERM, lambda *_: None)
+        profile.enable()
+    server.run()
+    if profile is not None:
+        profile.disable()
+        profile.dump_stats(config["profile"])
+
+
+class Child:
+    def __init__(self, name: str, config: dict[str, Any], log_dir: Path) -> None:
+        self.name = name
+        self.log = log_dir / f"{name}-{uuid.uuid4().hex[:6]}.log"
+        args = [sys.executable, __file__, "--serve", name, "--config", json.dumps(config)]
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, cwd=ROOT)
+        assert self.proc.stdout is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.proc.stdout, selectors.EVENT_READ)
+            line = self.proc.stdout.readline() if selector.select(timeout=30) else b""
+        if not line.startswith(b"READY "):
+            self.stop()
+            raise RuntimeError(f"{name} did not start; see {self.log}")
+        self.url = f"http://127.0.0.1:{int(line.split()[1])}"
+
+    def cpu_s(self) -> float:
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICKS
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def errors(self) -> int:
+        text = self.log.read_text(errors="replace")
+        return text.count(" ERROR ") + text.count("Traceback")
+
+
+def process_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+# --- the load --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Conversation:
+    n: int
+    step: int = 0
+
+
+@dataclass
+class Target:
+    name: str
+    url: str
+    path: str
+    build: Callable[[Conversation], tuple[bytes, dict[str, str]]]
+    script_length: int
+    server: Child
+
+
+class Ids:
+    """Participants and message ids, unique across the whole bench (the fake Telegram API lives through all runs)."""
+
+    def __init__(self) -> None:
+        self.conversations = 0
+        self.updates = 0
+
+    def conversation(self) -> Conversation:
+        self.conversations += 1
+        return Conversation(self.conversations)
+
+    def update(self) -> int:
+        self.updates += 1
+        return self.updates
+
+
+def telegram_request(ids: Ids) -> Callable[[Conversation], tuple[bytes, dict[str, str]]]:
+    def build(conversation: Conversation) -> tuple[bytes, dict[str, str]]:
+        step, chat = TELEGRAM_SCRIPT[conversation.step], 1_000_000_000 + conversation.n
+        if ":" in step:  # the button on the bot's latest message: one reply per earlier message, numbered from 1
+            update = callback_update(ids.update(), chat, step, message_id=conversation.step)
+        else:
+            update = message_update(ids.update(), chat, step, message_id=conversation.step + 1)
+        headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
+        return json.dumps(update).encode(), headers
+
+    return build
+
+
+def sms_request(conversation: Conversation) -> tuple[bytes, dict[str, str]]:
+    sid = "SM" + uuid.uuid4().hex
+    form = {
+        "ToCountry": "US", "SmsMessageSid": sid, "NumMedia": "0", "SmsSid": sid, "SmsStatus": "received",
+        "Body": SMS_SCRIPT[conversation.step], "To": OUR_NUMBER, "NumSegments": "1", "MessageSid": sid,
+        "AccountSid": ACCOUNT_SID, "From": f"+1415{2_000_000 + conversation.n:07d}", "ApiVersion": "2010-04-01",
+    }  # fmt: skip
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(PUBLIC + SMS_PATH, form)
+    return urlencode(form).encode(), {
+        "X-Twilio-Signature": signature,
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+
+
+@dataclass
+class Pass:
+    latencies_s: list[float]
+    wall_s: float
+    failures: int
+    cpu: dict[str, float] = field(default_factory=dict)  # cores used by each process while the pass ran
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies_s) / self.wall_s
+
+    def pct_ms(self, q: float) -> float:
+        ordered = sorted(self.latencies_s)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+async def send(client: httpx.AsyncClient, target: Target, conversation: Conversation) -> bool:
+    body, headers = target.build(conversation)
+    conversation.step += 1
+    try:
+        response = await client.post(target.url + target.path, content=body, headers=headers)
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200 and (target.path != SMS_PATH or "<Message>" in response.text)
+
+
+async def open_connections(client: httpx.AsyncClient, target: Target, count: int) -> None:
+    """Connect before the clock starts: a pass measures requests, not TCP handshakes and the client's first use."""
+    await asyncio.gather(*(client.get(target.url + "/healthz") for _ in range(count)))
+
+
+async def closed_loop(target: Target, total: int, concurrency: int, ids: Ids) -> Pass:
+    latencies: list[float] = []
+    failures = 0
+    remaining = total
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal remaining, failures
+        while remaining > 0:
+            conversation = ids.conversation()
+            while remaining > 0 and conversation.step < target.script_length:
+                remaining -= 1
+                started = time.perf_counter()
+                ok = await send(client, target, conversation)
+                latencies.append(time.perf_counter() - started)
+                failures += not ok
+
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+        await open_connections(client, target, concurrency)
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+        return Pass(latencies, time.perf_counter() - started, failures)
+
+
+async def paced(target: Target, total: int, rate: float, ids: Ids) -> Pass:
+    """Open loop: request i is due at start + i/rate whatever happened before; its latency counts from then. Each
+    message goes to a conversation whose previous message has been answered, else to a new one."""
+    loop = asyncio.get_running_loop()
+    ready: deque[Conversation] = deque()
+    latencies: list[float] = []
+    failures = 0
+
+    async def one(client: httpx.AsyncClient, conversation: Conversation, due: float) -> None:
+        nonlocal failures
+        failures += not await send(client, target, conversation)
+        latencies.append(loop.time() - due)
+        if conversation.step < target.script_length:
+            ready.append(conversation)
+
+    limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
+    # No pool timeout: over its capacity a target builds a queue here, and the queue is part of its latency.
+    async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(30, pool=None)) as client:
+        await open_connections(client, target, 32)
+        start = loop.time() + 0.05
+        tasks = []
+        for i in range(total):
+            due = start + i / rate
+            if due > loop.time():
+                await asyncio.sleep(due - loop.time())
+            conversation = ready.popleft() if ready else ids.conversation()
+            tasks.append(asyncio.create_task(one(client, conversation, due)))
+        await asyncio.gather(*tasks)
+        return Pass(latencies, loop.time() - start, failures)
+
+
+def measured(load: Coroutine[Any, Any, Pass], processes: dict[str, Callable[[], float]]) -> Pass:
+    before = {name: cpu() for name, cpu in processes.items()}
+    result = asyncio.run(load)
+    result.cpu = {name: (cpu() - before[name]) / result.wall_s for name, cpu in processes.items()}
+    return result
+
+
+# --- parsing an update -------------------------------------------------------------------------------------------
+
+
+def parse_cost(samples: int) -> dict[str, float]:
+    """Median µs per call over `samples` calls, for a text message and a button press."""
+    updates = {
+        "message": message_update(1, 42, "my calf is swollen"),
+        "button": callback_update(2, 42, "calf:no", message_id=3),
+    }
+    costs: dict[str, float] = {}
+    for kind, update in updates.items():
+        parsers: dict[str, Callable[[dict[str, Any]], object]] = {
+            "ptb": lambda u: Update.de_json(u, None),
+            "ours": parse_update,
+        }
+        for name, parse in parsers.items():
+            copies = [copy.deepcopy(update) for _ in range(samples)]
+            timings = []
+            for data in copies:
+                started = time.perf_counter_ns()
+                parse(data)
+                timings.append(time.perf_counter_ns() - started)
+            costs[f"{kind} {name}"] = statistics.median(timings) / 1000
+    return costs
+
+
+# --- one run, the report -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    closed: dict[str, Pass]
+    paced_rate: float
+    paced: dict[str, Pass]
+    parse_us: dict[str, float]
+    deliveries: dict[str, int]
+    server_errors: int
+
+
+def one_run(args: argparse.Namespace, redis: RedisServer, telegram_api: Child, ids: Ids, log_dir: Path) -> Run:
+    redis.flushall()
+    config = {"redis_url": redis.url, "telegram_api": telegram_api.url, "rate_limit": False}
+    floor = Child("floor", config, log_dir)
+    kneebot = Child("kneebot", config, log_dir)
+    shipped = Child("kneebot", {**config, "rate_limit": True}, log_dir)
+    redis_pid = int(command(redis.port, "INFO", "server").split(b"process_id:")[1].split()[0])
+    try:
+        targets = {
+            "floor": Target("floor", floor.url, FLOOR_PATH, telegram_request(ids), len(TELEGRAM_SCRIPT), floor),
+            "telegram": Target(
+                "telegram", kneebot.url, TELEGRAM_PATH, telegram_request(ids), len(TELEGRAM_SCRIPT), kneebot
+            ),
+            "sms": Target("sms", kneebot.url, SMS_PATH, sms_request, len(SMS_SCRIPT), kneebot),
+            "telegram, as shipped": Target(
+                "telegram, as shipped", shipped.url, TELEGRAM_PATH, telegram_request(ids), len(TELEGRAM_SCRIPT), shipped
+            ),
+        }
+
+        def processes(target: Target) -> dict[str, Callable[[], float]]:
+            return {
+                "server": target.server.cpu_s,
+                "client": time.process_time,
+                "telegram-api": telegram_api.cpu_s,
+                "redis": lambda: process_cpu_s(redis_pid),
+            }
+
+        for target in targets.values():  # warm up: connections, caches, the first conversations
+            asyncio.run(closed_loop(target, 5 * len(SMS_SCRIPT), args.concurrency, ids))
+        closed = {}
+        for name, target in targets.items():
+            total = args.shipped_requests if name == "telegram, as shipped" else args.requests
+            closed[name] = measured(closed_loop(target, total, args.concurrency, ids), processes(target))
+        rate = closed["floor"].rate / 2
+        # A target slower than the pace builds an unbounded queue: its p99 would only measure the pass's length.
+        paced_passes = {
+            name: measured(paced(targets[name], args.requests, rate, ids), processes(targets[name]))
+            for name in ("floor", "telegram", "sms")
+            if closed[name].rate >= rate
+        }
+        deliveries = httpx.get(telegram_api.url + "/stats").json()
+    finally:
+        for child in (floor, kneebot, shipped):
+            child.stop()
+    errors = floor.errors() + kneebot.errors() + shipped.errors()
+    return Run(closed, rate, paced_passes, parse_cost(args.parse_samples), deliveries, errors)
+
+
+def print_run(number: int, run: Run) -> None:
+    print(f"\nrun {number}")
+    print(f"  {'closed loop':<22}{'msgs/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'failed':>8}  server CPU/msg   cores used")
+    for name, result in run.closed.items():
+        cpu_ms = result.cpu["server"] * result.wall_s / len(result.latencies_s) * 1000
+        cores = " ".join(f"{k} {v:.2f}" for k, v in result.cpu.items())
+        print(
+            f"  {name:<22}{result.rate:>9.0f}{result.pct_ms(0.5):>9.2f}{result.pct_ms(0.99):>9.2f}"
+            f"{result.failures:>8}  {cpu_ms:>8.3f} ms     {cores}"
+        )
+    print(f"  paced at {run.paced_rate:.0f}/s (half the floor's rate)")
+    for name in ("floor", "telegram", "sms"):
+        if name not in run.paced:
+            print(f"  {name:<22}skipped: its closed-loop rate is below this pace")
+            continue
+        result = run.paced[name]
+        cores = " ".join(f"{k} {v:.2f}" for k, v in result.cpu.items())
+        print(
+            f"  {name:<22}{result.rate:>9.0f}{result.pct_ms(0.5):>9.2f}{result.pct_ms(0.99):>9.2f}"
+            f"{result.failures:>8}                  {cores}"
+        )
+    print("  parse (median µs): " + ", ".join(f"{k} {v:.1f}" for k, v in run.parse_us.items()))
+    print(f"  fake Telegram API calls: {run.deliveries}; server log errors: {run.server_errors}")
+
+
+def print_summary(runs: list[Run]) -> None:
+    def med(values: list[float]) -> float:
+        return statistics.median(values)
+
+    def cpu_ms(result: Pass) -> float:
+        return result.cpu["server"] * result.wall_s / len(result.latencies_s) * 1000
+
+    print(f"\nmedians over {len(runs)} runs (capacity: one server core / server CPU per message)")
+    floor_rate = med([r.closed["floor"].rate for r in runs])
+    floor_cpu = med([cpu_ms(r.closed["floor"]) for r in runs])
+    rates = {}
+    for name in runs[0].closed:
+        rates[name] = rate = med([r.closed[name].rate for r in runs])
+        p50, p99 = med([r.closed[name].pct_ms(0.5) for r in runs]), med([r.closed[name].pct_ms(0.99) for r in runs])
+        cpu = med([cpu_ms(r.closed[name]) for r in runs])
+        print(
+            f"  {name:<22}{rate:>6.0f} msgs/s ({rate / floor_rate:>4.0%} of floor)"
+            f"  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  server CPU {cpu:6.3f} ms/msg"
+            f"  capacity {1000 / cpu:5.0f}/s ({floor_cpu / cpu:>4.0%} of floor)"
+        )
+    paced_rate = med([r.paced_rate for r in runs])
+    print(f"  paced at {paced_rate:.0f}/s:")
+    for name in ("floor", "telegram", "sms"):
+        passes = [r.paced[name] for r in runs if name in r.paced]
+        if len(passes) < len(runs):
+            print(f"  {name:<22}cannot keep this pace in {len(runs) - len(passes)} of {len(runs)} runs")
+        if passes:
+            p50, p99 = med([p.pct_ms(0.5) for p in passes]), med([p.pct_ms(0.99) for p in passes])
+            print(f"  {name:<22}p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  ({len(passes)} runs)")
+    for key in runs[0].parse_us:
+        print(f"  parse {key:<16}{med([r.parse_us[key] for r in runs]):7.1f} µs")
+
+
+# --- profile -----------------------------------------------------------------------------------------------------
+
+
+def profile(args: argparse.Namespace, redis: RedisServer, telegram_api: Child, ids: Ids, log_dir: Path) -> None:
+    """One closed-loop pass per webhook with the server under cProfile; prints where its time goes."""
+    for name, path in (("telegram", TELEGRAM_PATH), ("sms", SMS_PATH)):
+        redis.flushall()
+        stats_file = log_dir / f"{name}.prof"
+        config = {
+            "redis_url": redis.url,
+            "telegram_api": telegram_api.url,
+            "rate_limit": False,
+            "profile": str(stats_file),
+        }
+        child = Child("kneebot", config, log_dir)
+        build, length = (
+            (telegram_request(ids), len(TELEGRAM_SCRIPT)) if name == "telegram" else (sms_request, len(SMS_SCRIPT))
+        )
+        target = Target(name, child.url, path, build, length, child)
+        try:
+            asyncio.run(closed_loop(target, args.requests, args.concurrency, ids))
+        finally:
+            child.stop()
+        print(f"\nprofile: {name} webhook, {args.requests} messages (cProfile in the server process)")
+        stats = pstats.Stats(str(stats_file))
+        stats.sort_stats("tottime").print_stats(25)
+        stats.sort_stats("cumulative").print_stats(40)
+        stats.sort_stats("cumulative").print_stats(r"/bot/", 30)
+
+
+def version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "MISSING"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--requests", type=int, default=3000, help="per target and pass")
+    parser.add_argument("--shipped-requests", type=int, default=330, help="for the rate-limited Telegram target")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--parse-samples", type=int, default=10_000)
+    parser.add_argument("--profile", action="store_true", help="profile each webhook instead of timing it")
+    parser.add_argument("--serve", help=argparse.SUPPRESS)
+    parser.add_argument("--config", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, json.loads(args.config))
+        return
+    machine = f"{platform.platform()} {platform.machine()}, {os.cpu_count()} cores"
+    print(f"machine: {machine}, Python {platform.python_version()}")
+    print("packages: " + ", ".join(f"{name} {version(name)}" for name in PACKAGES))
+    print("command: .venv/bin/python bench/bench_webhooks.py " + " ".join(sys.argv[1:]))
+    ids = Ids()
+    # The load generator's own garbage collections (a full one walks every imported module's objects) would show
+    # up as latency; freezing what is loaded now keeps them short.
+    gc.collect()
+    gc.freeze()
+    with tempfile.TemporaryDirectory(prefix="kneebot-bench-") as tmp, RedisServer() as redis_server:
+        log_dir = Path(tmp)
+        telegram_api = Child("telegram-api", {}, log_dir)
+        try:
+            if args.profile:
+                profile(args, redis_server, telegram_api, ids, log_dir)
+                return
+            runs = []
+            for number in range(1, args.runs + 1):
+                runs.append(one_run(args, redis_server, telegram_api, ids, log_dir))
+                print_run(number, runs[-1])
+            print_summary(runs)
+        finally:
+            telegram_api.stop()
+
+
+if __name__ == "__main__":
+    main()
