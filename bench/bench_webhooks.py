@@ -74,6 +74,7 @@ TELEGRAM_SCRIPT = [
     "other_signs:none", "7", "course:better", "3", "30",
 ]  # fmt: skip
 TICKS = os.sysconf("SC_CLK_TCK")
+CONNECTIONS = 32  # the paced pass's connections: far more than its pace needs at these latencies
 # Without sniffio, httpcore retries `import sniffio` (a failed import scans sys.path) on every request it makes.
 PACKAGES = ("uvicorn", "starlette", "httpx", "httpcore", "sniffio", "python-telegram-bot", "redis")
 
@@ -198,8 +199,7 @@ class Child:
         self.url = f"http://127.0.0.1:{int(line.split()[1])}"
 
     def cpu_s(self) -> float:
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICKS
+        return process_cpu_s(self.proc.pid)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -218,6 +218,12 @@ class Child:
 def process_cpu_s(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def machine_cpu_s() -> float:
+    """CPU time every process on the machine used (all of /proc/stat's cpu line but idle and iowait)."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / TICKS
 
 
 # --- the load --------------------------------------------------------------------------------------------------
@@ -345,17 +351,22 @@ async def paced(target: Target, total: int, rate: float, ids: Ids) -> Pass:
     latencies: list[float] = []
     failures = 0
 
+    # At most CONNECTIONS requests inside httpx at once; the rest wait here, in order. httpcore's pool rescans every
+    # waiting request and every connection (a poll() each) whenever one finishes, so a queue left to it, after
+    # any hiccup, makes the client, not the target, the bottleneck. Time spent waiting here counts as latency.
+    gate = asyncio.Semaphore(CONNECTIONS)
+
     async def one(client: httpx.AsyncClient, conversation: Conversation, due: float) -> None:
         nonlocal failures
-        failures += not await send(client, target, conversation)
+        async with gate:
+            failures += not await send(client, target, conversation)
         latencies.append(loop.time() - due)
         if conversation.step < target.script_length:
             ready.append(conversation)
 
-    limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
-    # No pool timeout: over its capacity a target builds a queue here, and the queue is part of its latency.
-    async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(30, pool=None)) as client:
-        await open_connections(client, target, 32)
+    limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+        await open_connections(client, target, CONNECTIONS)
         start = loop.time() + 0.05
         tasks = []
         for i in range(total):
@@ -369,9 +380,14 @@ async def paced(target: Target, total: int, rate: float, ids: Ids) -> Pass:
 
 
 def measured(load: Coroutine[Any, Any, Pass], processes: dict[str, Callable[[], float]]) -> Pass:
+    """Runs the load and records the cores each process used meanwhile; "other" is everything else on the machine
+    (on a shared machine, a pass where it is high was starved and is worth discounting)."""
+    processes = {**processes, "machine": machine_cpu_s}
     before = {name: cpu() for name, cpu in processes.items()}
     result = asyncio.run(load)
-    result.cpu = {name: (cpu() - before[name]) / result.wall_s for name, cpu in processes.items()}
+    cores = {name: (cpu() - before[name]) / result.wall_s for name, cpu in processes.items()}
+    cores["other"] = max(0.0, cores.pop("machine") - sum(cores.values()))
+    result.cpu = cores
     return result
 
 
@@ -409,6 +425,8 @@ class Run:
     closed: dict[str, Pass]
     paced_rate: float
     paced: dict[str, Pass]
+    own_rate: float  # half the Telegram webhook's own closed-loop rate
+    own: Pass
     parse_us: dict[str, float]
     deliveries: dict[str, int]
     server_errors: int
@@ -454,12 +472,15 @@ def one_run(args: argparse.Namespace, redis: RedisServer, telegram_api: Child, i
             for name in ("floor", "telegram", "sms")
             if closed[name].rate >= rate
         }
+        # And Telegram at a pace it can keep: its latency when it is not overloaded.
+        own_rate = closed["telegram"].rate / 2
+        own = measured(paced(targets["telegram"], args.requests // 3, own_rate, ids), processes(targets["telegram"]))
         deliveries = httpx.get(telegram_api.url + "/stats").json()
     finally:
         for child in (floor, kneebot, shipped):
             child.stop()
     errors = floor.errors() + kneebot.errors() + shipped.errors()
-    return Run(closed, rate, paced_passes, parse_cost(args.parse_samples), deliveries, errors)
+    return Run(closed, rate, paced_passes, own_rate, own, parse_cost(args.parse_samples), deliveries, errors)
 
 
 def print_run(number: int, run: Run) -> None:
@@ -483,6 +504,12 @@ def print_run(number: int, run: Run) -> None:
             f"  {name:<22}{result.rate:>9.0f}{result.pct_ms(0.5):>9.2f}{result.pct_ms(0.99):>9.2f}"
             f"{result.failures:>8}                  {cores}"
         )
+    own, cores = run.own, " ".join(f"{k} {v:.2f}" for k, v in run.own.cpu.items())
+    print(f"  paced at {run.own_rate:.0f}/s (half the Telegram webhook's own rate)")
+    print(
+        f"  {'telegram':<22}{own.rate:>9.0f}{own.pct_ms(0.5):>9.2f}{own.pct_ms(0.99):>9.2f}{own.failures:>8}"
+        f"                  {cores}"
+    )
     print("  parse (median µs): " + ", ".join(f"{k} {v:.1f}" for k, v in run.parse_us.items()))
     print(f"  fake Telegram API calls: {run.deliveries}; server log errors: {run.server_errors}")
 
@@ -516,6 +543,9 @@ def print_summary(runs: list[Run]) -> None:
         if passes:
             p50, p99 = med([p.pct_ms(0.5) for p in passes]), med([p.pct_ms(0.99) for p in passes])
             print(f"  {name:<22}p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  ({len(passes)} runs)")
+    p50, p99 = med([r.own.pct_ms(0.5) for r in runs]), med([r.own.pct_ms(0.99) for r in runs])
+    print(f"  paced at {med([r.own_rate for r in runs]):.0f}/s (half the Telegram webhook's own rate):")
+    print(f"  {'telegram':<22}p50 {p50:7.2f} ms  p99 {p99:7.2f} ms")
     for key in runs[0].parse_us:
         print(f"  parse {key:<16}{med([r.parse_us[key] for r in runs]):7.1f} µs")
 
