@@ -31,6 +31,10 @@ class Content:
     def intake(self) -> FlowDefinition:
         return self.flows["intake"]
 
+    @property
+    def checkin(self) -> FlowDefinition:
+        return self.flows["checkin"]
+
     def labels(self) -> dict[str, dict[str, str]]:
         return {locale: dict(self.catalog.labels(locale)) for locale in self.catalog.locales}
 
@@ -67,8 +71,9 @@ def load_content(root: Path = ROOT) -> Content:
 
 def check(content: Content) -> Iterator[str]:
     catalog = content.catalog
-    if "intake" not in content.flows:
-        yield "flows/intake.yaml is missing"
+    for required in ("intake", "checkin"):
+        if required not in content.flows:
+            yield f"flows/{required}.yaml is missing"
     needed = set().union(*(f.message_keys() for f in content.flows.values()))
     needed |= {r.why for r in rules.RULES} | {f"cause.{c}" for c in CAUSES}
     needed |= {f"flag.{f.id}" for f in red_flags.RED_FLAGS} | set(advice.ALL_KEYS)

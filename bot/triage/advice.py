@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 
 from bot.triage.assessment import Assessment
 from bot.triage.findings import Level
@@ -46,6 +48,17 @@ WATCH: tuple[Tip, ...] = (
 # Shown with the urgent clot message: the signs that turn "be seen today" into "call now".
 EMERGENCY_SIGNS: tuple[str, ...] = ("watch.breathing",)
 # Signs in watch_for() that mean "be seen today" (urgent), not "call the emergency number now".
+# A check-in answered "no change" adds a nudge to see a clinician once this long has passed since the advice:
+# at once for the levels that meant "be seen" (they should have been by now), after a week for home care (REFERENCE.md
+# self_care: "see a clinician if no better in about 2 weeks"; a week without any change is halfway, so the nudge says
+# to book if it is not better by then).
+NUDGE_AFTER: Mapping[Level, timedelta] = {
+    Level.emergency: timedelta(0),
+    Level.urgent: timedelta(0),
+    Level.soon: timedelta(0),
+    Level.self_care: timedelta(days=7),
+}
+
 SAME_DAY_SIGNS: frozenset[str] = frozenset({"watch.clot"})
 # Every message key this module can return, for the content check.
 ALL_KEYS: tuple[str, ...] = tuple(tip.key for tip in TIPS + WATCH)

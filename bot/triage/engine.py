@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Literal
 
 from bot.triage import advice, rules
 from bot.triage.assessment import Assessment
@@ -21,7 +22,7 @@ from bot.triage.effects import (
     Text,
 )
 from bot.triage.emergency import crisis_line, emergency_number
-from bot.triage.events import ChoiceSelected, CommandReceived, Event, MessageReceived
+from bot.triage.events import CheckInDue, ChoiceSelected, CommandReceived, Event, MessageReceived
 from bot.triage.findings import Level
 from bot.triage.flow import FlowDefinition
 from bot.triage.matching import match_answer, parse_command
@@ -40,12 +41,18 @@ DEFAULT_CHECKINS: Mapping[Level, tuple[timedelta, ...]] = {
 }
 
 
+# What clinic staff see of a case: nothing (no staff escalation configured), the case without the person's name or
+# number, or the case with the number so they can call back.
+Escalation = Literal["off", "anonymous", "contact"]
+
+
 @dataclass(frozen=True)
 class Policy:
     """Deployment choices the engine needs; passed in, never read from the environment."""
 
     default_country: str = "US"
     checkins: Mapping[Level, tuple[timedelta, ...]] = field(default_factory=lambda: dict(DEFAULT_CHECKINS))
+    escalation: Escalation = "off"
 
 
 @dataclass(frozen=True)
@@ -78,9 +85,14 @@ def advance(
     *,
     policy: Policy | None = None,
     labels: Mapping[str, Mapping[str, str]] | None = None,
+    checkin: FlowDefinition | None = None,
 ) -> Turn:
-    """One step. `labels` maps locale -> message key -> text, so typed answers can match choice labels."""
-    step = _Step(flow, session, now, policy or Policy(), (labels or {}).get(session.locale, {}))
+    """One step. `flow` is the intake flow and `checkin` the check-in flow (needed once check-ins are scheduled);
+    `labels` maps locale -> message key -> text, so typed answers can match choice labels."""
+    step = _Step(flow, checkin, session, now, policy or Policy(), (labels or {}).get(session.locale, {}))
+    flow = step.flow
+    if isinstance(event, CheckInDue):
+        return step.checkin_due(event)
     if isinstance(event, MessageReceived):
         found = screen(event.text, session.locale)
         if found.interrupt is not None:
@@ -121,10 +133,24 @@ class _Step:
     """Accumulates the effects of one turn."""
 
     def __init__(
-        self, flow: FlowDefinition, session: Session, now: datetime, policy: Policy, labels: Mapping[str, str]
+        self,
+        intake: FlowDefinition,
+        checkin: FlowDefinition | None,
+        session: Session,
+        now: datetime,
+        policy: Policy,
+        labels: Mapping[str, str],
     ) -> None:
-        self.flow, self.session, self.now, self.policy, self.labels = flow, session, now, policy, labels
+        self.intake, self.checkin = intake, checkin
+        self.session, self.now, self.policy, self.labels = session, now, policy, labels
         self.effects: list[Effect] = []
+
+    @property
+    def flow(self) -> FlowDefinition:
+        """The flow the session is in: the check-in flow while a check-in is being answered, else the intake."""
+        if self.checkin is not None and self.session.flow_id == self.checkin.id:
+            return self.checkin
+        return self.intake
 
     @property
     def number(self) -> str:
@@ -138,11 +164,12 @@ class _Step:
         self.effects.append(SendReply(parts=parts, kind=kind, call=call))
         return self
 
-    def ask(self, node_id: str, lead: tuple[Text, ...] = ()) -> _Step:
-        node = self.flow.nodes[node_id]
-        choices = tuple(ChoiceOption(c.id, Text(self.flow.label_key(node_id, c))) for c in node.choices)
-        prompt = Text(self.flow.prompt_key(node_id))
-        self.effects.append(SendReply(parts=(*lead, prompt), choices=choices, node=node_id, kind="question"))
+    def ask(self, node_id: str, lead: tuple[Text, ...] = (), kind: str = "question") -> _Step:
+        flow = self.flow
+        node = flow.nodes[node_id]
+        choices = tuple(ChoiceOption(c.id, Text(flow.label_key(node_id, c))) for c in node.choices)
+        prompt = Text(flow.prompt_key(node_id))
+        self.effects.append(SendReply(parts=(*lead, prompt), choices=choices, node=node_id, kind=kind))
         return self
 
     def done(self) -> Turn:
@@ -190,12 +217,23 @@ class _Step:
         stopped = self.session.status is SessionStatus.stopped
         if not stopped:
             parts.append(Text("interrupt.paused"))
+        if self.policy.escalation != "off":
+            parts.append(Text("escalation.told"))
         self.say(*parts, kind="interrupt", call=number if level is Level.emergency else None)
         self.effects.append(Escalate(level=level.value, reason=found.interrupt, red_flags=found.matched))
-        self.audit("interrupt", interrupt=found.interrupt, flags=",".join(found.matched))
+        self.audit("interrupt", interrupt=found.interrupt, flags=",".join(found.matched), level=level.value)
         if stopped:
             return self.update(red_flags=flags).done()
-        self.update(status=SessionStatus.escalated, node=None, red_flags=flags, interrupt=found.interrupt)
+        self.update(
+            flow_id=self.intake.id,
+            flow_version=self.intake.version,
+            status=SessionStatus.escalated,
+            node=None,
+            red_flags=flags,
+            interrupt=found.interrupt,
+            level=level,
+            assessed_at=self.now,
+        )
         return self.schedule(level).done()
 
     # --- commands --------------------------------------------------------------------------------------------------
@@ -222,6 +260,8 @@ class _Step:
             self.update(locale=locale)
             self.say(Text("command.language"))
             return self.ask(s.node).done() if s.status is SessionStatus.active and s.node else self.done()
+        if name == "human":
+            return self.human()
         if name == "back":
             if s.status is not SessionStatus.active or not s.answers or not self.resumable():
                 self.say(Text("command.nothing_back"))
@@ -231,13 +271,26 @@ class _Step:
             return self.ask(last.node).done()
         raise ValueError(f"unknown command {name!r}")
 
+    def human(self) -> Turn:
+        """The person asked for a person: a case for the clinic's staff when the deployment has them."""
+        s, num = self.session, (("number", self.number),)
+        if self.policy.escalation == "off":
+            self.say(Text("command.human_unavailable", num))
+        else:
+            level = s.level.value if s.level else "unassessed"
+            self.effects.append(Escalate(level=level, reason="human", red_flags=s.red_flags))
+            self.say(Text(f"command.human.{self.policy.escalation}", num))
+            self.audit("human_requested", level=level)
+        return self.ask(s.node).done() if s.status is SessionStatus.active and s.node else self.done()
+
     def restart(self, lead: Text | None) -> Turn:
         s = self.session
         self.effects.append(CancelCheckIns("restart"))
-        fresh = new_session(self.flow, self.now, s.locale, s.country)
-        self.session = fresh.model_copy(update={"disclaimer_shown": True})
+        fresh = new_session(self.intake, self.now, s.locale, s.country)
+        # A restart keeps the count of check-ins ever scheduled, so the ids of new ones never repeat old ones.
+        self.session = fresh.model_copy(update={"disclaimer_shown": True, "checkins_scheduled": s.checkins_scheduled})
         intro = lead or Text("welcome", (("number", self.number),))
-        return self.ask(self.flow.start, lead=(intro,)).audit("started", flow=self.flow.id).done()
+        return self.ask(self.intake.start, lead=(intro,)).audit("started", flow=self.intake.id).done()
 
     # --- the flow --------------------------------------------------------------------------------------------------
 
@@ -249,8 +302,16 @@ class _Step:
         self.update(answers=answers, node=target)
         if self.flow.nodes[target].kind != "assessment":
             return self.ask(target).done()
+        if self.flow is self.checkin:
+            return self.checkin_outcome(target)
         assessment = rules.assess(findings, unsure)
-        self.update(status=SessionStatus.completed, node=None, assessment=assessment)
+        self.update(
+            status=SessionStatus.completed,
+            node=None,
+            assessment=assessment,
+            level=assessment.level,
+            assessed_at=self.now,
+        )
         self.outcome(assessment, rules.assess(findings) if unsure else assessment)
         self.audit(
             "assessment",
@@ -264,6 +325,54 @@ class _Step:
                 Escalate(assessment.level.value, "assessment", red_flags=assessment.red_flags, findings=summary)
             )
         return self.schedule(assessment.level).done()
+
+    # --- check-ins ---------------------------------------------------------------------------------------------------
+
+    def checkin_due(self, event: CheckInDue) -> Turn:
+        """Ask "how is your knee?", unless the person opted out or is in the middle of a new set of questions."""
+        s = self.session
+        busy = s.status is SessionStatus.active and s.flow_id == self.intake.id
+        if self.checkin is None or s.status is SessionStatus.stopped or busy or s.level is None:
+            reason = "stopped" if s.status is SessionStatus.stopped else "busy" if busy else "nothing_to_follow"
+            return self.audit("checkin_skipped", seq=str(event.seq), reason=reason).done()
+        self.update(
+            flow_id=self.checkin.id,
+            flow_version=self.checkin.version,
+            node=self.checkin.start,
+            status=SessionStatus.active,
+            answers=(),
+            checkin_seq=event.seq,
+        )
+        lead = Text(f"checkin.lead.{s.level.value}", (("number", self.number),))
+        self.ask(self.checkin.start, lead=(lead,), kind="checkin")
+        return self.audit("checkin_sent", seq=str(event.seq), level=s.level.value).done()
+
+    def checkin_outcome(self, answer: str) -> Turn:
+        s, num = self.session, (("number", self.number),)
+        level = s.level or Level.self_care
+        self.audit("checkin_answered", seq=str(s.checkin_seq), answer=answer, level=level.value)
+        if answer == "worse":
+            return self.restart(Text("checkin.worse"))
+        parts = [Text(f"checkin.{answer}")]
+        if answer == "same":
+            elapsed = self.now - (s.assessed_at or s.started_at)
+            if elapsed >= advice.NUDGE_AFTER[level]:
+                parts.append(Text(f"checkin.nudge.{level.value}", num))
+            tips = advice.care_tips(s.assessment) if s.assessment else ()
+            if tips:
+                parts.extend((Text("checkin.tips"), *(Text(tip) for tip in tips)))
+        if level is not Level.emergency:
+            parts.append(Text("watch.call_if", (*num, ("signs", advice.EMERGENCY_SIGNS))))
+        more = s.checkin_seq < s.checkins_scheduled
+        parts.append(Text("checkin.next" if more else "checkin.last"))
+        self.update(
+            flow_id=self.intake.id,
+            flow_version=self.intake.version,
+            status=SessionStatus.completed,
+            node=None,
+            answers=(),
+        )
+        return self.say(*parts, kind="outcome").done()
 
     def outcome(self, assessment: Assessment, certain: Assessment) -> None:
         """`certain` is the assessment without the "not sure" answers: its reasons are the ones the person gave."""
@@ -288,7 +397,13 @@ class _Step:
             parts.append(Text("watch.call_if", (*num, ("signs", now_signs))))
             if today_signs:
                 parts.append(Text("watch.see_today_if", (("signs", today_signs),)))
-        parts.append(Text(f"checkin.offer.{level.value}"))
+        if level >= Level.urgent and self.policy.escalation != "off":
+            parts.append(Text("escalation.told"))
+        delays = self.policy.checkins.get(level, ())
+        if delays:
+            # The wording names the default schedule's times; a deployment with another schedule gets a vaguer line.
+            same = tuple(delays) == DEFAULT_CHECKINS.get(level)
+            parts.append(Text(f"checkin.offer.{level.value}" if same else "checkin.offer.later"))
         self.say(*parts, kind="outcome", call=number if level is Level.emergency else None)
 
     def schedule(self, level: Level) -> _Step:

@@ -28,4 +28,11 @@ class CommandReceived:
     argument: str = ""
 
 
-Event = MessageReceived | ChoiceSelected | CommandReceived
+@dataclass(frozen=True)
+class CheckInDue:
+    """The scheduler says check-in `seq` is due: ask how the knee is (from the worker, never from the person)."""
+
+    seq: int
+
+
+Event = MessageReceived | ChoiceSelected | CommandReceived | CheckInDue

@@ -59,6 +59,26 @@ COMMANDS: Mapping[str, str] = {
     **dict.fromkeys(["espanol", "en espanol", "spanish"], "language:es"),
     **dict.fromkeys(["stop", "stopall", "unsubscribe", "cancel", "end", "quit", "parar", "alto", "baja"], "stop"),
     **dict.fromkeys(["delete", "delete my data", "borrar", "eliminar", "borrar mis datos"], "delete"),
+    **dict.fromkeys(
+        [
+            "human",
+            "person",
+            "agent",
+            "talk to someone",
+            "speak to someone",
+            "talk to a person",
+            "speak to a person",
+            "talk to a human",
+            "speak to a human",
+            "real person",
+            "humano",
+            "persona",
+            "hablar con alguien",
+            "hablar con una persona",
+            "quiero hablar con alguien",
+        ],
+        "human",
+    ),
 }
 
 _NUMBER = re.compile(r"(\d+(?:[.,]\d+)?)")

@@ -8,6 +8,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 
 from bot.triage.assessment import Assessment
+from bot.triage.findings import Level
 
 SCHEMA_VERSION = 1
 
@@ -44,5 +45,8 @@ class Session(BaseModel):
     red_flags: tuple[str, ...] = ()
     disclaimer_shown: bool = False
     checkins_scheduled: int = 0
+    level: Level | None = None  # the latest disposition: from the assessment, or from a red-flag interrupt
+    assessed_at: datetime | None = None  # when that level was given
+    checkin_seq: int = 0  # the check-in being (or last) asked
     started_at: datetime
     updated_at: datetime
