@@ -52,11 +52,17 @@ def delivered(participant: str, message_id: str) -> str:
 
 
 def checkins() -> str:
+    """The sorted set of pending check-in ids (`<participant>:<seq>`), scored by due time (ms since the epoch)."""
     return f"{PREFIX}:checkins"
 
 
 def checkin(participant: str, seq: int) -> str:
     return f"{PREFIX}:checkin:{tag(participant)}:{seq}"
+
+
+def checkin_index(participant: str) -> str:
+    """The set of one participant's pending check-in numbers, so STOP and delete can cancel them all."""
+    return f"{PREFIX}:checkin-index:{tag(participant)}"
 
 
 def optout(participant: str) -> str:
@@ -68,11 +74,22 @@ def ratelimit(name: str) -> str:
 
 
 def cases() -> str:
+    """The sorted set of unresolved case ids, scored by when they were opened."""
     return f"{PREFIX}:cases"
+
+
+def pages() -> str:
+    """The sorted set of cases waiting for a (re-)page, scored by when it is due."""
+    return f"{PREFIX}:pages"
 
 
 def case(case_id: str) -> str:
     return f"{PREFIX}:case:{tag(case_id)}"
+
+
+def open_case(participant: str) -> str:
+    """The id of the participant's unresolved case, so repeated escalations update one case."""
+    return f"{PREFIX}:open-case:{tag(participant)}"
 
 
 def audit() -> str:

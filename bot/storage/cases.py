@@ -1,0 +1,244 @@
+"""Cases for the clinic's staff: opened by an escalation, paged until a person acknowledges, then resolved.
+
+A case is a Redis hash (`case:{id}`) so that the pager (which counts pages) and a staff member (who acknowledges) each
+change only their own fields and never overwrite the other's. Unresolved cases are listed in `cases`; cases waiting for
+a (re-)page are scheduled in `pages` (a leased schedule, like check-ins). A person has at most one unresolved case at a
+time (`open-case:{p}`): another escalation updates it, and pages again only when the level went up.
+
+A case holds no name, number or message text, only: level, reason, red flags, key findings, the channel, and, when
+the deployment enables it (ESCALATION_SHARE_CONTACT), the number to call back.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import redis.asyncio
+
+from bot.storage import keys
+from bot.storage.schedule import Claim, LeasedSchedule, Script, from_millis, millis
+from bot.triage.findings import Level
+
+RESOLVED_KEEP = timedelta(days=90)
+LEVELS = {level.value: rank for rank, level in enumerate(sorted(Level))}
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    level: str
+    reason: str
+    red_flags: tuple[str, ...]
+    findings: tuple[tuple[str, str], ...]
+    channel: str
+    opened_at: datetime
+    status: str  # open | acknowledged | resolved
+    pages: int
+    participant: str
+    contact: str | None = None
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
+    resolved_at: datetime | None = None
+
+
+# KEYS: case, cases, pages, open-case. ARGV: id, fields json, opened ms, open-case ttl ms, case key prefix.
+# Opens a case unless the person already has an unresolved one. Returns {id, 'opened'|'raised'|'same'}.
+_OPEN = Script("""
+local existing = redis.call('GET', KEYS[4])
+if existing then
+  local key = ARGV[5] .. existing
+  local status = redis.call('HGET', key, 'status')
+  if status and status ~= 'resolved' then
+    local fields = cjson.decode(ARGV[2])
+    local old = tonumber(redis.call('HGET', key, 'rank') or '0')
+    if fields.red_flags ~= '' then
+      local flags = redis.call('HGET', key, 'red_flags') or ''
+      redis.call('HSET', key, 'red_flags', flags == '' and fields.red_flags or (flags .. ',' .. fields.red_flags))
+    end
+    if tonumber(fields.rank) > old then
+      redis.call('HSET', key, 'level', fields.level, 'rank', fields.rank, 'reason', fields.reason,
+                 'findings', fields.findings, 'status', 'open')
+      redis.call('ZADD', KEYS[3], ARGV[3], existing)
+      return {existing, 'raised'}
+    end
+    return {existing, 'same'}
+  end
+end
+local fields = cjson.decode(ARGV[2])
+local flat = {}
+for k, v in pairs(fields) do
+  flat[#flat + 1] = k
+  flat[#flat + 1] = tostring(v)
+end
+redis.call('HSET', KEYS[1], unpack(flat))
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+redis.call('SET', KEYS[4], ARGV[1], 'PX', ARGV[4])
+return {ARGV[1], 'opened'}
+""")
+
+# KEYS: case, pages. ARGV: id, who, at ms. Returns the status before: 'open' means this call acknowledged it.
+_ACKNOWLEDGE = Script("""
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then
+  return 'missing'
+end
+if status == 'open' then
+  redis.call('HSET', KEYS[1], 'status', 'acknowledged', 'acknowledged_by', ARGV[2], 'acknowledged_at', ARGV[3])
+  redis.call('ZREM', KEYS[2], ARGV[1])
+end
+return status
+""")
+
+# KEYS: case, pages, cases, open-case. ARGV: id, who, at ms, keep ms. Returns the status before.
+_RESOLVE = Script("""
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then
+  return 'missing'
+end
+if status ~= 'resolved' then
+  redis.call('HSET', KEYS[1], 'status', 'resolved', 'resolved_at', ARGV[3])
+  if not redis.call('HGET', KEYS[1], 'acknowledged_by') then
+    redis.call('HSET', KEYS[1], 'acknowledged_by', ARGV[2], 'acknowledged_at', ARGV[3])
+  end
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('ZREM', KEYS[3], ARGV[1])
+  if redis.call('GET', KEYS[4]) == ARGV[1] then
+    redis.call('DEL', KEYS[4])
+  end
+end
+return status
+""")
+
+# KEYS: case, pages. ARGV: id, claimed score, next page ms. Counts a page sent; schedules the next one only while
+# the case is still open (an acknowledgement in the meantime removed it from `pages`, and ZADD XX won't add it back).
+_PAGED = Script("""
+local score = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if not score or tonumber(score) ~= tonumber(ARGV[2]) then
+  return -1
+end
+local pages = redis.call('HINCRBY', KEYS[1], 'pages', 1)
+if redis.call('HGET', KEYS[1], 'status') == 'open' then
+  redis.call('ZADD', KEYS[2], 'XX', ARGV[3], ARGV[1])
+else
+  redis.call('ZREM', KEYS[2], ARGV[1])
+end
+return pages
+""")
+
+
+def new_case_id() -> str:
+    """Short, unambiguous and random: staff read it out ("case K7QF2M") and type it in an SMS reply."""
+    return "K" + base64.b32encode(secrets.token_bytes(5)).decode()[:6]
+
+
+class CaseStore:
+    def __init__(self, client: redis.asyncio.Redis) -> None:
+        self.client = client
+        self.schedule = LeasedSchedule(client, keys.pages())
+
+    async def open(
+        self,
+        participant: str,
+        *,
+        level: str,
+        reason: str,
+        red_flags: tuple[str, ...],
+        findings: tuple[tuple[str, str], ...],
+        channel: str,
+        contact: str | None,
+        now: datetime,
+        keep: timedelta = timedelta(days=30),
+    ) -> tuple[str, str]:
+        """(case id, what happened: opened | raised | same). `raised`: an open case's level went up; it pages again."""
+        case_id = new_case_id()
+        fields: dict[str, str | int] = {
+            "id": case_id,
+            "level": level,
+            "rank": LEVELS.get(level, -1),
+            "reason": reason,
+            "red_flags": ",".join(red_flags),
+            "findings": json.dumps(dict(findings), separators=(",", ":")),
+            "channel": channel,
+            "opened_at": millis(now),
+            "status": "open",
+            "pages": 0,
+            "participant": participant,
+        }
+        if contact:
+            fields["contact"] = contact
+        names = [keys.case(case_id), keys.cases(), keys.pages(), keys.open_case(participant)]
+        prefix = keys.case("x")[: -len("{x}")]
+        args: list[str | int | bytes] = [case_id, json.dumps(fields), millis(now), int(keep.total_seconds() * 1000)]
+        raw = await _OPEN(self.client, names, [*args, prefix])
+        assert isinstance(raw, list)
+        found, what = (_text(v) for v in raw)
+        return found, what
+
+    async def get(self, case_id: str) -> Case | None:
+        raw = await self.client.hgetall(keys.case(case_id))
+        return _decode({_text(k): _text(v) for k, v in raw.items()}) if raw else None
+
+    async def unresolved(self) -> list[Case]:
+        ids = [_text(i) for i in await self.client.zrange(keys.cases(), 0, -1)]
+        found = [await self.get(i) for i in ids]
+        return [c for c in found if c is not None]
+
+    async def acknowledge(self, case_id: str, who: str, now: datetime) -> str:
+        """The status before: 'open' (now acknowledged), 'acknowledged', 'resolved' or 'missing'."""
+        names = [keys.case(case_id), keys.pages()]
+        return _text(await _ACKNOWLEDGE(self.client, names, [case_id, who, millis(now)]))
+
+    async def resolve(self, case_id: str, who: str, now: datetime) -> str:
+        case = await self.get(case_id)
+        names = [keys.case(case_id), keys.pages(), keys.cases(), keys.open_case(case.participant if case else "-")]
+        keep = int(RESOLVED_KEEP.total_seconds() * 1000)
+        return _text(await _RESOLVE(self.client, names, [case_id, who, millis(now), keep]))
+
+    async def claim_pages(self, now: datetime, lease: timedelta, limit: int) -> list[Claim]:
+        return await self.schedule.claim(now, lease, limit)
+
+    async def paged(self, claim: Claim, next_page: datetime) -> int:
+        """Record one page sent and schedule the next (if still unacknowledged); the pages sent so far, or -1 when
+        this claim had lapsed."""
+        names = [keys.case(claim.id), keys.pages()]
+        return _int(await _PAGED(self.client, names, [claim.id, claim.lease, millis(next_page)]))
+
+    async def drop_page(self, claim: Claim) -> None:
+        await self.schedule.finish(claim)
+
+
+def _decode(raw: dict[str, str]) -> Case:
+    def at(name: str) -> datetime | None:
+        return from_millis(int(raw[name])) if raw.get(name) else None
+
+    return Case(
+        id=raw["id"],
+        level=raw.get("level", ""),
+        reason=raw.get("reason", ""),
+        red_flags=tuple(dict.fromkeys(f for f in raw.get("red_flags", "").split(",") if f)),
+        findings=tuple(json.loads(raw.get("findings") or "{}").items()),
+        channel=raw.get("channel", ""),
+        opened_at=from_millis(int(raw.get("opened_at", "0"))),
+        status=raw.get("status", "open"),
+        pages=int(raw.get("pages", "0")),
+        participant=raw.get("participant", ""),
+        contact=raw.get("contact"),
+        acknowledged_by=raw.get("acknowledged_by"),
+        acknowledged_at=at("acknowledged_at"),
+        resolved_at=at("resolved_at"),
+    )
+
+
+def _int(value: object) -> int:
+    assert isinstance(value, int)
+    return value
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

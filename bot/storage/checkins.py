@@ -1,0 +1,157 @@
+"""Pending check-ins: who to ask, when, and how to reach them. Durable in Redis, claimed under a lease.
+
+Three kinds of key (bot/storage/keys.py): the shared schedule (`checkins`, ids `<participant>:<seq>`), one record per
+check-in (`checkin:{p}:<seq>`: the address to send to and what the quiet-hours rule needs) and one index per person
+(`checkin-index:{p}`) so that STOP, delete or a new assessment cancel all of theirs at once. The record holds the
+chat id or phone number because the worker must send to it: a value, never a key name, deleted with the rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import redis.asyncio
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from bot.storage import keys
+from bot.storage.schedule import Claim, LeasedSchedule, Script, millis
+
+KEEP_AFTER_DUE = timedelta(days=30)  # a record outlives its due time by this much, then expires on its own
+
+
+class Address(BaseModel):
+    """Where a person is reached: the channel and the provider's id (chat id, or E.164 phone number)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    channel: str  # telegram | sms
+    to: str
+
+
+class CheckIn(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    participant: str
+    seq: int
+    level: str
+    address: Address
+    locale: str = "en"
+    country: str | None = None
+    zone: str  # the person's IANA time zone, for quiet hours
+    exempt: bool = False  # emergency and urgent check-ins are sent at night too
+    due_at: datetime
+
+    @property
+    def id(self) -> str:
+        return f"{self.participant}:{self.seq}"
+
+
+@dataclass(frozen=True)
+class Claimed:
+    claim: Claim
+    checkin: CheckIn | None  # None when the record is gone (cancelled between claim and read)
+
+
+# KEYS: schedule, record, index. ARGV: id, due ms, record, record ttl ms, seq. 0 when it was already scheduled.
+_SCHEDULE = Script("""
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  return 0
+end
+redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('SADD', KEYS[3], ARGV[5])
+redis.call('PEXPIRE', KEYS[3], ARGV[4])
+return 1
+""")
+
+# KEYS: schedule, index. ARGV: participant, record key prefix. Returns how many were cancelled.
+_CANCEL = Script("""
+local seqs = redis.call('SMEMBERS', KEYS[2])
+for _, seq in ipairs(seqs) do
+  redis.call('ZREM', KEYS[1], ARGV[1] .. ':' .. seq)
+  redis.call('DEL', ARGV[2] .. seq)
+end
+redis.call('DEL', KEYS[2])
+return #seqs
+""")
+
+# KEYS: schedule, record, index. ARGV: id, claimed score, seq. Removes a delivered check-in if the claim still holds.
+_FINISH = Script("""
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not score or tonumber(score) ~= tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[2])
+redis.call('SREM', KEYS[3], ARGV[3])
+return 1
+""")
+
+
+class CheckInStore:
+    def __init__(self, client: redis.asyncio.Redis) -> None:
+        self.client = client
+        self.schedule = LeasedSchedule(client, keys.checkins())
+
+    async def add(self, checkin: CheckIn, now: datetime) -> bool:
+        """Schedule it; False (and nothing changed) when this id is already scheduled: its id is deterministic."""
+        ttl = max(1, millis(checkin.due_at + KEEP_AFTER_DUE) - millis(now))
+        names = [
+            keys.checkins(),
+            keys.checkin(checkin.participant, checkin.seq),
+            keys.checkin_index(checkin.participant),
+        ]
+        args: list[str | int | bytes] = [
+            checkin.id,
+            millis(checkin.due_at),
+            checkin.model_dump_json(),
+            ttl,
+            checkin.seq,
+        ]
+        return bool(await _SCHEDULE(self.client, names, args))
+
+    async def cancel(self, participant: str) -> int:
+        """Cancel every pending check-in of this person; how many there were."""
+        prefix = keys.checkin(participant, 0)[:-1]
+        names = [keys.checkins(), keys.checkin_index(participant)]
+        count = await _CANCEL(self.client, names, [participant, prefix])
+        assert isinstance(count, int)
+        return count
+
+    async def claim(self, now: datetime, lease: timedelta, limit: int) -> list[Claimed]:
+        claims = await self.schedule.claim(now, lease, limit)
+        if not claims:
+            return []
+        raws = await self.client.mget([keys.checkin(*_split(c.id)) for c in claims])
+        return [Claimed(c, _decode(raw)) for c, raw in zip(claims, raws, strict=True)]
+
+    async def finish(self, claimed: Claimed) -> bool:
+        """Remove a delivered (or skipped) check-in; False when this claim no longer holds it."""
+        participant, seq = _split(claimed.claim.id)
+        names = [keys.checkins(), keys.checkin(participant, seq), keys.checkin_index(participant)]
+        return bool(await _FINISH(self.client, names, [claimed.claim.id, claimed.claim.lease, seq]))
+
+    async def postpone(self, claimed: Claimed, due: datetime) -> bool:
+        return await self.schedule.postpone(claimed.claim, due)
+
+    async def pending_for(self, participant: str) -> list[CheckIn]:
+        seqs = sorted(int(s) for s in await self.client.smembers(keys.checkin_index(participant)))
+        if not seqs:
+            return []
+        raws = await self.client.mget([keys.checkin(participant, s) for s in seqs])
+        return [c for c in (_decode(r) for r in raws) if c is not None]
+
+
+def _split(checkin_id: str) -> tuple[str, int]:
+    participant, _, seq = checkin_id.rpartition(":")
+    return participant, int(seq)
+
+
+def _decode(raw: bytes | str | None) -> CheckIn | None:
+    if raw is None:
+        return None
+    try:
+        return CheckIn.model_validate_json(raw)
+    except ValidationError:
+        return None

@@ -1,0 +1,102 @@
+"""A durable schedule in Redis: a sorted set of ids scored by due time, claimed under a lease.
+
+Claiming pushes an id's score forward by the lease instead of removing it, so a worker that dies mid-delivery loses
+nothing: the id comes due again when the lease runs out and another worker takes it. The claimed score is the claim's
+fencing token: `finish` and `postpone` only act while the id still carries it, so a worker whose lease ran out (and
+whose id was claimed again) cannot remove or move another worker's claim. Used for check-ins and for staff pages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import redis.asyncio
+from redis.exceptions import NoScriptError
+
+# KEYS: schedule. ARGV: now ms, lease ms, limit. Returns [id, score, id, score, ...] of the claimed ids.
+_CLAIM = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+local until = tonumber(ARGV[1]) + tonumber(ARGV[2])
+local out = {}
+for _, id in ipairs(due) do
+  redis.call('ZADD', KEYS[1], 'XX', until, id)
+  out[#out + 1] = id
+  out[#out + 1] = tostring(until)
+end
+return out
+"""
+
+# KEYS: schedule. ARGV: id, claimed score, new score ('' removes). 1 when the claim was still held.
+_SETTLE = """
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not score or tonumber(score) ~= tonumber(ARGV[2]) then
+  return 0
+end
+if ARGV[3] == '' then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+else
+  redis.call('ZADD', KEYS[1], 'XX', ARGV[3], ARGV[1])
+end
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    lease: int  # the score the claim set (ms): its fencing token
+
+
+def millis(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
+def from_millis(ms: int | float) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+class Script:
+    """EVALSHA with a fallback to EVAL after a restart or SCRIPT FLUSH."""
+
+    def __init__(self, source: str) -> None:
+        self.source, self.sha = source, hashlib.sha1(source.encode()).hexdigest()
+
+    async def __call__(self, client: redis.asyncio.Redis, keys: list[str], args: list[str | int | bytes]) -> object:
+        try:
+            return await client.evalsha(self.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            return await client.eval(self.source, len(keys), *keys, *args)
+
+
+CLAIM, SETTLE = Script(_CLAIM), Script(_SETTLE)
+
+
+class LeasedSchedule:
+    def __init__(self, client: redis.asyncio.Redis, key: str) -> None:
+        self.client, self.key = client, key
+
+    async def claim(self, now: datetime, lease: timedelta, limit: int) -> list[Claim]:
+        lease_ms = int(lease.total_seconds() * 1000)
+        raw = await CLAIM(self.client, [self.key], [millis(now), lease_ms, limit])
+        assert isinstance(raw, list)
+        return [Claim(_text(raw[i]), int(raw[i + 1])) for i in range(0, len(raw), 2)]
+
+    async def finish(self, claim: Claim) -> bool:
+        """Remove the id, if this claim still holds it."""
+        return bool(await SETTLE(self.client, [self.key], [claim.id, claim.lease, ""]))
+
+    async def postpone(self, claim: Claim, due: datetime) -> bool:
+        """Move the id to a new due time, if this claim still holds it."""
+        return bool(await SETTLE(self.client, [self.key], [claim.id, claim.lease, millis(due)]))
+
+    async def pending(self) -> int:
+        return int(await self.client.zcard(self.key))
+
+    async def due(self, now: datetime) -> int:
+        return int(await self.client.zcount(self.key, "-inf", millis(now)))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
