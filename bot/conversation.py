@@ -12,11 +12,12 @@ from redis.exceptions import RedisError
 
 from bot.clock import Clock
 from bot.content import Content
+from bot.storage.checkins import Address
 from bot.storage.conversations import ConversationStore
 from bot.triage.effects import ChoiceOption, DeleteData, Effect, SendReply, Text
 from bot.triage.emergency import emergency_number
 from bot.triage.engine import Policy, Turn, advance, new_session
-from bot.triage.events import Event, MessageReceived
+from bot.triage.events import CheckInDue, Event, MessageReceived
 from bot.triage.red_flags import screen
 from bot.triage.session import Session
 
@@ -39,15 +40,20 @@ class ConflictError(Exception):
 
 
 class EffectSink(Protocol):
-    """Applies the effects other than replies (check-ins, escalation, audit). Escalate is applied first."""
+    """Applies the effects other than replies (check-ins, escalation, audit). Escalate is applied first.
+    `address` is where the person is reached (None in a terminal chat): check-ins need it."""
 
-    async def apply(self, participant: str, session: Session, effects: Sequence[Effect]) -> None: ...
+    async def apply(
+        self, participant: str, session: Session, effects: Sequence[Effect], address: Address | None
+    ) -> None: ...
 
 
 class LogSink:
     """Records effects in the log: kinds and conversation-level facts only, never text or identifiers."""
 
-    async def apply(self, participant: str, session: Session, effects: Sequence[Effect]) -> None:
+    async def apply(
+        self, participant: str, session: Session, effects: Sequence[Effect], address: Address | None
+    ) -> None:
         for effect in effects:
             if not isinstance(effect, SendReply):
                 log.info("effect %s conversation=%s node=%s", type(effect).__name__, participant, session.node)
@@ -75,30 +81,42 @@ class ConversationService:
         message_id: str | None = None,
         locale: str = "en",
         country: str | None = None,
+        address: Address | None = None,
     ) -> Handled:
         """Run one inbound event; a message id seen before gets the replies it got then, and changes nothing.
 
         With the store unreachable the red-flag screen still answers (it needs no storage); anything else is asked
-        to try again shortly, with the emergency number.
+        to try again shortly, with the emergency number. A check-in (from the worker, not the person) raises instead:
+        its claim comes due again.
         """
         try:
-            return await self._handle(participant, event, message_id, locale, country)
+            return await self._handle(participant, event, message_id, locale, country, address)
         except RedisError as exc:
+            if isinstance(event, CheckInDue):
+                raise
             log.warning("store unavailable (%s) conversation=%s", type(exc).__name__, participant)
-            return await self._offline(participant, event, locale, country)
+            return await self._offline(participant, event, locale, country, address)
 
-    async def _offline(self, participant: str, event: Event, locale: str, country: str | None) -> Handled:
+    async def _offline(
+        self, participant: str, event: Event, locale: str, country: str | None, address: Address | None
+    ) -> Handled:
         flow, now = self.content.intake, self.clock.now()
         if isinstance(event, MessageReceived) and screen(event.text, locale).interrupt is not None:
             session = new_session(flow, now, locale, country).model_copy(update={"disclaimer_shown": True})
             turn = advance(flow, session, event, now, policy=self.policy)
-            await self._apply(participant, turn)
+            await self._apply(participant, turn, address)
             return Handled(turn.replies, locale)
         number = emergency_number(country, self.policy.default_country)
         return Handled((SendReply(parts=(Text("notice.try_again", (("number", number),)),)),), locale)
 
     async def _handle(
-        self, participant: str, event: Event, message_id: str | None, locale: str, country: str | None
+        self,
+        participant: str,
+        event: Event,
+        message_id: str | None,
+        locale: str,
+        country: str | None,
+        address: Address | None,
     ) -> Handled:
         flow = self.content.intake
         for _ in range(MAX_ATTEMPTS):
@@ -107,11 +125,15 @@ class ConversationService:
                 log.info("duplicate message conversation=%s", participant)
                 known = loaded.session.locale if loaded.session else locale
                 return Handled(decode_replies(loaded.replay), known, replayed=True)
+            if loaded.session is None and isinstance(event, CheckInDue):
+                return Handled((), locale)  # deleted, or expired: nobody to ask
             now = self.clock.now()
             session = loaded.session or new_session(flow, now, locale, country)
-            turn = advance(flow, session, event, now, policy=self.policy, labels=self._labels)
+            turn = advance(
+                flow, session, event, now, policy=self.policy, labels=self._labels, checkin=self.content.checkin
+            )
             if any(isinstance(e, DeleteData) for e in turn.effects):
-                await self._apply(participant, turn)
+                await self._apply(participant, turn, address)
                 await self.store.delete(participant)
                 return Handled(turn.replies, turn.session.locale)
             if await self.store.commit(
@@ -120,16 +142,22 @@ class ConversationService:
                 log.info(
                     "turn conversation=%s node=%s status=%s", participant, turn.session.node, turn.session.status.value
                 )
-                await self._apply(participant, turn)
+                await self._apply(participant, turn, address)
                 return Handled(turn.replies, turn.session.locale)
         raise ConflictError(participant)
 
     async def session(self, participant: str) -> Session | None:
         return (await self.store.load(participant)).session
 
-    async def _apply(self, participant: str, turn: Turn) -> None:
+    async def _apply(self, participant: str, turn: Turn, address: Address | None) -> None:
+        """After the commit: the turn stands whatever happens here, so a failure is logged, not raised (the replies,
+        which tell the person what to do, must still go out)."""
         ordered = sorted(turn.effects, key=lambda e: type(e).__name__ != "Escalate")
-        await self.sink.apply(participant, turn.session, [e for e in ordered if not isinstance(e, SendReply)])
+        effects = [e for e in ordered if not isinstance(e, SendReply)]
+        try:
+            await self.sink.apply(participant, turn.session, effects, address)
+        except RedisError as exc:
+            log.error("follow-up effects not applied (%s) conversation=%s", type(exc).__name__, participant)
 
 
 def encode_replies(replies: Sequence[SendReply]) -> str:

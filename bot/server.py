@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hmac
 import json
 import logging
@@ -13,9 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-import redis.asyncio
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -24,16 +22,21 @@ from starlette.routing import Route
 
 from bot.channels.base import Inbound
 from bot.channels.sms import SmsChannel, SmsFormError
-from bot.channels.telegram import TelegramBlocked, TelegramChannel, TelegramSendError
+from bot.channels.telegram import TelegramChannel, parse_staff_press
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.content import Content, load_content
 from bot.conversation import ConversationService, Handled
+from bot.delivery import Deliverer, DeliveryFailed, OptedOut
 from bot.metrics import Metrics
+from bot.staff import StaffAction, act, card, parse_button, parse_sms
 from bot.storage import keys
-from bot.storage.conversations import ConversationStore, MemoryConversationStore, RedisConversationStore
+from bot.storage.checkins import Address
+from bot.storage.conversations import ConversationStore, MemoryConversationStore
+from bot.triage.effects import Text
 from bot.triage.emergency import emergency_number
-from bot.triage.events import Event
+from bot.triage.events import CommandReceived, Event
+from bot.wiring import Services, make_channels, redis_client
 
 log = logging.getLogger("kneebot.server")
 TELEGRAM_PATH = "/telegram/webhook"
@@ -48,8 +51,11 @@ class App:
     store: ConversationStore
     service: ConversationService
     metrics: Metrics
+    deliverer: Deliverer
+    services: Services | None = None  # with Redis: check-ins, cases, audit and the shared rate limiter
     telegram: TelegramChannel | None = None
     sms: SmsChannel | None = None
+    clock: Clock = field(default_factory=SystemClock)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def participant(self, inbound: Inbound) -> str:
@@ -69,6 +75,7 @@ class App:
             message_id=self.message_key(inbound),
             locale=inbound.locale or self.settings.default_locale,
             country=inbound.country or self.settings.default_country,
+            address=Address(channel=inbound.channel, to=inbound.user),
         )
         for reply in () if handled.replayed else handled.replies:
             if reply.kind == "interrupt":
@@ -79,6 +86,12 @@ class App:
 
     async def telegram_update(self, channel: TelegramChannel, update: Mapping[str, Any]) -> int:
         """Handle one update (from the webhook or long polling); the status Telegram should get (500: retry)."""
+        staff_chat = self.settings.staff_telegram_chat_id
+        press = parse_staff_press(update, staff_chat) if staff_chat is not None else None
+        if press is not None:
+            return await self.staff_press(
+                channel, press.callback_id, press.chat_id, press.message_id, press.data, press.who
+            )
         inbound = channel.parse(update)
         if inbound is None:
             return 200
@@ -100,6 +113,38 @@ class App:
         done, _ = await asyncio.wait({delivery}, timeout=self.settings.telegram_delivery_budget_s)
         return 500 if done and not delivery.result() else 200
 
+    async def staff_press(
+        self, channel: TelegramChannel, callback_id: str, chat_id: str, message_id: int, data: str, who: str
+    ) -> int:
+        """Acknowledge or Resolve pressed on a case card: record it, answer the press, redraw the card."""
+        action = parse_button(data)
+        if action is None or self.services is None:
+            await channel.answer_callback(callback_id, "")
+            return 200
+        try:
+            before = await self.staff_action(action, who)
+            case = await self.services.cases.get(action.case_id)
+        except RedisError:
+            self.metrics.errors.labels(where="staff").inc()
+            return 500  # Telegram retries the press
+        locale = self.settings.default_locale
+        await channel.answer_callback(callback_id, self.staff_reply(action, before, locale))
+        if case is not None:
+            await channel.edit(chat_id, message_id, card(case, self.content.catalog, locale))
+        return 200
+
+    async def staff_action(self, action: StaffAction, who: str) -> str:
+        assert self.services is not None
+        return await act(self.services.cases, self.services.audit, action, who, self.clock.now())
+
+    def staff_reply(self, action: StaffAction, before: str, locale: str) -> str:
+        key = (
+            "staff.reply.resolve_done"
+            if action.action == "resolve" and before not in ("resolved", "missing")
+            else (f"staff.reply.{before}")
+        )
+        return self.content.catalog.render(Text(key, (("case", action.case_id),)), locale)
+
     def background(self, coro: Coroutine[Any, Any, Any]) -> None:
         self.track(asyncio.create_task(coro))
 
@@ -116,28 +161,22 @@ def create_app(
     clock: Clock | None = None,
 ) -> Starlette:
     content = content or load_content()
-    client = _redis_client(settings.redis_url) if settings.redis_url else None
-    if store is None:
-        store = (
-            RedisConversationStore(client, ttl=settings.conversation_ttl)
-            if client
-            else MemoryConversationStore(ttl=settings.conversation_ttl)
-        )
-    service = ConversationService(content, store, clock or SystemClock())
-    app_state = App(settings, content, store, service, Metrics())
-    if settings.telegram_bot_token is not None:
-        app_state.telegram = TelegramChannel(
-            settings.telegram_bot_token.get_secret_value(), content.catalog, base_url=settings.telegram_api_base_url
-        )
-    if settings.sms_enabled and settings.twilio_auth_token is not None:
-        app_state.sms = SmsChannel(
-            settings.twilio_account_sid or "",
-            settings.twilio_auth_token.get_secret_value(),
-            settings.twilio_from_number or "",
-            content.catalog,
-            api_base_url=settings.twilio_api_base_url,
-            default_country=settings.default_country,
-        )
+    clock = clock or SystemClock()
+    client = redis_client(settings.redis_url) if settings.redis_url else None
+    services = Services.build(settings, content, client, clock) if client is not None and store is None else None
+    if services is not None:
+        store, service = services.store, services.service
+    else:
+        # No Redis: no check-ins and no staff cases (nothing durable to keep them in), so the engine must not
+        # promise them.
+        store = store or MemoryConversationStore(ttl=settings.conversation_ttl)
+        policy = dataclasses.replace(settings.policy(), escalation="off", checkins={})
+        service = ConversationService(content, store, clock, policy)
+    # With Redis, the limiter shared through it holds Telegram's limits across processes; without, PTB's own.
+    telegram, sms = make_channels(settings, content, per_process_limiter=services is None)
+    counters = Metrics()
+    deliverer = Deliverer(settings, store, services.limiter if services else None, telegram, sms, counters)
+    app_state = App(settings, content, store, service, counters, deliverer, services, telegram, sms, clock)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -183,6 +222,16 @@ def create_app(
         url = (settings.public_base_url or "").rstrip("/") + SMS_PATH
         if not channel.valid_signature(url, form, request.headers.get("x-twilio-signature")):
             return PlainTextResponse("forbidden", status_code=403)
+        staff = parse_sms(form.get("Body", "")) if form.get("From", "").strip() in settings.oncall else None
+        if staff is not None and app_state.services is not None:
+            try:
+                before = await app_state.staff_action(
+                    staff, "on-call " + str(settings.oncall.index(form["From"].strip()) + 1)
+                )
+            except RedisError:
+                return Response(status_code=500)
+            reply = app_state.staff_reply(staff, before, settings.default_locale)
+            return Response(channel.twiml_plain(reply), media_type="application/xml")
         try:
             inbound = channel.parse(form)
         except SmsFormError:
@@ -224,14 +273,6 @@ def create_app(
     return app
 
 
-def _redis_client(url: str) -> redis.asyncio.Redis:
-    # Fail fast when Redis is away: a webhook must still answer (red flags, "try again") well inside the
-    # providers' timeouts, so one quick retry, then the store's error reaches the shell.
-    return redis.asyncio.Redis.from_url(
-        url, socket_timeout=1.0, socket_connect_timeout=1.0, retry=Retry(NoBackoff(), retries=1)
-    )
-
-
 class _TooLarge(Exception):
     pass
 
@@ -248,21 +289,16 @@ async def _body(request: Request) -> bytes:
 async def _deliver_telegram(app_state: App, channel: TelegramChannel, inbound: Inbound, handled: Handled) -> bool:
     """Send what this update has not sent yet, recording progress after each message. False: worth a retry."""
     participant, key = app_state.participant(inbound), app_state.message_key(inbound)
+    address = Address(channel="telegram", to=inbound.user)
     try:
         if inbound.callback_id or inbound.button_message_id:
             await channel.acknowledge(inbound.callback_id, inbound.user, inbound.button_message_id)
-        skip = await app_state.store.delivered(participant, key) if handled.replayed else 0
-
-        async def sent(count: int) -> None:
-            await app_state.store.mark_delivered(participant, key, count)
-            app_state.metrics.messages_out.labels(channel="telegram").inc()
-
-        await channel.deliver(inbound.user, handled.replies, handled.locale, skip=skip, on_sent=sent)
+        await app_state.deliverer.deliver(participant, address, key, handled.replies, handled.locale)
         return True
-    except TelegramBlocked:
+    except OptedOut:
         log.info("telegram recipient blocked the bot")
+        await app_state.service.handle(participant, CommandReceived("stop"), address=address)
         return True
-    except (TelegramSendError, RedisError) as exc:
-        app_state.metrics.errors.labels(where="telegram_send").inc()
+    except (DeliveryFailed, RedisError) as exc:
         log.warning("telegram delivery failed (%s)", type(exc).__name__)
         return False

@@ -16,6 +16,7 @@ from twilio.twiml.messaging_response import MessagingResponse  # type: ignore[im
 
 from bot.channels.base import Inbound
 from bot.channels.render import render_sms
+from bot.channels.segments import to_gsm
 from bot.i18n import Catalog
 from bot.triage.effects import Param, SendReply, Text
 from bot.triage.events import CommandReceived, Event, MessageReceived
@@ -172,25 +173,42 @@ class SmsChannel:
             response.message(body)
         return str(response.to_xml())
 
+    def twiml_plain(self, text: str) -> str:
+        """TwiML for a text that is not a message key (a staff confirmation)."""
+        response = MessagingResponse()
+        response.message(to_gsm(text))
+        return str(response.to_xml())
+
     def twiml_text(self, key: str, locale: str, **params: Param) -> str:
         return self.twiml([SendReply((Text(key, tuple(params.items())),))], locale)
 
     def _bodies(self, replies: Sequence[SendReply], locale: str) -> list[str]:
         return [body for reply in replies for body in render_sms(reply, self._catalog, locale)]
 
+    def bodies(self, replies: Sequence[SendReply], locale: str) -> list[str]:
+        """The SMS bodies these replies become, in order (one send each)."""
+        return self._bodies(replies, locale)
+
+    @property
+    def from_number(self) -> str:
+        return self._from
+
     async def send(self, to: str, replies: Sequence[SendReply], locale: str) -> None:
         """Send in order, one message at a time, and stop at the first failure."""
-        client = self._rest_client()
         for body in self._bodies(replies, locale):
-            try:
-                await client.messages.create_async(to=to, from_=self._from, body=body)
-            except (TwilioRestException, TwilioServiceException) as exc:
-                if exc.code == UNSUBSCRIBED:
-                    raise SmsUnsubscribed() from None
-                # `from None`: Twilio's message can quote the number, and a traceback would log it.
-                raise SmsSendError(exc.status, exc.code) from None
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                raise SmsSendError(None, None) from exc
+            await self.send_body(to, body)
+
+    async def send_body(self, to: str, body: str) -> None:
+        client = self._rest_client()
+        try:
+            await client.messages.create_async(to=to, from_=self._from, body=body)
+        except (TwilioRestException, TwilioServiceException) as exc:
+            if exc.code == UNSUBSCRIBED:
+                raise SmsUnsubscribed() from None
+            # `from None`: Twilio's message can quote the number, and a traceback would log it.
+            raise SmsSendError(exc.status, exc.code) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise SmsSendError(None, None) from exc
 
     def _rest_client(self) -> Client:
         # Made on first use: aiohttp sessions belong to the running event loop.

@@ -9,6 +9,7 @@ import logging
 import re
 import warnings
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -27,7 +28,7 @@ from bot.triage.events import ChoiceSelected, CommandReceived, Event, MessageRec
 log = logging.getLogger("kneebot.telegram")
 
 ALLOWED_UPDATES = ("message", "callback_query")
-COMMANDS = ("start", "help", "restart", "back", "language", "stop", "delete")  # menu order
+COMMANDS = ("start", "help", "restart", "back", "language", "human", "stop", "delete")  # menu order
 _COMMAND = re.compile(r"/([A-Za-z0-9_]{1,32})(?:@[A-Za-z0-9_]{1,64})?(?:\s+(.*))?", re.DOTALL)
 _START_PAYLOAD = re.compile(r"[A-Za-z0-9_-]{1,64}")  # a t.me/<bot>?start= deep link: no room for words
 _LANGUAGES = {
@@ -65,6 +66,34 @@ def parse_update(update: Mapping[str, Any]) -> Inbound | None:
     if "callback_query" in update:
         return _callback(str(update_id), update["callback_query"])
     return None
+
+
+@dataclass(frozen=True)
+class StaffPress:
+    """A button pressed in the staff chat: which card (message) and by whom (a staff member's first name)."""
+
+    callback_id: str
+    chat_id: str
+    message_id: int
+    data: str
+    who: str
+
+
+def parse_staff_press(update: Mapping[str, Any], staff_chat_id: int) -> StaffPress | None:
+    """A callback query from the staff chat; None for anything else (including every update from a patient)."""
+    query = update.get("callback_query") if isinstance(update, Mapping) else None
+    if not isinstance(query, Mapping):
+        return None
+    callback_id, data, message = query.get("id"), query.get("data"), query.get("message")
+    if not isinstance(callback_id, str) or not isinstance(data, str) or not isinstance(message, Mapping):
+        return None
+    chat, message_id = _chat(message), message.get("message_id")
+    if chat is None or chat[0] != staff_chat_id or not isinstance(message_id, int) or isinstance(message_id, bool):
+        return None
+    sender = query.get("from")
+    name = sender.get("first_name") if isinstance(sender, Mapping) else None
+    who = name[:64] if isinstance(name, str) and name.strip() else "staff"
+    return StaffPress(callback_id, str(chat[0]), message_id, data, who)
 
 
 def _message(update_id: str, message: object) -> Inbound | None:
@@ -239,6 +268,24 @@ class TelegramChannel:
             if on_sent is not None:
                 await on_sent(index + 1)
 
+    def render(self, replies: Sequence[SendReply], locale: str) -> list[TelegramMessage]:
+        """The Telegram messages these replies become, in order (one send each)."""
+        return [render_telegram(reply, self._catalog, locale) for reply in replies]
+
+    async def send(self, chat_id: str, message: TelegramMessage) -> int:
+        """Send one message; its message id."""
+        return await self._send(chat_id, message)
+
+    async def edit(self, chat_id: str, message_id: int, message: TelegramMessage) -> None:
+        """Replace a message's text and buttons (staff case cards); best effort, like acknowledge."""
+        edit = self._bot.edit_message_text(
+            message.text, chat_id=chat_id, message_id=message_id, reply_markup=keyboard(message)
+        )
+        await self._quietly("editMessageText", edit)
+
+    async def answer_callback(self, callback_id: str, text: str) -> None:
+        await self._quietly("answerCallbackQuery", self._bot.answer_callback_query(callback_id, text=text))
+
     async def notice(self, chat_id: str, key: str, locale: str, number: str) -> None:
         text = self._catalog.render(Text(key, (("number", number),)), locale)
         await self._send(chat_id, TelegramMessage(text))
@@ -306,16 +353,17 @@ class TelegramChannel:
             with contextlib.suppress(asyncio.CancelledError):
                 await stopping
 
-    async def _send(self, chat_id: str, message: TelegramMessage) -> None:
+    async def _send(self, chat_id: str, message: TelegramMessage) -> int:
         if message.call:
             text, mode = emphasise_number(message.text, message.call), ParseMode.HTML
         else:
             text, mode = message.text, None
-        await self._call(self._bot.send_message(chat_id, text, parse_mode=mode, reply_markup=keyboard(message)))
+        sent = await self._call(self._bot.send_message(chat_id, text, parse_mode=mode, reply_markup=keyboard(message)))
+        return int(getattr(sent, "message_id", 0))
 
-    async def _call(self, request: Awaitable[Any]) -> None:
+    async def _call(self, request: Awaitable[Any]) -> Any:
         try:
-            await request
+            return await request
         except Forbidden as exc:
             raise TelegramBlocked(exc.message) from exc
         except RetryAfter as exc:

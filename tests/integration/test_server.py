@@ -126,6 +126,9 @@ def test_telegram_retry_after_a_failed_send_sends_only_what_was_not_sent(stack: 
     assert stack.tg(message_update(2, CHAT, "banana")).status_code == 500
     assert len(stack.telegram.sent(CHAT)) == 2
     assert stack.tg(message_update(2, CHAT, "banana")).status_code == 200  # Telegram's retry
+    # The chat's burst allowance (3 messages, then 1/s) may hold the resend past the webhook's budget: it still goes.
+    wait_for(lambda: len(stack.telegram.sent(CHAT)) >= 3)
+    time.sleep(0.2)
     texts = [m["text"] for m in stack.telegram.sent(CHAT)]
     assert len(texts) == 3
     assert "didn't catch" in texts[1] and "safety check" in texts[2]
@@ -283,7 +286,10 @@ def test_delete_by_sms_removes_everything_and_says_so(stack: Stack, redis_url: s
     try:
         assert client.keys("kneebot:v1:*")
         assert "deleted" in "".join(messages(stack.sms("DELETE", "SM3")))
-        assert client.keys("kneebot:v1:*") == []
+        # Only the audit trail stays: it records decisions, never who they were about.
+        assert client.keys("kneebot:v1:*") == [b"kneebot:v1:audit"]
+        trail = repr(client.xrange("kneebot:v1:audit"))
+        assert "sms-" not in trail and PHONE.lstrip("+") not in trail and "deleted" in trail
     finally:
         client.close()
 

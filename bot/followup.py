@@ -1,0 +1,94 @@
+"""Applies the engine's follow-up effects in Redis: check-ins scheduled and cancelled, cases opened, audit entries.
+
+The web server and the worker both use it (through ConversationService), so a check-in answered "worse" schedules,
+escalates and audits exactly as a first conversation does.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.storage.audit import AuditLog
+from bot.storage.cases import CaseStore
+from bot.storage.checkins import Address, CheckIn, CheckInStore
+from bot.timing import defer_for_quiet_hours, zone_for
+from bot.triage.effects import AuditRecord, CancelCheckIns, Effect, Escalate, ScheduleCheckIn
+from bot.triage.session import Session
+
+log = logging.getLogger("kneebot.followup")
+
+
+class RedisFollowUp:
+    """The EffectSink of a deployment with Redis."""
+
+    def __init__(
+        self, settings: Settings, checkins: CheckInStore, cases: CaseStore, audit: AuditLog, clock: Clock
+    ) -> None:
+        self.settings, self.checkins, self.cases, self.audit, self.clock = settings, checkins, cases, audit, clock
+
+    async def apply(
+        self, participant: str, session: Session, effects: Sequence[Effect], address: Address | None
+    ) -> None:
+        now = self.clock.now()
+        for effect in effects:
+            if isinstance(effect, AuditRecord):
+                fields = dict(effect.fields)
+                if address is not None:
+                    fields["channel"] = address.channel
+                await self.audit.record(effect.kind, fields, now)
+            elif isinstance(effect, CancelCheckIns):
+                count = await self.checkins.cancel(participant)
+                if count:
+                    await self.audit.record("checkins_cancelled", {"reason": effect.reason, "count": str(count)}, now)
+            elif isinstance(effect, ScheduleCheckIn):
+                if address is None:
+                    continue  # nowhere to send it (a terminal chat)
+                await self.schedule(participant, session, effect, address, now)
+            elif isinstance(effect, Escalate):
+                await self.escalate(participant, effect, address, now)
+
+    async def schedule(
+        self, participant: str, session: Session, effect: ScheduleCheckIn, address: Address, now: datetime
+    ) -> None:
+        phone = address.to if address.channel == "sms" else None
+        zone = zone_for(phone, session.country, self.settings.default_time_zone)
+        due = effect.due_at
+        if not effect.exempt_from_quiet_hours:
+            due = defer_for_quiet_hours(due, zone, self.settings.quiet)
+        checkin = CheckIn(
+            participant=participant,
+            seq=effect.seq,
+            level=effect.level,
+            address=address,
+            locale=session.locale,
+            country=session.country,
+            zone=zone.key,
+            exempt=effect.exempt_from_quiet_hours,
+            due_at=due,
+        )
+        if await self.checkins.add(checkin, now):
+            moved = "quiet_hours" if due != effect.due_at else "none"
+            await self.audit.record(
+                "checkin_scheduled", {"seq": str(effect.seq), "level": effect.level, "reason": moved}, now
+            )
+
+    async def escalate(self, participant: str, effect: Escalate, address: Address | None, now: datetime) -> None:
+        if self.settings.escalation == "off":
+            return
+        share = self.settings.escalation == "contact" and address is not None and address.channel == "sms"
+        case_id, what = await self.cases.open(
+            participant,
+            level=effect.level,
+            reason=effect.reason,
+            red_flags=effect.red_flags,
+            findings=effect.findings,
+            channel=address.channel if address else "unknown",
+            contact=address.to if share and address else None,
+            now=now,
+        )
+        fields = {"case": case_id, "level": effect.level, "reason": effect.reason, "flags": ",".join(effect.red_flags)}
+        await self.audit.record(f"escalation_{what}", fields, now)

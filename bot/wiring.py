@@ -1,0 +1,80 @@
+"""How the shell's parts are put together from the settings: Redis, the channels, the follow-up services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis.asyncio
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from bot.channels.sms import SmsChannel
+from bot.channels.telegram import TelegramChannel
+from bot.clock import Clock
+from bot.config import Settings
+from bot.content import Content
+from bot.conversation import ConversationService
+from bot.followup import RedisFollowUp
+from bot.storage.audit import AuditLog
+from bot.storage.cases import CaseStore
+from bot.storage.checkins import CheckInStore
+from bot.storage.conversations import RedisConversationStore
+from bot.storage.ratelimit import RedisRateLimiter
+
+
+def redis_client(url: str, *, timeout_s: float = 1.0) -> redis.asyncio.Redis:
+    """Fail fast when Redis is away: a webhook must still answer (red flags, "try again") well inside the
+    providers' timeouts, so one quick retry, then the store's error reaches the shell."""
+    return redis.asyncio.Redis.from_url(
+        url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, retry=Retry(NoBackoff(), retries=1)
+    )
+
+
+def make_channels(
+    settings: Settings, content: Content, *, per_process_limiter: bool
+) -> tuple[TelegramChannel | None, SmsChannel | None]:
+    """The configured channels. `per_process_limiter`: PTB's in-process rate limiter, for a process without the
+    shared one in Redis."""
+    telegram = sms = None
+    if settings.telegram_bot_token is not None:
+        telegram = TelegramChannel(
+            settings.telegram_bot_token.get_secret_value(),
+            content.catalog,
+            base_url=settings.telegram_api_base_url,
+            rate_limit=per_process_limiter,
+        )
+    if settings.sms_enabled and settings.twilio_auth_token is not None:
+        sms = SmsChannel(
+            settings.twilio_account_sid or "",
+            settings.twilio_auth_token.get_secret_value(),
+            settings.twilio_from_number or "",
+            content.catalog,
+            api_base_url=settings.twilio_api_base_url,
+            default_country=settings.default_country,
+        )
+    return telegram, sms
+
+
+@dataclass
+class Services:
+    """Everything a webhook or a worker needs to run conversations with follow-up in Redis."""
+
+    settings: Settings
+    content: Content
+    client: redis.asyncio.Redis
+    clock: Clock
+    store: RedisConversationStore
+    checkins: CheckInStore
+    cases: CaseStore
+    audit: AuditLog
+    limiter: RedisRateLimiter
+    service: ConversationService
+
+    @classmethod
+    def build(cls, settings: Settings, content: Content, client: redis.asyncio.Redis, clock: Clock) -> Services:
+        store = RedisConversationStore(client, ttl=settings.conversation_ttl)
+        checkins, cases = CheckInStore(client), CaseStore(client)
+        audit = AuditLog(client, settings.audit_max_events)
+        follow_up = RedisFollowUp(settings, checkins, cases, audit, clock)
+        service = ConversationService(content, store, clock, settings.policy(), sink=follow_up)
+        return cls(settings, content, client, clock, store, checkins, cases, audit, RedisRateLimiter(client), service)

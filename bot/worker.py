@@ -1,0 +1,195 @@
+"""`kneebot worker`: delivers due check-ins and pages staff about unacknowledged cases. Any number may run at once.
+
+Each pass claims a small batch of due check-ins under a lease (bot/storage/schedule.py), runs each through the same
+conversation service as a webhook (the event CheckInDue, deduplicated by `checkin:<n>`, so a retried check-in
+changes the conversation once), sends what was not yet sent through the shared rate limiter, and only then removes it.
+A worker killed at any point loses nothing: its claims come due again when the lease runs out, and the retry resends
+only the messages that were not recorded as sent. Then it pages staff for cases whose acknowledgement is overdue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from redis.exceptions import RedisError
+
+from bot.channels.sms import SmsChannel
+from bot.channels.telegram import TelegramChannel
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.content import Content
+from bot.delivery import Deliverer, DeliveryFailed, OptedOut
+from bot.metrics import Metrics
+from bot.staff import card, oncall_for_page, sms_page
+from bot.storage.checkins import Address, Claimed
+from bot.storage.schedule import Claim
+from bot.timing import defer_for_quiet_hours, zone_for
+from bot.triage.events import CheckInDue, CommandReceived
+from bot.wiring import Services, make_channels, redis_client
+
+log = logging.getLogger("kneebot.worker")
+BATCH = 16  # check-ins claimed at once: a few seconds of sending at Telegram's rate, far inside the lease
+CONCURRENCY = 8  # check-ins in flight at once in one worker (their sends wait on the shared limiter)
+RETRY_AFTER_REDIS_ERROR_S = 2.0
+
+
+@dataclass
+class Stats:
+    outcomes: dict[str, int] = field(default_factory=dict)  # check-ins by what happened to them
+    pages: int = 0
+
+
+class Worker:
+    def __init__(
+        self,
+        services: Services,
+        *,
+        telegram: TelegramChannel | None,
+        sms: SmsChannel | None,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.s = services
+        self.settings, self.clock = services.settings, services.clock
+        self.telegram, self.sms = telegram, sms
+        self.deliverer = Deliverer(services.settings, services.store, services.limiter, telegram, sms, metrics)
+        self.stats = Stats()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Until `stop` is set: work while there is work, else wait one poll interval."""
+        while not stop.is_set():
+            try:
+                busy = await self.tick()
+            except RedisError as exc:
+                log.warning("redis unavailable (%s); retrying", type(exc).__name__)
+                busy = 0
+                await _wait(stop, RETRY_AFTER_REDIS_ERROR_S)
+                continue
+            if not busy:
+                await _wait(stop, self.settings.worker_poll_s)
+
+    async def tick(self) -> int:
+        """One pass: a batch of due check-ins, then due pages. How many items it handled."""
+        now = self.clock.now()
+        claimed = await self.s.checkins.claim(now, self.settings.lease, BATCH)
+        gate = asyncio.Semaphore(CONCURRENCY)
+
+        async def one(item: Claimed) -> None:
+            async with gate:
+                outcome = await self.dispatch(item)
+                self.stats.outcomes[outcome] = self.stats.outcomes.get(outcome, 0) + 1
+
+        await asyncio.gather(*(one(item) for item in claimed))
+        pages = await self.s.cases.claim_pages(self.clock.now(), self.settings.lease, BATCH)
+        for claim in pages:
+            await self.page(claim)
+        return len(claimed) + len(pages)
+
+    async def dispatch(self, item: Claimed) -> str:
+        """Deliver one claimed check-in. Returns what happened: sent, skipped, deferred, opted_out, retry, failed."""
+        checkin = item.checkin
+        if checkin is None:
+            await self.s.checkins.finish(item)
+            return "gone"
+        now = self.clock.now()
+        if not checkin.exempt:
+            later = defer_for_quiet_hours(now, _zone(checkin.zone, self.settings), self.settings.quiet)
+            if later > now:  # came due (or was retried) into the night: wait for the morning
+                await self.s.checkins.postpone(item, later)
+                return "deferred"
+        key = f"checkin:{checkin.seq}"
+        try:
+            handled = await self.s.service.handle(
+                checkin.participant,
+                CheckInDue(checkin.seq),
+                message_id=key,
+                locale=checkin.locale,
+                country=checkin.country,
+                address=checkin.address,
+            )
+            if not handled.replies:
+                await self.s.checkins.finish(item)
+                return "skipped"
+            await self.deliverer.deliver(checkin.participant, checkin.address, key, handled.replies, handled.locale)
+        except OptedOut:
+            await self.opt_out(checkin.participant, checkin.address)
+            await self.s.checkins.finish(item)
+            return "opted_out"
+        except DeliveryFailed as exc:
+            if exc.retry_after_s <= 0:
+                log.warning("check-in not deliverable: %s", exc)
+                await self.s.audit.record("checkin_failed", {"seq": str(checkin.seq)}, now)
+                await self.s.checkins.finish(item)
+                return "failed"
+            await self.s.checkins.postpone(item, self.clock.now() + timedelta(seconds=exc.retry_after_s))
+            return "retry"
+        await self.s.checkins.finish(item)
+        return "sent"
+
+    async def opt_out(self, participant: str, address: Address) -> None:
+        """The person blocked the bot or unsubscribed: the same as their STOP, without a reply they can't get."""
+        log.info("recipient opted out at the provider; channel=%s", address.channel)
+        await self.s.service.handle(participant, CommandReceived("stop"), address=address)
+        await self.s.audit.record("opted_out", {"channel": address.channel}, self.clock.now())
+
+    async def page(self, claim: Claim) -> None:
+        """Page staff about an unacknowledged case, then schedule the re-page one deadline later."""
+        case = await self.s.cases.get(claim.id)
+        if case is None or case.status != "open":
+            await self.s.cases.drop_page(claim)
+            return
+        locale, catalog = self.settings.default_locale, self.s.content.catalog
+        targets = []
+        if self.telegram is not None and self.settings.staff_telegram_chat_id is not None:
+            staff = Address(channel="telegram", to=str(self.settings.staff_telegram_chat_id))
+            with contextlib.suppress(DeliveryFailed, OptedOut):
+                await self.deliverer.slot("telegram", None, "page")
+                await self.deliverer.send(staff, card(case, catalog, locale))
+                targets.append("staff_chat")
+        number = oncall_for_page(case.pages, self.settings.oncall)
+        if number is not None and self.sms is not None:
+            with contextlib.suppress(DeliveryFailed, OptedOut):
+                await self.deliverer.slot("sms", None, "page")
+                await self.deliverer.send(Address(channel="sms", to=number), sms_page(case, catalog, locale))
+                targets.append(f"oncall_{self.settings.oncall.index(number) + 1}")
+        pages = await self.s.cases.paged(claim, self.clock.now() + self.settings.ack_deadline)
+        if pages > 0:
+            self.stats.pages += 1
+            fields = {"case": case.id, "page": str(pages), "target": ",".join(targets) or "none"}
+            await self.s.audit.record("page_sent", fields, self.clock.now())
+
+
+def _zone(name: str, settings: Settings) -> ZoneInfo:
+    try:
+        return zone_for(None, None, name)
+    except ValueError:
+        return settings.zone
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
+async def run_worker(settings: Settings, content: Content, stop: asyncio.Event, clock: Clock | None = None) -> Stats:
+    """The worker process: Redis and the channels opened once, then `Worker.run` until stopped."""
+    client = redis_client(settings.redis_url or "", timeout_s=5.0)
+    services = Services.build(settings, content, client, clock or SystemClock())
+    # No PTB rate limiter: the shared limiter in Redis holds the limits across every process.
+    telegram, sms = make_channels(settings, content, per_process_limiter=False)
+    if telegram is not None:
+        await telegram.start()
+    worker = Worker(services, telegram=telegram, sms=sms)
+    try:
+        await worker.run(stop)
+    finally:
+        if telegram is not None:
+            await telegram.stop()
+        if sms is not None:
+            await sms.aclose()
+        await client.aclose()
+    return worker.stats
