@@ -1,4 +1,5 @@
-"""The command line: chat, triage, screen, simulate, flows. JSON on stdout; bad input: one line on stderr, exit 2."""
+"""The command line: chat, triage, screen, simulate, flows, serve, worker, cases, audit. JSON on stdout; bad input:
+one line on stderr, exit 2."""
 
 from __future__ import annotations
 
@@ -145,14 +146,19 @@ def flows_diagram(flow_id: str, locale: str) -> None:
     click.echo(to_mermaid(content.flows[flow_id], dict(content.catalog.labels(locale))), nl=False)
 
 
-def _server_settings() -> Any:
+def _server_settings(check: str = "server") -> Any:
     from pydantic import ValidationError
 
     from bot.config import Settings, SettingsError
 
     try:
         settings = Settings()
-        settings.check_for_server()
+        if check == "server":
+            settings.check_for_server()
+        elif check == "worker":
+            settings.check_for_worker()
+        elif not settings.redis_url:
+            raise SettingsError("REDIS_URL must be set (cases and the audit trail are kept in Redis)")
     except SettingsError as e:
         fail(str(e))
     except ValidationError as e:
@@ -243,3 +249,118 @@ def telegram_poll() -> None:
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())
+
+
+@main.command()
+def worker() -> None:
+    """Deliver due check-ins and page staff about unacknowledged cases (run one or more beside `serve`)."""
+    import signal
+
+    from bot.logs import configure_logging
+    from bot.worker import run_worker
+
+    settings = _server_settings("worker")
+    configure_logging()
+    content = _content()
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)  # finish the item in hand, then exit
+        await run_worker(settings, content, stop)
+
+    asyncio.run(run())
+
+
+def _redis_for_cli(settings: Any) -> Any:
+    from bot.wiring import redis_client
+
+    return redis_client(settings.redis_url, timeout_s=5.0)
+
+
+@main.command()
+@click.option("--all", "show_all", is_flag=True, help="include acknowledged cases (default: all unresolved)")
+def cases(show_all: bool) -> None:
+    """List unresolved cases (JSON lines, oldest first): level, reason, red flags, status, pages sent."""
+    from redis.exceptions import RedisError
+
+    from bot.storage.cases import CaseStore
+
+    settings = _server_settings("redis")
+
+    async def run() -> list[Any]:
+        client = _redis_for_cli(settings)
+        try:
+            return await CaseStore(client).unresolved()
+        finally:
+            await client.aclose()
+
+    try:
+        found = asyncio.run(run())
+    except RedisError as e:
+        fail(f"cannot reach Redis: {type(e).__name__}")
+    for case in found:
+        if not show_all and case.status == "resolved":
+            continue
+        emit(
+            {
+                "case": case.id,
+                "level": case.level,
+                "reason": case.reason,
+                "red_flags": list(case.red_flags),
+                "findings": dict(case.findings),
+                "channel": case.channel,
+                "status": case.status,
+                "pages": case.pages,
+                "opened_at": case.opened_at.isoformat(timespec="seconds"),
+                "acknowledged_by": case.acknowledged_by,
+            }
+        )
+
+
+@main.group()
+def audit() -> None:
+    """The audit trail (assessments, interrupts, check-ins, escalations; no text or identifiers)."""
+
+
+@audit.command("export")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default="-", show_default=True)
+@click.option("--since", default=None, help="ISO date or time (UTC), e.g. 2026-11-01")
+def audit_export(output: str, since: str | None) -> None:
+    """Write the audit trail as JSON lines, oldest first."""
+    from datetime import UTC, datetime
+
+    from redis.exceptions import RedisError
+
+    from bot.storage.audit import AuditLog, as_json_line
+
+    settings = _server_settings("redis")
+    start = None
+    if since is not None:
+        try:
+            start = datetime.fromisoformat(since)
+        except ValueError:
+            fail(f"--since: {since!r} is not an ISO date or time")
+        start = start if start.tzinfo else start.replace(tzinfo=UTC)
+
+    async def run(out: Any) -> int:
+        client = _redis_for_cli(settings)
+        count = 0
+        try:
+            async for row in AuditLog(client).export(since=start):
+                out.write(as_json_line(row) + "\n")
+                count += 1
+        finally:
+            await client.aclose()
+        return count
+
+    try:
+        with click.open_file(output, "w", encoding="utf-8") as out:
+            count = asyncio.run(run(out))
+    except RedisError as e:
+        fail(f"cannot reach Redis: {type(e).__name__}")
+    except OSError as e:
+        fail(f"cannot write {output}: {e.strerror}")
+    if output != "-":
+        click.echo(json.dumps({"ok": True, "events": count, "output": output}), err=True)
