@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
@@ -33,6 +33,7 @@ class Handled:
     replies: tuple[SendReply, ...]
     locale: str
     replayed: bool = False
+    queued: bool = False  # the delivery job went to the send queue with the commit: a worker sends the replies
 
 
 class ConflictError(Exception):
@@ -82,6 +83,7 @@ class ConversationService:
         locale: str = "en",
         country: str | None = None,
         address: Address | None = None,
+        queue: Mapping[str, str] | None = None,
     ) -> Handled:
         """Run one inbound event; a message id seen before gets the replies it got then, and changes nothing.
 
@@ -90,7 +92,7 @@ class ConversationService:
         its claim comes due again.
         """
         try:
-            return await self._handle(participant, event, message_id, locale, country, address)
+            return await self._handle(participant, event, message_id, locale, country, address, queue)
         except RedisError as exc:
             if isinstance(event, CheckInDue):
                 raise
@@ -117,14 +119,19 @@ class ConversationService:
         locale: str,
         country: str | None,
         address: Address | None,
+        queue: Mapping[str, str] | None = None,
     ) -> Handled:
         flow = self.content.intake
+        if message_id is None:
+            queue = None  # a job names the message whose replies it sends
         for _ in range(MAX_ATTEMPTS):
             loaded = await self.store.load(participant, message_id)
             if loaded.replay is not None:
                 log.info("duplicate message conversation=%s", participant)
                 known = loaded.session.locale if loaded.session else locale
-                return Handled(decode_replies(loaded.replay), known, replayed=True)
+                if queue:  # its sending may not have finished: queue it again (sent messages are skipped)
+                    await self.store.enqueue(queue)
+                return Handled(decode_replies(loaded.replay), known, replayed=True, queued=bool(queue))
             if loaded.session is None and isinstance(event, CheckInDue):
                 return Handled((), locale)  # deleted, or expired: nobody to ask
             now = self.clock.now()
@@ -136,14 +143,15 @@ class ConversationService:
                 await self._apply(participant, turn, address)
                 await self.store.delete(participant)
                 return Handled(turn.replies, turn.session.locale)
+            outbox = encode_replies(turn.replies)
             if await self.store.commit(
-                participant, loaded.revision, turn.session, outbox=encode_replies(turn.replies), message_id=message_id
+                participant, loaded.revision, turn.session, outbox=outbox, message_id=message_id, queue=queue
             ):
                 log.info(
                     "turn conversation=%s node=%s status=%s", participant, turn.session.node, turn.session.status.value
                 )
                 await self._apply(participant, turn, address)
-                return Handled(turn.replies, turn.session.locale)
+                return Handled(turn.replies, turn.session.locale, queued=bool(queue))
         raise ConflictError(participant)
 
     async def session(self, participant: str) -> Session | None:

@@ -42,6 +42,7 @@ log = logging.getLogger("kneebot.server")
 TELEGRAM_PATH = "/telegram/webhook"
 SMS_PATH = "/twilio/sms"
 MAX_BODY = 64 * 1024
+WORKERS_CHECK_S = 1.0
 
 
 @dataclass
@@ -57,6 +58,8 @@ class App:
     sms: SmsChannel | None = None
     clock: Clock = field(default_factory=SystemClock)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    _alive: bool = False
+    _alive_checked_at: float = -WORKERS_CHECK_S
 
     def participant(self, inbound: Inbound) -> str:
         secret = self.settings.id_hash_secret.get_secret_value().encode()
@@ -68,7 +71,7 @@ class App:
     def message_key(self, inbound: Inbound) -> str:
         return f"{inbound.channel}:{inbound.message_id}"
 
-    async def run(self, inbound: Inbound, event: Event) -> Handled:
+    async def run(self, inbound: Inbound, event: Event, queue: Mapping[str, str] | None = None) -> Handled:
         handled = await self.service.handle(
             self.participant(inbound),
             event,
@@ -76,6 +79,7 @@ class App:
             locale=inbound.locale or self.settings.default_locale,
             country=inbound.country or self.settings.default_country,
             address=Address(channel=inbound.channel, to=inbound.user),
+            queue=queue,
         )
         for reply in () if handled.replayed else handled.replies:
             if reply.kind == "interrupt":
@@ -101,17 +105,34 @@ class App:
                 locale = inbound.locale or self.settings.default_locale
                 self.background(channel.notice(inbound.user, inbound.notice or "", locale, self.number(inbound)))
                 return 200
-            handled = await self.run(inbound, inbound.event)
+            job = send_job(self.participant(inbound), self.message_key(inbound), inbound)
+            handled = await self.run(inbound, inbound.event, job if await self.workers_alive() else None)
         except Exception:
             self.metrics.errors.labels(where="telegram").inc()
             log.exception("telegram update failed")
             return 500
+        if handled.queued:
+            return 200  # a worker sends the replies (and answers the button press) from the send queue
         delivery = asyncio.create_task(_deliver_telegram(self, channel, inbound, handled))
         self.track(delivery)
         # Wait a little, so a failed send is retried by Telegram (the retry resumes after what was sent), but never
         # hold the webhook near Telegram's timeout: a slow send finishes in the background.
         done, _ = await asyncio.wait({delivery}, timeout=self.settings.telegram_delivery_budget_s)
         return 500 if done and not delivery.result() else 200
+
+    async def workers_alive(self) -> bool:
+        """Whether a worker is running to drain the send queue (checked at most once a second). Without one, the
+        web process sends Telegram replies itself."""
+        if self.services is None:
+            return False
+        now = time.monotonic()
+        if now >= self._alive_checked_at + WORKERS_CHECK_S:
+            self._alive_checked_at = now
+            try:
+                self._alive = bool(await self.services.client.exists(keys.workers_alive()))
+            except RedisError:
+                self._alive = False
+        return self._alive
 
     async def staff_press(
         self, channel: TelegramChannel, callback_id: str, chat_id: str, message_id: int, data: str, who: str
@@ -284,6 +305,16 @@ async def _body(request: Request) -> bytes:
         if len(body) > MAX_BODY:
             raise _TooLarge
     return body
+
+
+def send_job(participant: str, message_key: str, inbound: Inbound) -> dict[str, str]:
+    """A send-queue job: whose replies to which message, the chat to send to, and the button press to answer."""
+    job = {"p": participant, "k": message_key, "to": inbound.user}
+    if inbound.callback_id:
+        job["cb"] = inbound.callback_id
+    if inbound.button_message_id is not None:
+        job["bm"] = str(inbound.button_message_id)
+    return job
 
 
 async def _deliver_telegram(app_state: App, channel: TelegramChannel, inbound: Inbound, handled: Handled) -> bool:

@@ -12,20 +12,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from bot.channels.sms import SmsChannel
 from bot.channels.telegram import TelegramChannel
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.content import Content
+from bot.conversation import decode_replies
 from bot.delivery import Deliverer, DeliveryFailed, OptedOut
 from bot.metrics import Metrics
 from bot.staff import card, oncall_for_page, sms_page
+from bot.storage import keys
 from bot.storage.checkins import Address, Claimed
 from bot.storage.schedule import Claim
 from bot.timing import defer_for_quiet_hours, zone_for
@@ -36,6 +42,13 @@ log = logging.getLogger("kneebot.worker")
 BATCH = 16  # check-ins claimed at once: a few seconds of sending at Telegram's rate, far inside the lease
 CONCURRENCY = 8  # check-ins in flight at once in one worker (their sends wait on the shared limiter)
 RETRY_AFTER_REDIS_ERROR_S = 2.0
+GROUP = "senders"  # the send queue's consumer group: every worker reads from it
+QUEUE_BATCH = 64
+QUEUE_BLOCK_MS = 1000
+QUEUE_CONCURRENCY = 32  # conversations sent to at once (their sends wait on the shared limiter)
+RECLAIM_EVERY_S = 5.0
+HEARTBEAT_EVERY_S = 1.0
+HEARTBEAT_TTL_S = 3.0
 
 
 @dataclass
@@ -52,14 +65,107 @@ class Worker:
         telegram: TelegramChannel | None,
         sms: SmsChannel | None,
         metrics: Metrics | None = None,
+        name: str | None = None,
     ) -> None:
         self.s = services
         self.settings, self.clock = services.settings, services.clock
         self.telegram, self.sms = telegram, sms
         self.deliverer = Deliverer(services.settings, services.store, services.limiter, telegram, sms, metrics)
         self.stats = Stats()
+        self.name = name or f"{socket.gethostname()}-{os.getpid()}"
+        self._group_ready = False
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Until `stop` is set: check-ins and pages, and (with Telegram) the send queue, side by side."""
+        loops = [self.schedule_loop(stop)]
+        if self.telegram is not None:
+            loops += [self.drain_loop(stop), self.heartbeat_loop(stop)]
+        await asyncio.gather(*loops)
+
+    async def heartbeat_loop(self, stop: asyncio.Event) -> None:
+        """While this runs, webhooks queue Telegram replies for workers instead of sending them themselves."""
+        while not stop.is_set():
+            with contextlib.suppress(RedisError):
+                await self.s.client.set(keys.workers_alive(), self.name, px=int(HEARTBEAT_TTL_S * 1000))
+            await _wait(stop, HEARTBEAT_EVERY_S)
+        with contextlib.suppress(RedisError):
+            if await self.s.client.get(keys.workers_alive()) == self.name.encode():
+                await self.s.client.delete(keys.workers_alive())
+
+    async def drain_loop(self, stop: asyncio.Event) -> None:
+        """Send queued Telegram replies as they arrive (a blocking read), and take over jobs another worker claimed
+        and did not finish within the lease (it died, or the send kept failing)."""
+        queue, client = keys.send_queue(), self.s.client
+        lease_ms = int(self.settings.lease.total_seconds() * 1000)
+        reclaimed_at = 0.0
+        while not stop.is_set():
+            try:
+                await self.ensure_group()
+                if time.monotonic() - reclaimed_at >= RECLAIM_EVERY_S:
+                    reclaimed_at = time.monotonic()
+                    claimed: Any = await client.xautoclaim(queue, GROUP, self.name, lease_ms, "0-0", QUEUE_BATCH)
+                    await self.send_jobs(claimed[1])
+                read: Any = await client.xreadgroup(GROUP, self.name, {queue: ">"}, QUEUE_BATCH, QUEUE_BLOCK_MS)
+                for _stream, entries in read or []:
+                    await self.send_jobs(entries)
+            except RedisError as exc:
+                self._group_ready = False
+                log.warning("send queue unavailable (%s); retrying", type(exc).__name__)
+                await _wait(stop, RETRY_AFTER_REDIS_ERROR_S)
+
+    async def ensure_group(self) -> None:
+        if self._group_ready:
+            return
+        try:
+            await self.s.client.xgroup_create(keys.send_queue(), GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self._group_ready = True
+
+    async def send_jobs(self, entries: list[Any]) -> None:
+        """One conversation's jobs in order, different conversations side by side."""
+        by_person: dict[str, list[tuple[str, dict[str, str]]]] = {}
+        for entry_id, raw in entries:
+            if raw is None:  # deleted while pending
+                continue
+            fields = {_text(k): _text(v) for k, v in raw.items()}
+            by_person.setdefault(fields.get("p", ""), []).append((_text(entry_id), fields))
+        gate = asyncio.Semaphore(QUEUE_CONCURRENCY)
+
+        async def person(jobs: list[tuple[str, dict[str, str]]]) -> None:
+            async with gate:
+                for entry_id, fields in jobs:
+                    await self.send_job(entry_id, fields)
+
+        await asyncio.gather(*(person(jobs) for jobs in by_person.values()))
+
+    async def send_job(self, entry_id: str, job: dict[str, str]) -> None:
+        """Answer the button press, then send the replies committed for that message that were not sent yet.
+        Left pending (for a retry after the lease) when the send failed for a reason that may pass."""
+        participant, key, chat = job.get("p", ""), job.get("k", ""), job.get("to", "")
+        address = Address(channel="telegram", to=chat)
+        try:
+            if self.telegram is not None and ("cb" in job or "bm" in job):
+                button = int(job["bm"]) if job.get("bm", "").isdigit() else None
+                await self.telegram.acknowledge(job.get("cb"), chat, button)
+            loaded = await self.s.store.load(participant, key)
+            if loaded.replay:
+                locale = loaded.session.locale if loaded.session else self.settings.default_locale
+                replies = decode_replies(loaded.replay)
+                await self.deliverer.deliver(participant, address, key, replies, locale)
+        except OptedOut:
+            await self.opt_out(participant, address)
+        except DeliveryFailed as exc:
+            if exc.retry_after_s > 0:
+                return
+            log.warning("queued reply not deliverable: %s", exc)
+        except RedisError:
+            return
+        await self.s.client.xack(keys.send_queue(), GROUP, entry_id)
+        await self.s.client.xdel(keys.send_queue(), entry_id)
+
+    async def schedule_loop(self, stop: asyncio.Event) -> None:
         """Until `stop` is set: work while there is work, else wait one poll interval."""
         while not stop.is_set():
             try:
@@ -193,3 +299,7 @@ async def run_worker(settings: Settings, content: Content, stop: asyncio.Event, 
             await sms.aclose()
         await client.aclose()
     return worker.stats
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

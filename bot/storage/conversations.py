@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -29,9 +29,21 @@ class ConversationStore(Protocol):
     async def load(self, participant: str, message_id: str | None = None) -> Loaded: ...
 
     async def commit(
-        self, participant: str, revision: int, session: Session, *, outbox: str = "", message_id: str | None = None
+        self,
+        participant: str,
+        revision: int,
+        session: Session,
+        *,
+        outbox: str = "",
+        message_id: str | None = None,
+        queue: Mapping[str, str] | None = None,
     ) -> bool:
-        """Store the session as revision + 1; False when the stored revision moved on (a concurrent write)."""
+        """Store the session as revision + 1; False when the stored revision moved on (a concurrent write).
+        `queue`: a delivery job for the send queue, added atomically with the state (needs `message_id`)."""
+        ...
+
+    async def enqueue(self, job: Mapping[str, str]) -> None:
+        """Add a delivery job to the send queue on its own (a replayed message whose sending may be unfinished)."""
         ...
 
     async def delete(self, participant: str) -> None: ...
@@ -52,7 +64,8 @@ class ConversationStore(Protocol):
 # next commit still succeeds.
 _RECORD_PREFIX = re.compile(rb'^\{"revision":(\d+),"session":')
 
-# KEYS: conversation [, seen]. ARGV: expected revision, record, ttl ms [, outbox, dedupe ttl ms].
+# KEYS: conversation [, seen [, send queue]]. ARGV: expected revision, record, ttl ms [, outbox, dedupe ttl ms
+# [, queue cap, field, value, ...]]. With a send queue, the delivery job is queued in the same step as the state.
 _COMMIT = """
 local current = 0
 local record = redis.call('GET', KEYS[1])
@@ -63,11 +76,15 @@ if current ~= tonumber(ARGV[1]) then
   return 0
 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-if #KEYS == 2 then
+if #KEYS >= 2 then
   redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[5])
+end
+if #KEYS == 3 then
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', unpack(ARGV, 7))
 end
 return 1
 """
+QUEUE_CAP = 100_000  # jobs kept in the send queue at most (approximate): far more than minutes of traffic
 _COMMIT_SHA = hashlib.sha1(_COMMIT.encode()).hexdigest()
 
 
@@ -143,7 +160,14 @@ class RedisConversationStore:
         return Loaded(session, revision, _as_text(seen))
 
     async def commit(
-        self, participant: str, revision: int, session: Session, *, outbox: str = "", message_id: str | None = None
+        self,
+        participant: str,
+        revision: int,
+        session: Session,
+        *,
+        outbox: str = "",
+        message_id: str | None = None,
+        queue: Mapping[str, str] | None = None,
     ) -> bool:
         _check(revision)
         names = [keys.conversation(participant)]
@@ -151,12 +175,20 @@ class RedisConversationStore:
         if message_id is not None:
             names.append(keys.seen(participant, message_id))
             args += [outbox, self._dedupe_ttl_ms]
+            if queue:
+                names.append(keys.send_queue())
+                args.append(QUEUE_CAP)
+                for name, value in queue.items():
+                    args += [name, value]
         try:
             done = await self._redis.evalsha(_COMMIT_SHA, len(names), *names, *args)
         except NoScriptError:
             # After a restart or SCRIPT FLUSH: EVAL runs the script and caches it for the next EVALSHA.
             done = await self._redis.eval(_COMMIT, len(names), *names, *args)
         return bool(done == 1)
+
+    async def enqueue(self, job: Mapping[str, str]) -> None:
+        await self._redis.xadd(keys.send_queue(), dict(job), maxlen=QUEUE_CAP, approximate=True)  # type: ignore[arg-type]
 
     async def delivered(self, participant: str, message_id: str) -> int:
         raw = await self._redis.get(keys.delivered(participant, message_id))
@@ -229,8 +261,18 @@ class MemoryConversationStore:
         return Loaded(session, revision, _as_text(seen))
 
     async def commit(
-        self, participant: str, revision: int, session: Session, *, outbox: str = "", message_id: str | None = None
+        self,
+        participant: str,
+        revision: int,
+        session: Session,
+        *,
+        outbox: str = "",
+        message_id: str | None = None,
+        queue: Mapping[str, str] | None = None,
     ) -> bool:
+        """`queue` is not supported: in memory there is no worker to drain it."""
+        if queue:
+            raise ValueError("the in-memory store has no send queue")
         _check(revision)
         now = self._now()
         key = keys.conversation(participant)
@@ -241,6 +283,9 @@ class MemoryConversationStore:
             self._entries[keys.seen(participant, message_id)] = _Entry(outbox.encode(), now + self._dedupe_ttl)
         self._sweep(now)
         return True
+
+    async def enqueue(self, job: Mapping[str, str]) -> None:
+        raise ValueError("the in-memory store has no send queue")
 
     async def delivered(self, participant: str, message_id: str) -> int:
         raw = self._get(keys.delivered(participant, message_id), self._now())

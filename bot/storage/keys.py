@@ -92,5 +92,15 @@ def open_case(participant: str) -> str:
     return f"{PREFIX}:open-case:{tag(participant)}"
 
 
+def send_queue() -> str:
+    """The stream of delivery jobs (Telegram replies) that workers send, when a worker is running."""
+    return f"{PREFIX}:send-queue"
+
+
+def workers_alive() -> str:
+    """Set by every running worker with a short expiry: while it exists, webhooks queue Telegram replies."""
+    return f"{PREFIX}:workers-alive"
+
+
 def audit() -> str:
     return f"{PREFIX}:audit"

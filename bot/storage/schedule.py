@@ -18,12 +18,12 @@ from redis.exceptions import NoScriptError
 # KEYS: schedule. ARGV: now ms, lease ms, limit. Returns [id, score, id, score, ...] of the claimed ids.
 _CLAIM = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
-local until = tonumber(ARGV[1]) + tonumber(ARGV[2])
+local leased = tonumber(ARGV[1]) + tonumber(ARGV[2])
 local out = {}
 for _, id in ipairs(due) do
-  redis.call('ZADD', KEYS[1], 'XX', until, id)
+  redis.call('ZADD', KEYS[1], 'XX', leased, id)
   out[#out + 1] = id
-  out[#out + 1] = tostring(until)
+  out[#out + 1] = tostring(leased)
 end
 return out
 """
