@@ -54,7 +54,7 @@ from twilio.request_validator import RequestValidator  # type: ignore[import-unt
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bot.channels.telegram import TelegramChannel, parse_update  # noqa: E402
+from bot.channels.telegram import parse_update  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.content import load_content  # noqa: E402
 from bot.logs import configure_logging  # noqa: E402
@@ -110,9 +110,12 @@ def telegram_api_app() -> Starlette:
     return Starlette(routes=[Route("/stats", stats), Mount("/", app=fake.app)])
 
 
-def kneebot_app(config: dict[str, Any]) -> Starlette:
+def bench_settings(config: dict[str, Any]) -> Settings:
+    """The server's (and worker's) settings. `rate`: Telegram's per-bot limit in the shared limiter (the real 30/s
+    "as shipped"; far above the load otherwise, so the figure is the server's own cost); `db`: the Redis database, so
+    that a target with a worker running and one without don't see each other's worker."""
     settings = Settings(
-        redis_url=config["redis_url"],
+        redis_url=f"{config['redis_url']}/{config.get('db', 0)}",
         public_base_url=PUBLIC,
         telegram_bot_token=SecretStr(TOKEN),
         telegram_webhook_secret=SecretStr(SECRET),
@@ -121,16 +124,30 @@ def kneebot_app(config: dict[str, Any]) -> Starlette:
         twilio_auth_token=SecretStr(AUTH_TOKEN),
         twilio_from_number=OUR_NUMBER,
         twilio_api_base_url="http://127.0.0.1:9",  # webhooks answer in TwiML: nothing goes to the REST API
+        telegram_rate_per_s=config.get("rate", 1_000_000),
+        telegram_chat_rate_per_s=1_000,  # each bench conversation is one chat answering as fast as it can
     )
     settings.check_for_server()
-    content = load_content()
-    app = create_app(settings, content=content)
-    if not config["rate_limit"]:
-        # The shipped channel's PTB rate limiter holds the bot to Telegram's 30 messages/s; without it the figure
-        # is the server's own cost.
-        base_url = settings.telegram_api_base_url
-        app.state.kneebot.telegram = TelegramChannel(TOKEN, content.catalog, base_url=base_url, rate_limit=False)
-    return app
+    return settings
+
+
+def kneebot_app(config: dict[str, Any]) -> Starlette:
+    return create_app(bench_settings(config), content=load_content())
+
+
+def run_worker_child(config: dict[str, Any]) -> None:
+    """Child process: `kneebot worker` with the bench's settings, until SIGTERM."""
+    from bot.worker import run_worker
+
+    settings = bench_settings(config)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        print("READY 0", flush=True)
+        await run_worker(settings, load_content(), stop)
+
+    asyncio.run(main())
 
 
 def floor_app(redis_url: str) -> Starlette:
@@ -165,6 +182,9 @@ def serve(name: str, config: dict[str, Any]) -> None:
     """Child process: serve one app as `kneebot serve` does (uvicorn.run defaults, log level warning)."""
     if name != "telegram-api":
         configure_logging()
+    if name == "worker":
+        run_worker_child(config)
+        return
     app: dict[str, Callable[[dict[str, Any]], Starlette]] = {
         "kneebot": kneebot_app,
         "floor": lambda c: floor_app(c["redis_url"]),
@@ -215,6 +235,19 @@ class Child:
         return text.count(" ERROR ") + text.count("Traceback")
 
 
+def wait_for_worker(redis: RedisServer, db: int, timeout_s: float = 20.0) -> None:
+    """Until the worker on database `db` has announced itself (and the server's cached answer has caught up)."""
+    import redis as sync_redis
+
+    deadline = time.monotonic() + timeout_s
+    with sync_redis.Redis.from_url(f"{redis.url}/{db}") as client:
+        while not client.exists("kneebot:v1:workers-alive"):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no worker on db {db}")
+            time.sleep(0.1)
+    time.sleep(1.2)
+
+
 def process_cpu_s(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS
@@ -243,6 +276,7 @@ class Target:
     build: Callable[[Conversation], tuple[bytes, dict[str, str]]]
     script_length: int
     server: Child
+    worker: Child | None = None  # drains the send queue (Telegram replies), when the target runs one
 
 
 class Ids:
@@ -434,30 +468,39 @@ class Run:
 
 def one_run(args: argparse.Namespace, redis: RedisServer, telegram_api: Child, ids: Ids, log_dir: Path) -> Run:
     redis.flushall()
-    config = {"redis_url": redis.url, "telegram_api": telegram_api.url, "rate_limit": False}
+    config = {"redis_url": redis.url, "telegram_api": telegram_api.url}
     floor = Child("floor", config, log_dir)
-    kneebot = Child("kneebot", config, log_dir)
-    shipped = Child("kneebot", {**config, "rate_limit": True}, log_dir)
+    kneebot = Child("kneebot", {**config, "db": 1}, log_dir)
+    worker = Child("worker", {**config, "db": 1}, log_dir)
+    inline = Child("kneebot", {**config, "db": 2}, log_dir)
+    shipped = Child("kneebot", {**config, "db": 3, "rate": 30}, log_dir)
+    shipped_worker = Child("worker", {**config, "db": 3, "rate": 30}, log_dir)
+    children = (floor, kneebot, worker, inline, shipped, shipped_worker)
     redis_pid = int(command(redis.port, "INFO", "server").split(b"process_id:")[1].split()[0])
+    wait_for_worker(redis, 1)
+    wait_for_worker(redis, 3)
     try:
+        tg, tg_len = telegram_request(ids), len(TELEGRAM_SCRIPT)
         targets = {
-            "floor": Target("floor", floor.url, FLOOR_PATH, telegram_request(ids), len(TELEGRAM_SCRIPT), floor),
-            "telegram": Target(
-                "telegram", kneebot.url, TELEGRAM_PATH, telegram_request(ids), len(TELEGRAM_SCRIPT), kneebot
-            ),
+            "floor": Target("floor", floor.url, FLOOR_PATH, tg, tg_len, floor),
+            "telegram": Target("telegram", kneebot.url, TELEGRAM_PATH, tg, tg_len, kneebot, worker),
             "sms": Target("sms", kneebot.url, SMS_PATH, sms_request, len(SMS_SCRIPT), kneebot),
+            "telegram, inline": Target("telegram, inline", inline.url, TELEGRAM_PATH, tg, tg_len, inline),
             "telegram, as shipped": Target(
-                "telegram, as shipped", shipped.url, TELEGRAM_PATH, telegram_request(ids), len(TELEGRAM_SCRIPT), shipped
+                "telegram, as shipped", shipped.url, TELEGRAM_PATH, tg, tg_len, shipped, shipped_worker
             ),
         }
 
         def processes(target: Target) -> dict[str, Callable[[], float]]:
-            return {
+            found = {
                 "server": target.server.cpu_s,
                 "client": time.process_time,
                 "telegram-api": telegram_api.cpu_s,
                 "redis": lambda: process_cpu_s(redis_pid),
             }
+            if target.worker is not None:
+                found["worker"] = target.worker.cpu_s
+            return found
 
         for target in targets.values():  # warm up: connections, caches, the first conversations
             asyncio.run(closed_loop(target, 5 * len(SMS_SCRIPT), args.concurrency, ids))
@@ -473,13 +516,14 @@ def one_run(args: argparse.Namespace, redis: RedisServer, telegram_api: Child, i
             if closed[name].rate >= rate
         }
         # And Telegram at a pace it can keep: its latency when it is not overloaded.
-        own_rate = closed["telegram"].rate / 2
-        own = measured(paced(targets["telegram"], args.requests // 3, own_rate, ids), processes(targets["telegram"]))
+        own_rate = closed["telegram, inline"].rate / 2
+        inline_target = targets["telegram, inline"]
+        own = measured(paced(inline_target, args.requests // 3, own_rate, ids), processes(inline_target))
         deliveries = httpx.get(telegram_api.url + "/stats").json()
     finally:
-        for child in (floor, kneebot, shipped):
+        for child in children:
             child.stop()
-    errors = floor.errors() + kneebot.errors() + shipped.errors()
+    errors = sum(child.errors() for child in children)
     return Run(closed, rate, paced_passes, own_rate, own, parse_cost(args.parse_samples), deliveries, errors)
 
 
@@ -505,7 +549,7 @@ def print_run(number: int, run: Run) -> None:
             f"{result.failures:>8}                  {cores}"
         )
     own, cores = run.own, " ".join(f"{k} {v:.2f}" for k, v in run.own.cpu.items())
-    print(f"  paced at {run.own_rate:.0f}/s (half the Telegram webhook's own rate)")
+    print(f"  paced at {run.own_rate:.0f}/s (half the inline Telegram webhook's own rate)")
     print(
         f"  {'telegram':<22}{own.rate:>9.0f}{own.pct_ms(0.5):>9.2f}{own.pct_ms(0.99):>9.2f}{own.failures:>8}"
         f"                  {cores}"
@@ -544,8 +588,8 @@ def print_summary(runs: list[Run]) -> None:
             p50, p99 = med([p.pct_ms(0.5) for p in passes]), med([p.pct_ms(0.99) for p in passes])
             print(f"  {name:<22}p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  ({len(passes)} runs)")
     p50, p99 = med([r.own.pct_ms(0.5) for r in runs]), med([r.own.pct_ms(0.99) for r in runs])
-    print(f"  paced at {med([r.own_rate for r in runs]):.0f}/s (half the Telegram webhook's own rate):")
-    print(f"  {'telegram':<22}p50 {p50:7.2f} ms  p99 {p99:7.2f} ms")
+    print(f"  paced at {med([r.own_rate for r in runs]):.0f}/s (half the inline Telegram webhook's own rate):")
+    print(f"  {'telegram, inline':<22}p50 {p50:7.2f} ms  p99 {p99:7.2f} ms")
     for key in runs[0].parse_us:
         print(f"  parse {key:<16}{med([r.parse_us[key] for r in runs]):7.1f} µs")
 
@@ -558,13 +602,10 @@ def profile(args: argparse.Namespace, redis: RedisServer, telegram_api: Child, i
     for name, path in (("telegram", TELEGRAM_PATH), ("sms", SMS_PATH)):
         redis.flushall()
         stats_file = log_dir / f"{name}.prof"
-        config = {
-            "redis_url": redis.url,
-            "telegram_api": telegram_api.url,
-            "rate_limit": False,
-            "profile": str(stats_file),
-        }
+        config = {"redis_url": redis.url, "telegram_api": telegram_api.url, "db": 1, "profile": str(stats_file)}
         child = Child("kneebot", config, log_dir)
+        worker = Child("worker", {**config, "profile": None}, log_dir)  # Telegram replies go through the queue
+        wait_for_worker(redis, 1)
         build, length = (
             (telegram_request(ids), len(TELEGRAM_SCRIPT)) if name == "telegram" else (sms_request, len(SMS_SCRIPT))
         )
@@ -573,6 +614,7 @@ def profile(args: argparse.Namespace, redis: RedisServer, telegram_api: Child, i
             asyncio.run(closed_loop(target, args.requests, args.concurrency, ids))
         finally:
             child.stop()
+            worker.stop()
         print(f"\nprofile: {name} webhook, {args.requests} messages (cProfile in the server process)")
         stats = pstats.Stats(str(stats_file))
         stats.sort_stats("tottime").print_stats(25)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from redis.exceptions import RedisError
@@ -169,7 +169,22 @@ class ConversationService:
 
 
 def encode_replies(replies: Sequence[SendReply]) -> str:
-    return json.dumps([asdict(r) for r in replies], separators=(",", ":"))
+    """The replies as JSON (what dataclasses.asdict would give, built directly: this runs on every message)."""
+    return json.dumps([_reply_json(r) for r in replies], separators=(",", ":"))
+
+
+def _text_json(text: Text) -> dict[str, Any]:
+    return {"key": text.key, "params": [[n, list(v) if isinstance(v, tuple) else v] for n, v in text.params]}
+
+
+def _reply_json(reply: SendReply) -> dict[str, Any]:
+    return {
+        "parts": [_text_json(p) for p in reply.parts],
+        "choices": [{"id": c.id, "label": _text_json(c.label)} for c in reply.choices],
+        "node": reply.node,
+        "kind": reply.kind,
+        "call": reply.call,
+    }
 
 
 def decode_replies(raw: str) -> tuple[SendReply, ...]:

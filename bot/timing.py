@@ -165,11 +165,20 @@ def zone_for(phone: str | None, country: str | None, default: str, *, now: datet
     when = now if now is not None else SystemClock().now()
     if when.tzinfo is None:
         raise ValueError("zone_for needs a timezone-aware `now`")
+    day = when.astimezone(UTC).date()
     for names in (_zones_for_phone(phone), _zones_for_country(country)):
-        zone = _unambiguous([z for z in map(_load_zone, names) if z is not None], when)
+        zone = _unambiguous_on(tuple(names), day)
         if zone is not None:
             return zone
     return fallback
+
+
+@lru_cache(maxsize=4096)
+def _unambiguous_on(names: tuple[str, ...], day: date) -> ZoneInfo | None:
+    """_unambiguous from the start of `day` (UTC), cached: every check-in scheduled asks, and the answer for a set of
+    zones changes at most once a day."""
+    start = datetime.combine(day, time(), tzinfo=UTC)
+    return _unambiguous([z for z in map(_load_zone, names) if z is not None], start)
 
 
 def defer_for_quiet_hours(due: datetime, zone: ZoneInfo, quiet: QuietHours | None) -> datetime:
@@ -226,6 +235,7 @@ def _first_instant_at_or_after(day: date, wall: time, zone: ZoneInfo, after: dat
     return datetime.fromtimestamp(high, UTC)
 
 
+@lru_cache(maxsize=1024)
 def _load_zone(name: str) -> ZoneInfo | None:
     """The zone, or None when the name is not in this machine's time-zone database (or not a zone name at all)."""
     if not name or name != name.strip():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 GSM_BASIC = frozenset(
@@ -9,11 +10,15 @@ GSM_BASIC = frozenset(
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 GSM_EXTENDED = frozenset("^{}\\[~]|€\f")
+# Any character outside GSM-7 (both tables): text without one needs no folding and is counted in septets.
+_NOT_GSM = re.compile("[^" + re.escape("".join(sorted(GSM_BASIC | GSM_EXTENDED))) + "]")
 _FOLD = {"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-", "…": "...", "\u00a0": " ", "•": "-"}
 
 
 def to_gsm(text: str) -> str:
     """Replace characters GSM-7 lacks with their nearest GSM-7 form (á -> a, curly quotes -> straight)."""
+    if _NOT_GSM.search(text) is None:
+        return text
     out = []
     for ch in text:
         ch = _FOLD.get(ch, ch)
@@ -26,12 +31,12 @@ def to_gsm(text: str) -> str:
 
 
 def is_gsm(text: str) -> bool:
-    return all(ch in GSM_BASIC or ch in GSM_EXTENDED for ch in text)
+    return _NOT_GSM.search(text) is None
 
 
 def segments(text: str) -> int:
     if is_gsm(text):
-        units = sum(2 if ch in GSM_EXTENDED else 1 for ch in text)
+        units = len(text) + sum(text.count(ch) for ch in GSM_EXTENDED)
         return 1 if units <= 160 else -(-units // 153)
     units = sum(2 if ord(ch) > 0xFFFF else 1 for ch in text)
     return 1 if units <= 70 else -(-units // 67)

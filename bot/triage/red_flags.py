@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -866,8 +867,25 @@ def _fires(sentences: tuple[_Sentence, ...], trigger: _Trigger, crisis: bool) ->
     return found
 
 
+SHORT_ANSWER = 16  # characters: "2", "yes", "not sure", "none of these"
+
+
 def screen(text: str, locale: str = "en") -> Screen:
-    """Screen one message. Both languages are always tried, whatever `locale` says."""
+    """Screen one message. Both languages are always tried, whatever `locale` says.
+
+    Most messages are short answers that many people send ("2", "no"): those are screened once and remembered
+    (the screen is pure; longer texts, which could say something personal, are not kept)."""
+    if len(text) <= SHORT_ANSWER:
+        return _screen_short(text)
+    return _screen(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _screen_short(text: str) -> Screen:
+    return _screen(text)
+
+
+def _screen(text: str) -> Screen:
     cleaned = _IDIOMS.sub(" , ", normalise(text))
     sentences = tuple(_sentences(cleaned))
     matched: list[RedFlag] = []
