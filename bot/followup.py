@@ -55,7 +55,7 @@ class RedisFollowUp:
         self, participant: str, session: Session, effect: ScheduleCheckIn, address: Address, now: datetime
     ) -> None:
         phone = address.to if address.channel == "sms" else None
-        zone = zone_for(phone, session.country, self.settings.default_time_zone)
+        zone = zone_for(phone, session.country, self.settings.default_time_zone, now=now)
         due = effect.due_at
         if not effect.exempt_from_quiet_hours:
             due = defer_for_quiet_hours(due, zone, self.settings.quiet)

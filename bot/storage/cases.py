@@ -45,12 +45,13 @@ class Case:
     resolved_at: datetime | None = None
 
 
-# KEYS: case, cases, pages, open-case. ARGV: id, fields json, opened ms, open-case ttl ms, case key prefix.
+# KEYS: case, cases, pages, open-case. ARGV: id, fields json, opened ms, open-case ttl ms, case key prefix (up to
+# and including the hash tag's opening brace).
 # Opens a case unless the person already has an unresolved one. Returns {id, 'opened'|'raised'|'same'}.
 _OPEN = Script("""
 local existing = redis.call('GET', KEYS[4])
 if existing then
-  local key = ARGV[5] .. existing
+  local key = ARGV[5] .. existing .. '}'
   local status = redis.call('HGET', key, 'status')
   if status and status ~= 'resolved' then
     local fields = cjson.decode(ARGV[2])
@@ -173,7 +174,7 @@ class CaseStore:
         if contact:
             fields["contact"] = contact
         names = [keys.case(case_id), keys.cases(), keys.pages(), keys.open_case(participant)]
-        prefix = keys.case("x")[: -len("{x}")]
+        prefix = keys.case("x")[: -len("x}")]  # "kneebot:v1:case:{": the script appends the id and "}"
         args: list[str | int | bytes] = [case_id, json.dumps(fields), millis(now), int(keep.total_seconds() * 1000)]
         raw = await _OPEN(self.client, names, [*args, prefix])
         assert isinstance(raw, list)

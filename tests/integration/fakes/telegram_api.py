@@ -225,6 +225,26 @@ class FakeTelegramAPI:
                 message["reply_markup"] = markup
             return dict(message)
 
+    async def _editmessagetext(self, params: dict[str, Any], request: Request) -> Any:
+        chat_id, message_id = _int(params, "chat_id"), _int(params, "message_id")
+        text, markup = params.get("text"), params.get("reply_markup")
+        if not isinstance(text, str) or not text.strip():
+            raise ApiError(400, "Bad Request: message text is empty")
+        if markup is not None:
+            _check_inline_keyboard(markup)
+        with self._lock:
+            message = self.messages.get((chat_id, message_id))
+            if message is None:
+                raise ApiError(400, "Bad Request: message to edit not found")
+            if text == message.get("text") and markup == message.get("reply_markup"):
+                raise ApiError(400, "Bad Request: message is not modified")
+            message["text"] = text
+            if markup is None:
+                message.pop("reply_markup", None)
+            else:
+                message["reply_markup"] = markup
+            return dict(message)
+
     async def _answercallbackquery(self, params: dict[str, Any], request: Request) -> Any:
         query_id = params.get("callback_query_id")
         if not isinstance(query_id, str) or not query_id:
