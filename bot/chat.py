@@ -14,7 +14,30 @@ from bot.content import Content
 from bot.conversation import ConversationService
 from bot.storage import keys
 from bot.storage.conversations import ConversationStore, MemoryConversationStore, RedisConversationStore
-from bot.triage.events import CommandReceived, Event, MessageReceived
+from bot.triage.events import CheckInDue, CommandReceived, Event, MessageReceived
+
+CHECKIN_NOW = "/checkin"  # terminal only: what the worker does when a check-in comes due, without the wait
+
+
+async def _next_checkin(service: ConversationService, participant: str) -> CheckInDue | None:
+    session = await service.session(participant)
+    if session is None or session.checkin_seq >= session.checkins_scheduled:
+        return None
+    return CheckInDue(session.checkin_seq + 1)
+
+
+async def _next_event(service: ConversationService, participant: str) -> Event | None:
+    """The next line as an event (None at the end of input); /checkin is the next check-in coming due now."""
+    while True:
+        line = await asyncio.to_thread(sys.stdin.readline)
+        if not line:
+            return None
+        if line.strip() != CHECKIN_NOW:
+            return MessageReceived(line.strip())
+        checkin = await _next_checkin(service, participant)
+        if checkin is not None:
+            return checkin
+        click.echo(click.style("(no check-in is scheduled)\n", dim=True))
 
 
 async def run_chat(content: Content, channel: str, locale: str | None) -> None:
@@ -26,21 +49,20 @@ async def run_chat(content: Content, channel: str, locale: str | None) -> None:
         store = RedisConversationStore(redis.asyncio.Redis.from_url(settings.redis_url), ttl=settings.conversation_ttl)
     else:
         store = MemoryConversationStore(ttl=settings.conversation_ttl)
-    service = ConversationService(content, store, SystemClock())
+    service = ConversationService(content, store, SystemClock(), settings.policy())
     participant = keys.participant_id(settings.id_hash_secret.get_secret_value().encode(), "cli", "terminal")
     start_locale = locale or settings.default_locale
-    click.echo(click.style("kneebot chat - type your answers; Ctrl-D to leave.\n", dim=True))
-    event: Event = CommandReceived("restart")
+    click.echo(
+        click.style("kneebot chat - type your answers; /checkin: the next check-in now; Ctrl-D to leave.\n", dim=True)
+    )
+    event: Event | None = CommandReceived("restart")
     try:
-        while True:
+        while event is not None:
             handled = await service.handle(participant, event, locale=start_locale, country=settings.default_country)
             for reply in handled.replies:
                 text = render_terminal(reply, content.catalog, handled.locale, channel)
                 click.echo(click.style("kneebot> ", fg="cyan") + text)
                 click.echo()
-            line = await asyncio.to_thread(sys.stdin.readline)
-            if not line:
-                break
-            event = MessageReceived(line.strip())
+            event = await _next_event(service, participant)
     finally:
         await store.aclose()

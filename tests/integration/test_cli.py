@@ -96,6 +96,13 @@ def test_chat_runs_a_conversation_on_stdin() -> None:
     assert "Reply with a number" in result.stdout and "Call 911 now." in result.stdout
 
 
+def test_chat_shows_the_checkin_on_request() -> None:
+    result = kneebot("chat", "--channel", "sms", stdin="/checkin\n1\n/checkin\n1\n")
+    assert result.returncode == 0, result.stderr
+    assert "no check-in is scheduled" in result.stdout  # before any advice
+    assert "How is your knee now" in result.stdout and "That's good to hear" in result.stdout
+
+
 def test_triage_and_screen_do_not_import_the_web_stack_or_redis() -> None:
     code = (
         "import sys; from bot.cli import main\n"
