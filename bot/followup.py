@@ -15,6 +15,7 @@ from bot.config import Settings
 from bot.storage.audit import AuditLog
 from bot.storage.cases import CaseStore
 from bot.storage.checkins import Address, CheckIn, CheckInStore
+from bot.storage.schedule import Batch
 from bot.timing import defer_for_quiet_hours, zone_for
 from bot.triage.effects import AuditRecord, CancelCheckIns, Effect, Escalate, ScheduleCheckIn
 from bot.triage.session import Session
@@ -33,26 +34,32 @@ class RedisFollowUp:
     async def apply(
         self, participant: str, session: Session, effects: Sequence[Effect], address: Address | None
     ) -> None:
+        """Escalations first (they need their case id back), then everything else in one round trip, in order."""
         now = self.clock.now()
+        batch = Batch()
         for effect in effects:
-            if isinstance(effect, AuditRecord):
+            if isinstance(effect, Escalate):
+                await self.escalate(participant, effect, address, now)
+            elif isinstance(effect, AuditRecord):
                 fields = dict(effect.fields)
                 if address is not None:
                     fields["channel"] = address.channel
-                await self.audit.record(effect.kind, fields, now)
+                self.audit.add_to(batch, effect.kind, fields, now)
             elif isinstance(effect, CancelCheckIns):
-                count = await self.checkins.cancel(participant)
-                if count:
-                    await self.audit.record("checkins_cancelled", {"reason": effect.reason, "count": str(count)}, now)
-            elif isinstance(effect, ScheduleCheckIn):
-                if address is None:
-                    continue  # nowhere to send it (a terminal chat)
-                await self.schedule(participant, session, effect, address, now)
-            elif isinstance(effect, Escalate):
-                await self.escalate(participant, effect, address, now)
+                entry = self.audit.args("checkins_cancelled", {"reason": effect.reason}, now)
+                self.checkins.cancel_to(batch, participant, entry)
+            elif isinstance(effect, ScheduleCheckIn) and address is not None:  # no address: a terminal chat
+                self.schedule(batch, participant, session, effect, address, now)
+        await batch.run(self.audit.client)
 
-    async def schedule(
-        self, participant: str, session: Session, effect: ScheduleCheckIn, address: Address, now: datetime
+    def schedule(
+        self,
+        batch: Batch,
+        participant: str,
+        session: Session,
+        effect: ScheduleCheckIn,
+        address: Address,
+        now: datetime,
     ) -> None:
         phone = address.to if address.channel == "sms" else None
         zone = zone_for(phone, session.country, self.settings.default_time_zone, now=now)
@@ -70,11 +77,9 @@ class RedisFollowUp:
             exempt=effect.exempt_from_quiet_hours,
             due_at=due,
         )
-        if await self.checkins.add(checkin, now):
-            moved = "quiet_hours" if due != effect.due_at else "none"
-            await self.audit.record(
-                "checkin_scheduled", {"seq": str(effect.seq), "level": effect.level, "reason": moved}, now
-            )
+        moved = "quiet_hours" if due != effect.due_at else "none"
+        fields = {"seq": str(effect.seq), "level": effect.level, "reason": moved}
+        self.checkins.add_to(batch, checkin, now, self.audit.args("checkin_scheduled", fields, now))
 
     async def escalate(self, participant: str, effect: Escalate, address: Address | None, now: datetime) -> None:
         if self.settings.escalation == "off":

@@ -15,7 +15,7 @@ from datetime import datetime
 import redis.asyncio
 
 from bot.storage import keys
-from bot.storage.schedule import from_millis
+from bot.storage.schedule import Batch, from_millis
 
 # Fields an audit entry may carry: anything else is dropped, so an identifier can't slip in by a new call site.
 ALLOWED_FIELDS = frozenset(
@@ -43,6 +43,16 @@ class AuditLog:
             if len(rows) < batch:
                 return
             start = "(" + _text(rows[-1][0])
+
+    def args(self, kind: str, fields: Mapping[str, str], now: datetime) -> list[str | int | bytes]:
+        """The entry as a script's arguments (the cap, then field, value, ...), for a change that writes its own."""
+        flat: list[str | int | bytes] = [self.max_events]
+        for name, value in entry(kind, fields, now).items():
+            flat += [name, value]
+        return flat
+
+    def add_to(self, batch: Batch, kind: str, fields: Mapping[str, str], now: datetime) -> None:
+        batch.xadd(keys.audit(), entry(kind, fields, now), self.max_events)
 
     async def length(self) -> int:
         return int(await self.client.xlen(keys.audit()))

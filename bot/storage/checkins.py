@@ -15,7 +15,9 @@ import redis.asyncio
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot.storage import keys
-from bot.storage.schedule import Claim, LeasedSchedule, Script, millis
+from bot.storage.schedule import Batch, Claim, LeasedSchedule, Script, millis
+
+AuditArgs = list[str | int | bytes]  # an audit entry for a script: the stream's cap, then field, value, ...
 
 KEEP_AFTER_DUE = timedelta(days=30)  # a record outlives its due time by this much, then expires on its own
 
@@ -53,8 +55,19 @@ class Claimed:
     checkin: CheckIn | None  # None when the record is gone (cancelled between claim and read)
 
 
-# KEYS: schedule, record, index. ARGV: id, due ms, record, record ttl ms, seq. 0 when it was already scheduled.
-_SCHEDULE = Script("""
+# The audit entry a change records, when asked for one (ARGV from `audit_args`): written by the same script, so it
+# is there exactly when the change happened.
+_AUDIT = """
+if #KEYS == {audit_key} then
+  local entry = {{unpack(ARGV, {first} + 1)}}{extra}
+  redis.call('XADD', KEYS[{audit_key}], 'MAXLEN', '~', ARGV[{first}], '*', unpack(entry))
+end
+"""
+
+# KEYS: schedule, record, index [, audit]. ARGV: id, due ms, record, record ttl ms, seq [, audit cap, field, value...].
+# 0 when it was already scheduled.
+_SCHEDULE = Script(
+    """
 if redis.call('EXISTS', KEYS[2]) == 1 then
   return 0
 end
@@ -62,19 +75,28 @@ redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 redis.call('SADD', KEYS[3], ARGV[5])
 redis.call('PEXPIRE', KEYS[3], ARGV[4])
-return 1
-""")
+"""
+    + _AUDIT.format(audit_key=4, first=6, extra="")
+    + "return 1\n"
+)
 
-# KEYS: schedule, index. ARGV: participant, record key prefix. Returns how many were cancelled.
-_CANCEL = Script("""
+# KEYS: schedule, index [, audit]. ARGV: participant, record key prefix [, audit cap, field, value...]. Returns how
+# many were cancelled; the audit entry (with their count) only when there were any.
+_CANCEL = Script(
+    """
 local seqs = redis.call('SMEMBERS', KEYS[2])
 for _, seq in ipairs(seqs) do
   redis.call('ZREM', KEYS[1], ARGV[1] .. ':' .. seq)
   redis.call('DEL', ARGV[2] .. seq)
 end
 redis.call('DEL', KEYS[2])
-return #seqs
-""")
+if #seqs == 0 then
+  return 0
+end
+"""
+    + _AUDIT.format(audit_key=3, first=3, extra="\n  entry[#entry + 1] = 'count'\n  entry[#entry + 1] = #seqs")
+    + "return #seqs\n"
+)
 
 # KEYS: schedule, record, index. ARGV: id, claimed score, seq. Removes a delivered check-in if the claim still holds.
 _FINISH = Script("""
@@ -96,6 +118,12 @@ class CheckInStore:
 
     async def add(self, checkin: CheckIn, now: datetime) -> bool:
         """Schedule it; False (and nothing changed) when this id is already scheduled: its id is deterministic."""
+        batch = Batch()
+        self.add_to(batch, checkin, now)
+        return bool((await batch.run(self.client))[0])
+
+    def add_to(self, batch: Batch, checkin: CheckIn, now: datetime, audit: AuditArgs | None = None) -> None:
+        """`add` as part of a batch; with `audit`, the audit entry is written if (and only if) it was scheduled."""
         ttl = max(1, millis(checkin.due_at + KEEP_AFTER_DUE) - millis(now))
         names = [
             keys.checkins(),
@@ -109,15 +137,28 @@ class CheckInStore:
             ttl,
             checkin.seq,
         ]
-        return bool(await _SCHEDULE(self.client, names, args))
+        if audit is not None:
+            names.append(keys.audit())
+            args += audit
+        batch.script(_SCHEDULE, names, args)
 
     async def cancel(self, participant: str) -> int:
         """Cancel every pending check-in of this person; how many there were."""
-        prefix = keys.checkin(participant, 0)[:-1]
-        names = [keys.checkins(), keys.checkin_index(participant)]
-        count = await _CANCEL(self.client, names, [participant, prefix])
+        batch = Batch()
+        self.cancel_to(batch, participant)
+        count = (await batch.run(self.client))[0]
         assert isinstance(count, int)
         return count
+
+    def cancel_to(self, batch: Batch, participant: str, audit: AuditArgs | None = None) -> None:
+        """`cancel` as part of a batch; with `audit`, the entry (and the count) is written when any were pending."""
+        prefix = keys.checkin(participant, 0)[:-1]
+        names = [keys.checkins(), keys.checkin_index(participant)]
+        args: list[str | int | bytes] = [participant, prefix]
+        if audit is not None:
+            names.append(keys.audit())
+            args += audit
+        batch.script(_CANCEL, names, args)
 
     async def claim(self, now: datetime, lease: timedelta, limit: int) -> list[Claimed]:
         claims = await self.schedule.claim(now, lease, limit)

@@ -73,6 +73,41 @@ class Script:
 CLAIM, SETTLE = Script(_CLAIM), Script(_SETTLE)
 
 
+class Batch:
+    """Commands sent together in one round trip (a pipeline, not a transaction): scripts by EVALSHA, and any that
+    Redis no longer has cached (after a restart) re-run on their own by EVAL. Each command is independent."""
+
+    def __init__(self) -> None:
+        self._ops: list[tuple[Script | None, list[str], list[str | int | bytes], dict[str, object]]] = []
+
+    def script(self, script: Script, keys: list[str], args: list[str | int | bytes]) -> None:
+        self._ops.append((script, keys, args, {}))
+
+    def xadd(self, key: str, fields: dict[str, str], maxlen: int) -> None:
+        self._ops.append((None, [key], [], {"fields": fields, "maxlen": maxlen}))
+
+    def __len__(self) -> int:
+        return len(self._ops)
+
+    async def run(self, client: redis.asyncio.Redis) -> list[object]:
+        if not self._ops:
+            return []
+        async with client.pipeline(transaction=False) as pipe:
+            for script, keys, args, extra in self._ops:
+                if script is None:
+                    pipe.xadd(keys[0], extra["fields"], maxlen=extra["maxlen"], approximate=True)  # type: ignore[arg-type]
+                else:
+                    pipe.evalsha(script.sha, len(keys), *keys, *args)
+            results: list[object] = await pipe.execute(raise_on_error=False)
+        for index, result in enumerate(results):
+            script, keys, args, _ = self._ops[index]
+            if isinstance(result, NoScriptError) and script is not None:
+                results[index] = await client.eval(script.source, len(keys), *keys, *args)
+            elif isinstance(result, Exception):
+                raise result
+        return results
+
+
 class LeasedSchedule:
     def __init__(self, client: redis.asyncio.Redis, key: str) -> None:
         self.client, self.key = client, key
