@@ -74,8 +74,9 @@ CLAIM, SETTLE = Script(_CLAIM), Script(_SETTLE)
 
 
 class Batch:
-    """Commands sent together in one round trip (a pipeline, not a transaction): scripts by EVALSHA, and any that
-    Redis no longer has cached (after a restart) re-run on their own by EVAL. Each command is independent."""
+    """Commands sent together in one round trip (a pipeline, not a transaction), run in order. The pipeline starts
+    with a SCRIPT LOAD of each script it uses, so an EVALSHA never meets an empty script cache (after a Redis
+    restart) halfway through: a retried script would run after commands queued behind it, out of order."""
 
     def __init__(self) -> None:
         self._ops: list[tuple[Script | None, list[str], list[str | int | bytes], dict[str, object]]] = []
@@ -92,18 +93,18 @@ class Batch:
     async def run(self, client: redis.asyncio.Redis) -> list[object]:
         if not self._ops:
             return []
+        scripts = {script.sha: script for script, *_ in self._ops if script is not None}
         async with client.pipeline(transaction=False) as pipe:
+            for loaded in scripts.values():
+                pipe.script_load(loaded.source)
             for script, keys, args, extra in self._ops:
                 if script is None:
-                    pipe.xadd(keys[0], extra["fields"], maxlen=extra["maxlen"], approximate=True)  # type: ignore[arg-type]
+                    pipe.xadd(keys[0], extra["fields"], maxlen=extra["maxlen"], approximate=True)  # type: ignore[arg-type, unused-ignore]
                 else:
                     pipe.evalsha(script.sha, len(keys), *keys, *args)
-            results: list[object] = await pipe.execute(raise_on_error=False)
-        for index, result in enumerate(results):
-            script, keys, args, _ = self._ops[index]
-            if isinstance(result, NoScriptError) and script is not None:
-                results[index] = await client.eval(script.source, len(keys), *keys, *args)
-            elif isinstance(result, Exception):
+            results: list[object] = (await pipe.execute(raise_on_error=False))[len(scripts) :]
+        for result in results:
+            if isinstance(result, Exception):
                 raise result
         return results
 
