@@ -2,15 +2,19 @@
 
 Every message first takes a slot from the rate limiter shared through Redis (Telegram: about 30 messages/s per bot and
 1/s per chat; SMS: a configured rate per sending number), so the limits hold across every web and worker process
-together. After each message the count sent is recorded against the inbound (or check-in) id, so a retry after a
-crash sends only what was not yet sent.
+together; the slot is released when the send is over, so it counts from the provider's side of the send. After each
+message the count sent is recorded against the inbound (or check-in) id, so a retry after a crash sends only what was
+not yet sent.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from redis.exceptions import RedisError
 
 from bot.channels.render import TelegramMessage
 from bot.channels.sms import SmsChannel, SmsSendError, SmsUnsubscribed
@@ -19,7 +23,7 @@ from bot.config import Settings
 from bot.metrics import Metrics
 from bot.storage.checkins import Address
 from bot.storage.conversations import ConversationStore
-from bot.storage.ratelimit import Limit, RedisRateLimiter
+from bot.storage.ratelimit import Grant, Limit, RedisRateLimiter
 from bot.triage.effects import SendReply
 
 log = logging.getLogger("kneebot.delivery")
@@ -37,6 +41,10 @@ class DeliveryFailed(Exception):
     def __init__(self, reason: str, retry_after_s: float = 30.0) -> None:
         super().__init__(reason)
         self.retry_after_s = retry_after_s
+
+
+class NoSlot(DeliveryFailed):
+    """The rate limits had no slot within the time allowed; `retry_after_s` is the limiter's hint."""
 
 
 @dataclass
@@ -62,33 +70,79 @@ class Deliverer:
             return limits
         return [Limit("sms-from", _count(s.sms_rate_per_s), _window(s.sms_rate_per_s))]
 
-    async def slot(self, channel: str, participant: str | None, token: str) -> None:
+    async def send_limited(
+        self,
+        address: Address,
+        unit: TelegramMessage | str,
+        participant: str | None,
+        token: str,
+        *,
+        max_wait_s: float,
+        grant: Grant | None = None,
+    ) -> int:
+        """`send` once the limits have a slot (`grant`, one taken already, or one waited for up to `max_wait_s`;
+        NoSlot with the wait left when there is none in time), releasing the slot when the send is over, whatever
+        happened."""
+        if grant is None:
+            grant = await self.slot(address.channel, participant, token, max_wait_s)
+        if grant is None or self.limiter is None:
+            return await self.send(address, unit)
+        async with self.limiter.holding(grant):
+            return await self.send(address, unit)
+
+    async def slot(self, channel: str, participant: str | None, token: str, max_wait_s: float) -> Grant | None:
+        """A slot in the channel's limits (and the chat's), waiting up to `max_wait_s`; None without a limiter.
+        Raises NoSlot with the limiter's hint. A slot taken must be used by a send or given back with `unused`."""
         if self.limiter is None:
-            return
-        if not await self.limiter.acquire(self.limits(channel, participant), token, timeout_s=SLOT_TIMEOUT_S):
-            raise DeliveryFailed("rate limit: no slot in time", retry_after_s=1.0)
+            return None
+        got = await self.limiter.acquire(self.limits(channel, participant), token, timeout_s=max_wait_s)
+        if not isinstance(got, Grant):
+            raise NoSlot("rate limit: no slot in time", retry_after_s=got)
+        return got
+
+    async def unused(self, grant: Grant | None) -> None:
+        """Give back a slot that no send used. On a Redis error it stays held for the limiter's hold time: slower,
+        never over the limit."""
+        if grant is not None and self.limiter is not None:
+            with contextlib.suppress(RedisError):
+                await self.limiter.cancel(grant)
 
     async def deliver(
-        self, participant: str, address: Address, message_key: str, replies: Sequence[SendReply], locale: str
+        self,
+        participant: str,
+        address: Address,
+        message_key: str,
+        replies: Sequence[SendReply],
+        locale: str,
+        *,
+        max_wait_s: float = SLOT_TIMEOUT_S,
+        first_slot: Grant | None = None,
     ) -> int:
-        """Send what was not sent yet of these replies; how many messages this call sent."""
-        done = await self.store.delivered(participant, message_key)
-        if address.channel == "telegram":
-            units: Sequence[TelegramMessage | str] = self._telegram().render(replies, locale)
-        else:
-            units = self._sms().bodies(replies, locale)
-        sent = 0
-        for index, unit in enumerate(units):
-            if index < done:
-                continue
-            await self.slot(address.channel, participant, "reply")
-            await self.send(address, unit)
-            await self.store.mark_delivered(participant, message_key, index + 1)
-            sent += 1
-        return sent
+        """Send what was not sent yet of these replies; how many messages this call sent. Each message waits up to
+        `max_wait_s` for a slot (NoSlot, with the wait left, when there is none in time), but the first, with
+        `first_slot`, uses that one (given back if nothing is left to send)."""
+        spare = first_slot
+        try:
+            done = await self.store.delivered(participant, message_key)
+            if address.channel == "telegram":
+                units: Sequence[TelegramMessage | str] = self._telegram().render(replies, locale)
+            else:
+                units = self._sms().bodies(replies, locale)
+            sent = 0
+            for index, unit in enumerate(units):
+                if index < done:
+                    continue
+                grant, spare = spare, None
+                await self.send_limited(address, unit, participant, "reply", max_wait_s=max_wait_s, grant=grant)
+                await self.store.mark_delivered(participant, message_key, index + 1)
+                sent += 1
+            return sent
+        finally:
+            await self.unused(spare)
 
     async def send(self, address: Address, unit: TelegramMessage | str) -> int:
-        """One message, no limiter; its Telegram message id (0 for SMS). Raises OptedOut or DeliveryFailed."""
+        """One message, outside the limiter (`send_limited` takes a slot first); its Telegram message id (0 for
+        SMS). Raises OptedOut or DeliveryFailed."""
         try:
             if address.channel == "telegram":
                 assert isinstance(unit, TelegramMessage)

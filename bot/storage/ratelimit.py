@@ -5,6 +5,19 @@ in microseconds. One Lua script trims, counts and records for all of a call's li
 all-or-nothing (a message refused by its chat's limit uses none of the bot's) and every worker shares the clock of
 the Redis server rather than its own.
 
+What must hold is the provider's count: at most `count` messages *arriving* in any window. A message arrives some
+time after its grant (the worker is scheduled, the request crosses the network), up to 130 ms on a busy two-core
+machine, so a log scored by grant time lets `count + 1` arrivals share one of the provider's windows. Each grant is
+therefore held, scored in the future, while its message is in flight, and `release` re-scores it at the time the
+send finished, which is after the provider received it. The proof is short: take the latest-granted of any `count + 1`
+messages that arrived within one window; at its grant, each of the others was either in flight (held) or finished
+after it arrived, inside the window, so `count` entries were in the log and it could not have been granted. The cost
+is the send's own duration per slot: the rate at saturation is `count / (window + send time)`.
+
+A hold is short (`hold_s`, 3 s) and renewed while the send lasts (`holding` renews it every third of that), so a
+grant whose worker died in flight stops taking a slot within `hold_s` instead of the longest a send may take: one
+killed worker with a dozen sends in flight would otherwise cost a 50/s limit a quarter of its rate for that long.
+
 Redis Cluster: the keys of one script call must share a slot, but each limit has its own hash tag (`{telegram}`,
 `{telegram-chat:tg-abc}`), so a Cluster deployment would need one hash tag for all keys of a call. This project runs
 on a single Redis.
@@ -13,12 +26,15 @@ on a single Redis.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import random
-from collections.abc import Sequence
+import secrets
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 import redis.asyncio
+from redis.exceptions import RedisError
 
 from bot.storage import keys
 
@@ -26,22 +42,25 @@ from bot.storage import keys
 _JITTER_S = 0.005
 _MIN_WAIT_S = 0.001
 
-# KEYS: one sorted set per limit. ARGV: member prefix, then count and window (microseconds) for each key.
-# Returns 0 after recording the grant in every key, else the microseconds until the fullest limit has room.
+# KEYS: one sorted set per limit. ARGV: member prefix, hold (microseconds), then count and window (microseconds) for
+# each key. Returns the member after recording the grant in every key, else the microseconds until the fullest limit
+# can have room. A held entry (scored after now) is still in flight: it leaves a full window after its release, so
+# no room can come before `window` from now.
 # Scripts that call TIME need redis.replicate_commands() on Redis < 5 only; from 5 effects replication is the default.
 _ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local hold = tonumber(ARGV[2])
 local wait = 0
 for i, key in ipairs(KEYS) do
-  local count = tonumber(ARGV[2 * i])
-  local window = tonumber(ARGV[2 * i + 1])
+  local count = tonumber(ARGV[2 * i + 1])
+  local window = tonumber(ARGV[2 * i + 2])
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
   local used = redis.call('ZCARD', key)
   if used >= count then
     -- Room comes back when the entry at index used - count leaves the window.
-    local entry = redis.call('ZRANGE', key, used - count, used - count, 'WITHSCORES')
-    wait = math.max(wait, tonumber(entry[2]) + window - now)
+    local score = tonumber(redis.call('ZRANGE', key, used - count, used - count, 'WITHSCORES')[2])
+    wait = math.max(wait, math.min(score - now, 0) + window)
   end
 end
 if wait > 0 then
@@ -49,10 +68,53 @@ if wait > 0 then
 end
 local member = ARGV[1] .. '@' .. t[1] .. '.' .. t[2]
 for i, key in ipairs(KEYS) do
-  redis.call('ZADD', key, now, member)
-  redis.call('PEXPIRE', key, math.ceil(tonumber(ARGV[2 * i + 1]) / 1000))
+  redis.call('ZADD', key, now + hold, member)
+  redis.call('PEXPIRE', key, math.ceil((hold + tonumber(ARGV[2 * i + 2])) / 1000))
 end
-return 0
+return member
+"""
+
+# KEYS: the grant's sorted sets. ARGV: member, then each key's window (microseconds). Scores the grant at now: it
+# leaves one window after its message was sent. (Re-added if its hold had run out: the message still counts.)
+_RELEASE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+for i, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now, ARGV[1])
+  local window_ms = math.ceil(tonumber(ARGV[i + 1]) / 1000)
+  if redis.call('PTTL', key) < window_ms then
+    redis.call('PEXPIRE', key, window_ms)
+  end
+end
+return 1
+"""
+
+# KEYS: the grant's sorted sets. ARGV: member. A grant whose message was never sent gives its slot back.
+_CANCEL = """
+for _, key in ipairs(KEYS) do
+  redis.call('ZREM', key, ARGV[1])
+end
+return 1
+"""
+
+# KEYS: the grant's sorted sets. ARGV: member, hold, then each key's window (microseconds). Holds the grant `hold`
+# longer, but only while it is still held: once released (scored at or before now) or gone, a late renewal must not
+# hold it again.
+_RENEW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local hold = tonumber(ARGV[2])
+for i, key in ipairs(KEYS) do
+  local score = redis.call('ZSCORE', key, ARGV[1])
+  if score and tonumber(score) > now then
+    redis.call('ZADD', key, now + hold, ARGV[1])
+    local keep_ms = math.ceil((hold + tonumber(ARGV[i + 2])) / 1000)
+    if redis.call('PTTL', key) < keep_ms then
+      redis.call('PEXPIRE', key, keep_ms)
+    end
+  end
+end
+return 1
 """
 
 
@@ -75,24 +137,36 @@ class Limit:
             raise ValueError("a limit's per_s must be > 0")
 
 
+@dataclass(frozen=True)
+class Grant:
+    """One slot in each of a call's limits, held until `release`."""
+
+    keys: tuple[str, ...]
+    windows_us: tuple[int, ...]
+    member: str
+
+
 class RedisRateLimiter:
     """Grants across processes. Redis errors propagate; callers decide whether to retry or drop.
 
-    Each limit is enforced over `per_s * (1 + margin)` seconds, not `per_s`: the provider stamps a message some
-    variable time after our grant, and the margin keeps that jitter from putting `count + 1` messages into one of the
-    provider's windows. The achieved rate under full load is therefore `count / (per_s * (1 + margin))`, about 95% of
-    the limit with the default margin.
+    Send inside `holding(grant)`, which keeps the grant held while the send lasts and releases it after, sent or not;
+    a grant that is never released (its process died) stays held for `hold_s`.
     """
 
-    def __init__(self, client: redis.asyncio.Redis, *, margin: float = 0.05) -> None:
-        if not margin >= 0:
-            raise ValueError("margin must be >= 0")
-        self._margin = margin
-        self._script = client.register_script(_ACQUIRE)
+    def __init__(self, client: redis.asyncio.Redis, *, hold_s: float = 3.0) -> None:
+        if not hold_s > 0:
+            raise ValueError("hold_s must be > 0")
+        self._hold_s = hold_s
+        self._hold_us = round(hold_s * 1_000_000)
+        self._acquire = client.register_script(_ACQUIRE)
+        self._release = client.register_script(_RELEASE)
+        self._renew = client.register_script(_RENEW)
+        self._cancel = client.register_script(_CANCEL)
+        self._process = secrets.token_hex(3)  # members stay unique across processes sharing a token
         self._grants = itertools.count()
 
-    async def try_acquire(self, limits: Sequence[Limit], token: str) -> float:
-        """All-or-nothing: when every limit has room, record one grant in each and return 0.0; otherwise record
+    async def try_acquire(self, limits: Sequence[Limit], token: str) -> Grant | float:
+        """All-or-nothing: when every limit has room, record one held grant in each and return it; otherwise record
         nothing and return the seconds to wait before a retry can succeed (> 0).
 
         `token` names the caller (e.g. a worker id) in the stored entries; it too must be opaque.
@@ -101,23 +175,57 @@ class RedisRateLimiter:
             raise ValueError("try_acquire needs at least one limit")
         if not token:
             raise ValueError("token must be non-empty")
-        args: list[str | int] = [f"{token}:{next(self._grants)}"]
-        for limit in limits:
-            args += [limit.count, max(1, round(limit.per_s * (1 + self._margin) * 1_000_000))]
-        wait_us = int(await self._script(keys=[keys.ratelimit(limit.name) for limit in limits], args=args))
-        return 0.0 if wait_us == 0 else max(wait_us / 1_000_000, _MIN_WAIT_S)
+        names = tuple(keys.ratelimit(limit.name) for limit in limits)
+        windows = tuple(max(1, round(limit.per_s * 1_000_000)) for limit in limits)
+        args: list[str | int] = [f"{token}:{self._process}:{next(self._grants)}", self._hold_us]
+        for limit, window in zip(limits, windows, strict=True):
+            args += [limit.count, window]
+        result = await self._acquire(keys=list(names), args=args)
+        if isinstance(result, bytes | str):
+            return Grant(names, windows, result.decode() if isinstance(result, bytes) else result)
+        return max(int(result) / 1_000_000, _MIN_WAIT_S)
 
-    async def acquire(self, limits: Sequence[Limit], token: str, *, timeout_s: float | None = None) -> bool:
-        """Wait (asyncio.sleep the hinted time, plus a little jitter) until try_acquire grants; False on timeout.
-
-        Returns False as soon as the hinted wait would end past the timeout, since no grant can come sooner.
-        """
+    async def acquire(self, limits: Sequence[Limit], token: str, *, timeout_s: float | None = None) -> Grant | float:
+        """Wait (asyncio.sleep the hinted time, plus a little jitter) until try_acquire grants. On timeout, the wait
+        still hinted (> 0) instead of a grant: returned as soon as the hint would end past the timeout, since no grant
+        can come sooner."""
         loop = asyncio.get_running_loop()
         deadline = None if timeout_s is None else loop.time() + timeout_s
         while True:
-            wait = await self.try_acquire(limits, token)
-            if wait == 0.0:
-                return True
-            if deadline is not None and loop.time() + wait > deadline:
-                return False
-            await asyncio.sleep(wait + random.uniform(0, _JITTER_S))
+            got = await self.try_acquire(limits, token)
+            if isinstance(got, Grant):
+                return got
+            if deadline is not None and loop.time() + got > deadline:
+                return got
+            await asyncio.sleep(got + random.uniform(0, _JITTER_S))
+
+    async def release(self, grant: Grant) -> None:
+        """The grant's send is over (sent, failed or unknown): it counts for one window from now."""
+        await self._release(keys=list(grant.keys), args=[grant.member, *grant.windows_us])
+
+    async def cancel(self, grant: Grant) -> None:
+        """The grant's message will not be sent (nothing was, or will be, on the wire): its slot is free again."""
+        await self._cancel(keys=list(grant.keys), args=[grant.member])
+
+    async def renew(self, grant: Grant) -> None:
+        """Hold a grant still in flight for another `hold_s` from now (nothing once it is released)."""
+        await self._renew(keys=list(grant.keys), args=[grant.member, self._hold_us, *grant.windows_us])
+
+    @contextlib.asynccontextmanager
+    async def holding(self, grant: Grant) -> AsyncIterator[None]:
+        """Run the block (the send) with the grant held, renewed every third of `hold_s`, and release the grant when
+        the block ends, however it ends. A Redis error in a renewal or the release is not raised: the grant then
+        stays held until its hold runs out, which is slower, never over the limit."""
+        keeper = asyncio.create_task(self._keep(grant))
+        try:
+            yield
+        finally:
+            keeper.cancel()  # a renewal already on its way does nothing once the release has landed
+            with contextlib.suppress(RedisError):
+                await self.release(grant)
+
+    async def _keep(self, grant: Grant) -> None:
+        while True:
+            await asyncio.sleep(self._hold_s / 3)
+            with contextlib.suppress(RedisError):
+                await self.renew(grant)

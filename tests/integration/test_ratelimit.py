@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import subprocess
 import sys
 import time
@@ -13,7 +14,7 @@ import pytest
 import redis.asyncio
 
 from bot.storage import keys
-from bot.storage.ratelimit import Limit, RedisRateLimiter
+from bot.storage.ratelimit import Grant, Limit, RedisRateLimiter
 
 pytestmark = pytest.mark.real_redis
 
@@ -23,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 WORKER = """
 import asyncio, json, sys, time
 import redis.asyncio
-from bot.storage.ratelimit import Limit, RedisRateLimiter
+from bot.storage.ratelimit import Grant, Limit, RedisRateLimiter
 
 async def main(url, name, start, end):
     async with redis.asyncio.Redis.from_url(url) as client:
@@ -32,8 +33,12 @@ async def main(url, name, start, end):
         times = []
 
         async def hammer(token):
-            while await limiter.acquire([Limit("bot", 20)], token, timeout_s=end - time.monotonic()):
+            while True:
+                grant = await limiter.acquire([Limit("bot", 20)], token, timeout_s=end - time.monotonic())
+                if not isinstance(grant, Grant):
+                    break
                 times.append(time.monotonic())
+                await limiter.release(grant)
 
         await asyncio.gather(*(hammer(f"{name}-{i}") for i in range(2)))
         print(json.dumps(times))
@@ -65,17 +70,122 @@ def test_grants_count_times_then_hints_when_room_comes_back(redis_client: redis.
     async def scenario() -> None:
         async with redis_client:
             limiter = RedisRateLimiter(redis_client)
-            limit = Limit("t1", 3, per_s=0.2)  # window 0.21 s with the default margin
-            assert [await limiter.try_acquire([limit], "w") for _ in range(3)] == [0.0, 0.0, 0.0]
-            hint = await limiter.try_acquire([limit], "w")
-            assert 0.1 < hint <= 0.21
+            limit = Limit("t1", 3, per_s=0.2)
+            grants = [await limiter.try_acquire([limit], "w") for _ in range(3)]
+            assert all(isinstance(g, Grant) for g in grants)
+            # All three are still in flight: room comes back no sooner than a whole window after a release.
+            assert await limiter.try_acquire([limit], "w") == pytest.approx(0.2, abs=0.01)
             assert await redis_client.zcard(keys.ratelimit("t1")) == 3  # the refusal recorded nothing
+            for grant in grants:
+                assert isinstance(grant, Grant)
+                await limiter.release(grant)
+            hint = await limiter.try_acquire([limit], "w")
+            assert isinstance(hint, float) and 0.1 < hint <= 0.2
             await asyncio.sleep(hint / 2)
-            assert 0 < await limiter.try_acquire([limit], "w") < hint  # still full, and the hint shrinks
-            await asyncio.sleep(hint / 2)
-            assert await limiter.try_acquire([limit], "w") == 0.0
+            shorter = await limiter.try_acquire([limit], "w")
+            assert isinstance(shorter, float) and 0 < shorter < hint  # still full, and the hint shrinks
+            await asyncio.sleep(shorter + 0.005)
+            assert isinstance(await limiter.try_acquire([limit], "w"), Grant)
 
     asyncio.run(scenario())
+
+
+def test_a_grant_counts_while_in_flight_and_for_a_window_after_its_release(redis_client: redis.asyncio.Redis) -> None:
+    async def scenario() -> None:
+        async with redis_client:
+            limiter = RedisRateLimiter(redis_client)
+            limit = Limit("t2", 1, per_s=0.2)
+            grant = await limiter.try_acquire([limit], "w")
+            assert isinstance(grant, Grant)
+            await asyncio.sleep(0.3)  # longer than the window, but the send is not over
+            assert isinstance(await limiter.try_acquire([limit], "w"), float)
+            await limiter.release(grant)
+            await asyncio.sleep(0.15)
+            assert isinstance(await limiter.try_acquire([limit], "w"), float)
+            await asyncio.sleep(0.06)
+            assert isinstance(await limiter.try_acquire([limit], "w"), Grant)
+
+    asyncio.run(scenario())
+
+
+def test_a_grant_never_released_is_held_only_for_the_hold_time(redis_client: redis.asyncio.Redis) -> None:
+    async def scenario() -> None:
+        async with redis_client:
+            limiter = RedisRateLimiter(redis_client, hold_s=0.3)
+            limit = Limit("t3", 1, per_s=0.1)
+            assert isinstance(await limiter.try_acquire([limit], "dies"), Grant)  # its process dies: no release
+            await asyncio.sleep(0.25)
+            assert isinstance(await limiter.try_acquire([limit], "w"), float)
+            await asyncio.sleep(0.2)  # hold + window = 0.4 s after the grant
+            assert isinstance(await limiter.try_acquire([limit], "w"), Grant)
+
+    asyncio.run(scenario())
+
+
+def test_a_send_longer_than_the_hold_keeps_its_grant_held_and_releases_it_after(
+    redis_client: redis.asyncio.Redis,
+) -> None:
+    async def scenario() -> None:
+        async with redis_client:
+            limiter = RedisRateLimiter(redis_client, hold_s=0.3)
+            limit = Limit("slow", 1, per_s=0.1)
+            grant = await limiter.try_acquire([limit], "w")
+            assert isinstance(grant, Grant)
+            async with limiter.holding(grant):
+                await asyncio.sleep(1.0)  # a slow provider: over three holds, renewed each 0.1 s
+                assert isinstance(await limiter.try_acquire([limit], "w"), float)
+            await limiter.renew(grant)  # a renewal landing after the release does not hold it again
+            assert isinstance(await limiter.try_acquire([limit], "w"), float)  # counts for a window after release
+            await asyncio.sleep(0.15)
+            assert isinstance(await limiter.try_acquire([limit], "w"), Grant)
+
+    asyncio.run(scenario())
+
+
+def test_holding_releases_the_grant_when_the_send_fails(redis_client: redis.asyncio.Redis) -> None:
+    async def scenario() -> None:
+        async with redis_client:
+            limiter = RedisRateLimiter(redis_client)  # a 3 s hold: only the release can free it this soon
+            limit = Limit("fails", 1, per_s=0.1)
+            grant = await limiter.try_acquire([limit], "w")
+            assert isinstance(grant, Grant)
+            with pytest.raises(RuntimeError):
+                async with limiter.holding(grant):
+                    raise RuntimeError("the provider refused")
+            await asyncio.sleep(0.15)
+            assert isinstance(await limiter.try_acquire([limit], "w"), Grant)
+
+    asyncio.run(scenario())
+
+
+def test_arrivals_never_exceed_the_limit_whatever_the_send_delays(redis_client: redis.asyncio.Redis) -> None:
+    """What the provider counts: each message arrives at a random time between its grant and its release. A log
+    scored at grant time lets these spill `count + 1` arrivals into one window; scoring at release does not."""
+    count, window_s, duration_s = 5, 0.2, 2.0
+    arrivals: list[float] = []
+
+    async def scenario() -> None:
+        async with redis_client:
+            limiter = RedisRateLimiter(redis_client)
+            limit = Limit("provider", count, per_s=window_s)
+            rng = random.Random(7)
+            end = time.monotonic() + duration_s
+
+            async def sender() -> None:
+                while time.monotonic() < end:
+                    grant = await limiter.acquire([limit], "w", timeout_s=1.0)
+                    if not isinstance(grant, Grant):
+                        continue
+                    await asyncio.sleep(rng.uniform(0, 0.06))  # scheduled late, then on the wire
+                    arrivals.append(time.monotonic())
+                    await asyncio.sleep(rng.uniform(0, 0.03))  # the provider's answer comes back
+                    await limiter.release(grant)
+
+            await asyncio.gather(*(sender() for _ in range(12)))
+
+    asyncio.run(scenario())
+    assert most_in_any_window(arrivals, window_s) <= count
+    assert len(arrivals) >= 0.6 * count * duration_s / window_s  # the limit is used, not starved
 
 
 def test_a_full_limit_records_nothing_in_the_others(redis_client: redis.asyncio.Redis) -> None:
@@ -83,15 +193,17 @@ def test_a_full_limit_records_nothing_in_the_others(redis_client: redis.asyncio.
         async with redis_client:
             limiter = RedisRateLimiter(redis_client)
             bot, chat, other = Limit("bot", 5), Limit("chat:a", 1), Limit("chat:b", 1, per_s=3.0)
-            assert await limiter.try_acquire([bot, chat], "w") == 0.0
-            assert await limiter.try_acquire([other], "w") == 0.0
-            assert await limiter.try_acquire([bot, chat], "w") > 0
+            assert isinstance(await limiter.try_acquire([bot, chat], "w"), Grant)
+            assert isinstance(await limiter.try_acquire([other], "w"), Grant)
+            assert isinstance(await limiter.try_acquire([bot, chat], "w"), float)
             assert await redis_client.zcard(keys.ratelimit("bot")) == 1
             # With two limits full, the hint is the longer wait.
-            assert await limiter.try_acquire([bot, chat, other], "w") > 2.0
+            hint = await limiter.try_acquire([bot, chat, other], "w")
+            assert isinstance(hint, float) and hint > 2.0
             assert await redis_client.zcard(keys.ratelimit("bot")) == 1
-            assert [await limiter.try_acquire([bot], "w") for _ in range(4)] == [0.0] * 4
-            assert await limiter.try_acquire([bot], "w") > 0
+            for _ in range(4):
+                assert isinstance(await limiter.try_acquire([bot], "w"), Grant)
+            assert isinstance(await limiter.try_acquire([bot], "w"), float)
 
     asyncio.run(scenario())
 
@@ -118,7 +230,7 @@ def test_processes_together_stay_within_the_limit_and_near_it(redis_url: str) ->
     assert times and start <= times[0] and times[-1] <= end + 0.25
     assert most_in_any_window(times, 1.0) <= count
     assert len(times) >= 0.9 * count * duration
-    # After the first window's burst, the sustained rate: count / 1.05 s by design, about 95% of the limit.
+    # After the first window's burst, the sustained rate: count / (1 s + the time from grant to release).
     sustained = (len(times) - count) / (times[-1] - times[0])
     assert 0.9 * count <= sustained <= count
 
@@ -130,14 +242,18 @@ def test_one_chat_waits_a_second_while_other_chats_proceed(redis_client: redis.a
             bot = Limit("telegram", 30)
 
             async def send(chat: str) -> float:
-                assert await limiter.acquire([bot, Limit(f"telegram-chat:{chat}", 1)], "w", timeout_s=5)
-                return time.monotonic()
+                grant = await limiter.acquire([bot, Limit(f"telegram-chat:{chat}", 1)], "w", timeout_s=5)
+                assert isinstance(grant, Grant)
+                sent = time.monotonic()
+                await limiter.release(grant)
+                return sent
 
             first = await send("tg-a")
             second, *others = await asyncio.gather(send("tg-a"), *(send(f"tg-{n}") for n in range(5)))
             assert second - first >= 1.0
             assert max(others) - first < 0.5
-            assert await limiter.acquire([bot, Limit("telegram-chat:tg-a", 1)], "w", timeout_s=0.5) is False
+            refused = await limiter.acquire([bot, Limit("telegram-chat:tg-a", 1)], "w", timeout_s=0.5)
+            assert isinstance(refused, float) and refused > 0.5
 
     asyncio.run(scenario())
 
@@ -145,16 +261,18 @@ def test_one_chat_waits_a_second_while_other_chats_proceed(redis_client: redis.a
 def test_keys_expire_and_hold_only_the_names_given(redis_client: redis.asyncio.Redis) -> None:
     async def scenario() -> None:
         async with redis_client:
-            limiter = RedisRateLimiter(redis_client)
+            limiter = RedisRateLimiter(redis_client, hold_s=0.3)
             limits = [Limit("sms-from:opaque1", 2, per_s=0.2), Limit("telegram-chat:tg-abc", 1, per_s=0.2)]
-            assert await limiter.try_acquire(limits, "worker-7") == 0.0
+            grant = await limiter.try_acquire(limits, "worker-7")
+            assert isinstance(grant, Grant)
             names = {keys.ratelimit(limit.name) for limit in limits}
             assert {key.decode() async for key in redis_client.scan_iter()} == names
             for name in names:
-                assert 0 < await redis_client.pttl(name) <= 210
+                assert 0 < await redis_client.pttl(name) <= 500  # hold + window
                 [member] = await redis_client.zrange(name, 0, -1)
                 assert isinstance(member, bytes) and member.startswith(b"worker-7:")
-            await asyncio.sleep(0.25)
+            await limiter.release(grant)
+            await asyncio.sleep(0.55)
             assert await redis_client.exists(*names) == 0
 
     asyncio.run(scenario())
@@ -164,9 +282,11 @@ def test_survives_a_script_flush(redis_client: redis.asyncio.Redis) -> None:
     async def scenario() -> None:
         async with redis_client:
             limiter = RedisRateLimiter(redis_client)
-            assert await limiter.try_acquire([Limit("a", 2)], "w") == 0.0
+            first = await limiter.try_acquire([Limit("a", 2)], "w")
+            assert isinstance(first, Grant)
             await redis_client.script_flush()
-            assert await limiter.try_acquire([Limit("a", 2)], "w") == 0.0
-            assert await limiter.try_acquire([Limit("a", 2)], "w") > 0
+            await limiter.release(first)
+            assert isinstance(await limiter.try_acquire([Limit("a", 2)], "w"), Grant)
+            assert isinstance(await limiter.try_acquire([Limit("a", 2)], "w"), float)
 
     asyncio.run(scenario())
