@@ -1,10 +1,13 @@
 """`kneebot worker`: delivers due check-ins and pages staff about unacknowledged cases. Any number may run at once.
 
-Each pass claims a small batch of due check-ins under a lease (bot/storage/schedule.py), runs each through the same
-conversation service as a webhook (the event CheckInDue, deduplicated by `checkin:<n>`, so a retried check-in
-changes the conversation once), sends what was not yet sent through the shared rate limiter, and only then removes it.
+A worker keeps up to CONCURRENCY due check-ins in flight, claiming another under a lease (bot/storage/schedule.py)
+as each one ends. Each runs through the same conversation service as a webhook (the event CheckInDue, deduplicated
+by `checkin:<n>`, so a retried check-in changes the conversation once), sends what was not yet sent through the
+shared rate limiter, and only then is removed. A check-in whose channel has no slot soon (SMS at 1/s beside Telegram
+at 30/s) is postponed by the limiter's hint rather than holding its place, so a slow channel never paces a fast one.
 A worker killed at any point loses nothing: its claims come due again when the lease runs out, and the retry resends
-only the messages that were not recorded as sent. Then it pages staff for cases whose acknowledgement is overdue.
+only the messages that were not recorded as sent. Between claims it pages staff for cases whose acknowledgement is
+overdue.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import socket
 import time
@@ -28,7 +32,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.content import Content
 from bot.conversation import decode_replies
-from bot.delivery import Deliverer, DeliveryFailed, OptedOut
+from bot.delivery import Deliverer, DeliveryFailed, NoSlot, OptedOut
 from bot.metrics import Metrics
 from bot.staff import card, oncall_for_page, sms_page
 from bot.storage import keys
@@ -39,9 +43,11 @@ from bot.triage.events import CheckInDue, CommandReceived
 from bot.wiring import Services, make_channels, redis_client
 
 log = logging.getLogger("kneebot.worker")
-BATCH = 16  # check-ins claimed at once: a few seconds of sending at Telegram's rate, far inside the lease
-CONCURRENCY = 8  # check-ins in flight at once in one worker (their sends wait on the shared limiter)
+CONCURRENCY = 16  # check-ins claimed and in flight at once in one worker: a bound on what a killed worker resends
+PAGE_SLOT_WAIT_S = 30.0  # a page to staff waits its turn
+SLOT_WAIT_S = 1.0  # a check-in waits this long for a rate-limit slot, then is postponed by the limiter's hint
 RETRY_AFTER_REDIS_ERROR_S = 2.0
+MIN_IDLE_S = 0.005  # the shortest wait between claims when nothing was due
 GROUP = "senders"  # the send queue's consumer group: every worker reads from it
 QUEUE_BATCH = 64
 QUEUE_BLOCK_MS = 1000
@@ -166,37 +172,73 @@ class Worker:
         await self.s.client.xdel(keys.send_queue(), entry_id)
 
     async def schedule_loop(self, stop: asyncio.Event) -> None:
-        """Until `stop` is set: work while there is work, else wait one poll interval."""
-        while not stop.is_set():
-            try:
-                busy = await self.tick()
-            except RedisError as exc:
-                log.warning("redis unavailable (%s); retrying", type(exc).__name__)
-                busy = 0
-                await _wait(stop, RETRY_AFTER_REDIS_ERROR_S)
-                continue
-            if not busy:
-                await _wait(stop, self.settings.worker_poll_s)
+        """Until `stop` is set: keep up to CONCURRENCY check-ins in flight, claiming more as each ends (or after a
+        poll interval when none was due), and page staff about overdue cases once per poll interval."""
+        running: set[asyncio.Task[None]] = set()
+        stopped = asyncio.create_task(stop.wait())
+        paged_at = -math.inf
+        try:
+            while not stop.is_set():
+                try:
+                    room = CONCURRENCY - len(running)
+                    claimed = await self.s.checkins.claim(self.clock.now(), self.settings.lease, room) if room else []
+                    running.update(asyncio.create_task(self.run_one(item)) for item in claimed)
+                    if time.monotonic() - paged_at >= self.settings.worker_poll_s:
+                        paged_at = time.monotonic()
+                        await self.page_due()
+                except RedisError as exc:
+                    log.warning("redis unavailable (%s); retrying", type(exc).__name__)
+                    await _wait(stop, RETRY_AFTER_REDIS_ERROR_S)
+                    continue
+                # Go on when one ends, or when the next check-in comes due (at most a poll interval): a check-in
+                # that waited for a rate-limit slot is due again when the slot is, well inside a poll interval.
+                timeout = self.settings.worker_poll_s
+                if len(running) < CONCURRENCY:
+                    with contextlib.suppress(RedisError):
+                        timeout = await self.until_next_due(timeout)
+                done, _ = await asyncio.wait(running | {stopped}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                running -= done
+        finally:
+            stopped.cancel()
+            if running:  # let what is in flight finish: it is claimed, and would otherwise wait out its lease
+                await asyncio.gather(*running, return_exceptions=True)
+
+    async def until_next_due(self, at_most_s: float) -> float:
+        """Seconds until the schedule's next check-in comes due, within [MIN_IDLE_S, at_most_s]."""
+        due = await self.s.checkins.next_due()
+        if due is None:
+            return at_most_s
+        return min(at_most_s, max(MIN_IDLE_S, (due - self.clock.now()).total_seconds()))
 
     async def tick(self) -> int:
-        """One pass: a batch of due check-ins, then due pages. How many items it handled."""
-        now = self.clock.now()
-        claimed = await self.s.checkins.claim(now, self.settings.lease, BATCH)
-        gate = asyncio.Semaphore(CONCURRENCY)
+        """One pass, for tests with a controllable clock: claim up to CONCURRENCY due check-ins, deliver them all,
+        then page. How many items it handled."""
+        claimed = await self.s.checkins.claim(self.clock.now(), self.settings.lease, CONCURRENCY)
+        await asyncio.gather(*(self.run_one(item) for item in claimed))
+        return len(claimed) + await self.page_due()
 
-        async def one(item: Claimed) -> None:
-            async with gate:
-                outcome = await self.dispatch(item)
-                self.stats.outcomes[outcome] = self.stats.outcomes.get(outcome, 0) + 1
+    async def run_one(self, item: Claimed) -> None:
+        """Dispatch and count. Never raises: a check-in that failed here comes due again after its lease."""
+        try:
+            outcome = await self.dispatch(item)
+        except RedisError as exc:
+            log.warning("check-in left for a retry: redis unavailable (%s)", type(exc).__name__)
+            outcome = "redis_error"
+        except Exception as exc:  # a bug: keep the worker up; the check-in retries after its lease
+            log.error("check-in failed with %s; retried after its lease", type(exc).__name__)
+            outcome = "error"
+        self.stats.outcomes[outcome] = self.stats.outcomes.get(outcome, 0) + 1
 
-        await asyncio.gather(*(one(item) for item in claimed))
-        pages = await self.s.cases.claim_pages(self.clock.now(), self.settings.lease, BATCH)
+    async def page_due(self) -> int:
+        """Page staff about each case whose acknowledgement is overdue; how many."""
+        pages = await self.s.cases.claim_pages(self.clock.now(), self.settings.lease, CONCURRENCY)
         for claim in pages:
             await self.page(claim)
-        return len(claimed) + len(pages)
+        return len(pages)
 
     async def dispatch(self, item: Claimed) -> str:
-        """Deliver one claimed check-in. Returns what happened: sent, skipped, deferred, opted_out, retry, failed."""
+        """Deliver one claimed check-in. Returns what happened: sent, skipped, deferred (quiet hours), waited (rate
+        limit), opted_out, retry (the provider failed), failed, gone (cancelled)."""
         checkin = item.checkin
         if checkin is None:
             await self.s.checkins.finish(item)
@@ -205,26 +247,44 @@ class Worker:
         if not checkin.exempt:
             later = defer_for_quiet_hours(now, _zone(checkin.zone, self.settings), self.settings.quiet)
             if later > now:  # came due (or was retried) into the night: wait for the morning
-                await self.s.checkins.postpone(item, later)
+                await self.s.checkins.postpone(item, later, spread=True)
                 return "deferred"
         key = f"checkin:{checkin.seq}"
         try:
-            handled = await self.s.service.handle(
-                checkin.participant,
-                CheckInDue(checkin.seq),
-                message_id=key,
-                locale=checkin.locale,
-                country=checkin.country,
-                address=checkin.address,
-            )
+            # The slot first: a check-in that must wait makes way before the engine has done any work for it.
+            slot = await self.deliverer.slot(checkin.address.channel, checkin.participant, "checkin", SLOT_WAIT_S)
+            try:
+                handled = await self.s.service.handle(
+                    checkin.participant,
+                    CheckInDue(checkin.seq),
+                    message_id=key,
+                    locale=checkin.locale,
+                    country=checkin.country,
+                    address=checkin.address,
+                )
+            except BaseException:
+                await self.deliverer.unused(slot)
+                raise
             if not handled.replies:
+                await self.deliverer.unused(slot)
                 await self.s.checkins.finish(item)
                 return "skipped"
-            await self.deliverer.deliver(checkin.participant, checkin.address, key, handled.replies, handled.locale)
+            await self.deliverer.deliver(
+                checkin.participant,
+                checkin.address,
+                key,
+                handled.replies,
+                handled.locale,
+                max_wait_s=SLOT_WAIT_S,
+                first_slot=slot,
+            )
         except OptedOut:
             await self.opt_out(checkin.participant, checkin.address)
             await self.s.checkins.finish(item)
             return "opted_out"
+        except NoSlot as exc:  # its channel is busy: make way for check-ins on the other one
+            await self.s.checkins.postpone(item, self.clock.now() + timedelta(seconds=exc.retry_after_s))
+            return "waited"
         except DeliveryFailed as exc:
             if exc.retry_after_s <= 0:
                 log.warning("check-in not deliverable: %s", exc)
@@ -253,14 +313,15 @@ class Worker:
         if self.telegram is not None and self.settings.staff_telegram_chat_id is not None:
             staff = Address(channel="telegram", to=str(self.settings.staff_telegram_chat_id))
             with contextlib.suppress(DeliveryFailed, OptedOut):
-                await self.deliverer.slot("telegram", None, "page")
-                await self.deliverer.send(staff, card(case, catalog, locale))
+                summary = card(case, catalog, locale)
+                await self.deliverer.send_limited(staff, summary, None, "page", max_wait_s=PAGE_SLOT_WAIT_S)
                 targets.append("staff_chat")
         number = oncall_for_page(case.pages, self.settings.oncall)
         if number is not None and self.sms is not None:
             with contextlib.suppress(DeliveryFailed, OptedOut):
-                await self.deliverer.slot("sms", None, "page")
-                await self.deliverer.send(Address(channel="sms", to=number), sms_page(case, catalog, locale))
+                oncall = Address(channel="sms", to=number)
+                page = sms_page(case, catalog, locale)
+                await self.deliverer.send_limited(oncall, page, None, "page", max_wait_s=PAGE_SLOT_WAIT_S)
                 targets.append(f"oncall_{self.settings.oncall.index(number) + 1}")
         pages = await self.s.cases.paged(claim, self.clock.now() + self.settings.ack_deadline)
         if pages > 0:
@@ -298,6 +359,8 @@ async def run_worker(settings: Settings, content: Content, stop: asyncio.Event, 
         if sms is not None:
             await sms.aclose()
         await client.aclose()
+        outcomes = " ".join(f"{k}={v}" for k, v in sorted(worker.stats.outcomes.items()))
+        log.info("worker stopped: check-ins %s; pages %d", outcomes or "none", worker.stats.pages)
     return worker.stats
 
 

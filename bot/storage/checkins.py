@@ -8,6 +8,7 @@ chat id or phone number because the worker must send to it: a value, never a key
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,11 +16,15 @@ import redis.asyncio
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot.storage import keys
-from bot.storage.schedule import Batch, Claim, LeasedSchedule, Script, millis
+from bot.storage.schedule import Batch, Claim, LeasedSchedule, Script, from_millis, millis
 
 AuditArgs = list[str | int | bytes]  # an audit entry for a script: the stream's cap, then field, value, ...
 
 KEEP_AFTER_DUE = timedelta(days=30)  # a record outlives its due time by this much, then expires on its own
+# Each check-in's place in the schedule is its due time plus a fixed 0-999 ms from its id. Check-ins due at the same
+# instant (quiet hours end at 08:00 for a whole time zone) would otherwise be claimed in id order, every `sms-` one
+# before any `tg-` one, so one channel would wait for the other instead of both sending side by side.
+SPREAD_MS = 1000
 
 
 class Address(BaseModel):
@@ -132,7 +137,7 @@ class CheckInStore:
         ]
         args: list[str | int | bytes] = [
             checkin.id,
-            millis(checkin.due_at),
+            _place(checkin.id, checkin.due_at),
             checkin.model_dump_json(),
             ttl,
             checkin.seq,
@@ -173,8 +178,15 @@ class CheckInStore:
         names = [keys.checkins(), keys.checkin(participant, seq), keys.checkin_index(participant)]
         return bool(await _FINISH(self.client, names, [claimed.claim.id, claimed.claim.lease, seq]))
 
-    async def postpone(self, claimed: Claimed, due: datetime) -> bool:
+    async def postpone(self, claimed: Claimed, due: datetime, *, spread: bool = False) -> bool:
+        """Move a claimed check-in to `due` (with `spread`, plus its fixed share of SPREAD_MS, as when scheduled);
+        False when this claim no longer holds it."""
+        if spread:
+            due = from_millis(_place(claimed.claim.id, due))
         return await self.schedule.postpone(claimed.claim, due)
+
+    async def next_due(self) -> datetime | None:
+        return await self.schedule.next_due()
 
     async def pending_for(self, participant: str) -> list[CheckIn]:
         seqs = sorted(int(s) for s in await self.client.smembers(keys.checkin_index(participant)))
@@ -182,6 +194,17 @@ class CheckInStore:
             return []
         raws = await self.client.mget([keys.checkin(participant, s) for s in seqs])
         return [c for c in (_decode(r) for r in raws) if c is not None]
+
+
+def spread_ms(checkin_id: str) -> int:
+    """The check-in's fixed share of SPREAD_MS, from its id."""
+    digest = hashlib.blake2b(checkin_id.encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big") % SPREAD_MS
+
+
+def _place(checkin_id: str, due: datetime) -> int:
+    """The check-in's score: due time (ms) plus its fixed spread."""
+    return millis(due) + spread_ms(checkin_id)
 
 
 def _split(checkin_id: str) -> tuple[str, int]:

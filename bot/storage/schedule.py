@@ -127,6 +127,11 @@ class LeasedSchedule:
         """Move the id to a new due time, if this claim still holds it."""
         return bool(await SETTLE(self.client, [self.key], [claim.id, claim.lease, millis(due)]))
 
+    async def next_due(self) -> datetime | None:
+        """When the earliest id comes due (a leased one: when its lease runs out); None when the schedule is empty."""
+        first = await self.client.zrange(self.key, 0, 0, withscores=True)
+        return from_millis(float(first[0][1])) if first else None
+
     async def pending(self) -> int:
         return int(await self.client.zcard(self.key))
 

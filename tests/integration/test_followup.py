@@ -33,7 +33,8 @@ from bot.simulate import persona_answer
 from bot.storage import keys
 from bot.storage.audit import ALLOWED_FIELDS, AuditLog
 from bot.storage.cases import Case
-from bot.storage.checkins import CheckIn
+from bot.storage.checkins import SPREAD_MS, CheckIn, spread_ms
+from bot.storage.ratelimit import Grant
 from bot.triage.findings import Findings
 from bot.triage.session import SessionStatus
 from bot.wiring import Services, make_channels
@@ -52,6 +53,7 @@ NEW_YORK = ZoneInfo("America/New_York")
 # (21:00-08:00): +1h 09:30, +6h 14:30, +60h 20:30, +48h and +7d 08:30.
 MORNING = datetime(2026, 6, 1, 8, 30, tzinfo=NEW_YORK).astimezone(UTC)
 ACK_DEADLINE = timedelta(minutes=10)
+SPREAD = timedelta(milliseconds=SPREAD_MS)  # a check-in goes out up to this long after its due time
 
 PERSONAS = {c["id"]: c["facts"] for c in VIGNETTES}
 URGENT, SOON, SELF_CARE = PERSONAS["KB-U01"], PERSONAS["KB-S04"], PERSONAS["KB-C01"]
@@ -283,9 +285,9 @@ class Harness:
         return await self.services.checkins.pending_for(participant)
 
     async def due_at(self, checkin: CheckIn) -> datetime | None:
-        """When the shared schedule (what the worker claims from) has the check-in due."""
+        """When the shared schedule (what the worker claims from) has the check-in due, less its fixed spread."""
         score = await self.client.zscore(keys.checkins(), checkin.id)
-        return None if score is None else datetime.fromtimestamp(score / 1000, UTC)
+        return None if score is None else datetime.fromtimestamp((score - spread_ms(checkin.id)) / 1000, UTC)
 
     async def cases(self) -> list[Case]:
         return await self.services.cases.unresolved()
@@ -443,7 +445,7 @@ def test_worker_at_night_postpones_a_due_checkin_but_sends_an_exempt_one(stack: 
         assert not any(CHECKIN_PROMPT in body for body in h.sms_to(self_care))
         assert await h.pending(h.sms_participant(emergency)) == []
 
-        h.clock.set(local(4, 8))
+        h.clock.set(local(4, 8) + SPREAD)
         await h.tick()
         assert any(CHECKIN_PROMPT in body for body in h.sms_to(self_care))
         assert [c.seq for c in await h.pending(participant)] == [2]
@@ -452,6 +454,36 @@ def test_worker_at_night_postpones_a_due_checkin_but_sends_an_exempt_one(stack: 
 
 
 # --- 3. delivery ----------------------------------------------------------------------------------------------------
+
+
+def test_a_checkin_without_a_rate_limit_slot_waits_before_the_engine_runs_then_goes(stack: Stack) -> None:
+    phone = "+12125550311"
+
+    async def scenario(h: Harness) -> None:
+        await h.sms_persona(phone, SELF_CARE)
+        before = len(h.sms_to(phone))
+        limiter = h.worker.deliverer.limiter
+        assert limiter is not None
+        limits = h.worker.deliverer.limits("sms", None)
+        taken = [await limiter.try_acquire(limits, "elsewhere") for _ in range(limits[0].count)]  # another sender
+        grants = [g for g in taken if isinstance(g, Grant)]
+        assert len(grants) == limits[0].count
+        h.clock.advance(timedelta(hours=48) + SPREAD)
+        assert await h.tick() == 1
+        assert h.worker.stats.outcomes == {"waited": 1}
+        assert len(h.sms_to(phone)) == before
+        assert "checkin_sent" not in {e["kind"] for e in await h.audit()}  # the engine did not run for it
+        assert [c.seq for c in await h.pending(h.sms_participant(phone))] == [1, 2]
+
+        for grant in grants:  # the other sender gives its slots back
+            await limiter.cancel(grant)
+        h.clock.advance(timedelta(seconds=2))  # past the limiter's hint
+        assert await h.tick() == 1
+        assert h.worker.stats.outcomes == {"waited": 1, "sent": 1}
+        assert CHECKIN_PROMPT in h.sms_to(phone)[-1]
+        assert [e["kind"] for e in await h.audit()].count("checkin_sent") == 1
+
+    run(stack, scenario)
 
 
 def test_worker_delivers_a_due_checkin_once_on_telegram_and_sms(stack: Stack) -> None:
@@ -525,7 +557,7 @@ def test_checkin_answered_with_a_red_flag_calls_911_opens_a_case_and_pages_staff
     async def scenario(h: Harness) -> None:
         await h.sms_persona(phone, SELF_CARE)
         assert await h.cases() == []  # self care: no case
-        h.clock.advance(timedelta(hours=48))
+        h.clock.advance(timedelta(hours=48) + SPREAD)
         await h.tick()
         assert CHECKIN_PROMPT in h.sms_to(phone)[-1]
 
@@ -806,7 +838,7 @@ def test_the_audit_trail_records_the_decisions_and_no_identifier_or_text(stack: 
         await h.tg_persona(chat, SELF_CARE)
         await h.sms(EMERGENCY_WORDS, emergency_phone)
         await h.tick()  # the emergency's page
-        h.clock.advance(timedelta(hours=48))
+        h.clock.advance(timedelta(hours=48) + SPREAD)
         await h.tick()  # both check-ins
         await h.sms("1", phone)
         await h.tg_text(chat, typed[1])
