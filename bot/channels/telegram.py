@@ -21,6 +21,7 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot.channels.base import Inbound
 from bot.channels.render import TelegramMessage, render_telegram
+from bot.channels.telegram_http import AiohttpRequest
 from bot.i18n import Catalog
 from bot.triage.effects import SendReply, Text
 from bot.triage.events import ChoiceSelected, CommandReceived, Event, MessageReceived
@@ -229,6 +230,8 @@ class TelegramChannel:
             base_url=base_url,
             base_file_url=base_file_url or "https://api.telegram.org/file/bot",
             rate_limiter=AIORateLimiter(max_retries=0) if rate_limit else None,
+            request=AiohttpRequest(),  # a sixth of httpx's CPU per call (bot/channels/telegram_http.py)
+            get_updates_request=AiohttpRequest(connection_pool_size=1),
         )
 
     @property
