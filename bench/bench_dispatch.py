@@ -438,6 +438,7 @@ class Result:
     kill_after: int  # messages that had arrived when the worker was killed
     other_cpu: dict[str, float] = field(default_factory=dict)
     duplicates: list[Duplicate] = field(default_factory=list)
+    given_back: dict[str, int] = field(default_factory=dict)  # grants whose slot went back unused (not in grants)
 
     def seeded_for(self, channel: str) -> list[str]:
         return [str(c) for c in self.seeded.telegram] if channel == "telegram" else list(self.seeded.sms)
@@ -486,12 +487,11 @@ class Result:
 
     def count(self, channel: str) -> int:
         """The limit as whole messages per window (bot/delivery.py)."""
-        rate = self.limit(channel)
-        return max(1, int(rate)) if rate >= 1 else 1
+        return count_of(self.limit(channel))
 
     def window_s(self, channel: str) -> float:
         """The limit's window: 1 s for a rate of 1/s or more."""
-        return self.count(channel) / self.limit(channel)
+        return window_of(self.limit(channel))
 
     def steady_window(self, channel: str) -> tuple[float, float]:
         """From the 5th percentile of the channel's arrivals (and at least two limiter windows after the first, past
@@ -540,6 +540,15 @@ class Result:
         return sum(w.work_cpu_s for w in self.workers)
 
 
+def count_of(rate: float) -> int:
+    """A rate as whole messages per window, as bot/delivery.py sets its limits."""
+    return max(1, int(rate)) if rate >= 1 else 1
+
+
+def window_of(rate: float) -> float:
+    return count_of(rate) / rate
+
+
 def grant_time(member: bytes) -> float:
     """A grant's Redis TIME (the limiter names its members `<token>@<seconds>.<microseconds>`), in seconds."""
     seconds, _, micros = member.rpartition(b"@")[2].partition(b".")
@@ -562,11 +571,17 @@ class Monitor:
     when each worker is ready, and every grant of the shared limiter (its sorted sets keep a grant for one
     window after its send, so polling them every 0.25 s sees every grant; the grant's time is in its member)."""
 
-    def __init__(self, workers: list[Worker], fake_ports: dict[str, int], sync: redis.Redis) -> None:
-        self.workers, self.fake_ports, self.sync = workers, fake_ports, sync
+    def __init__(
+        self, workers: list[Worker], fake_ports: dict[str, int], sync: redis.Redis, windows: dict[str, float]
+    ) -> None:
+        self.workers, self.fake_ports, self.sync, self.windows = workers, fake_ports, sync, windows
         self.by_pid = {w.pid: w for w in workers}
         self.owners: dict[int, set[int]] = defaultdict(set)  # client port -> numbers of the workers seen holding it
         self.grants: dict[str, dict[bytes, float]] = {channel: {} for channel in LIMITER_KEYS}
+        # A grant whose slot was given back unused (its check-in had nothing left to send) leaves its sorted set
+        # before its window is over; it sent nothing, so it is not counted with the grants.
+        self.given_back: dict[str, set[bytes]] = {channel: set() for channel in LIMITER_KEYS}
+        self.scores: dict[str, dict[bytes, float]] = {channel: {} for channel in LIMITER_KEYS}
         self.clock_offset = time.time() - time.monotonic()  # CLOCK_REALTIME - CLOCK_MONOTONIC, machine-wide
 
     def poll(self) -> None:
@@ -578,9 +593,16 @@ class Monitor:
                 worker.ready_cpu_s = process_cpu_s(pid)
         pipe = self.sync.pipeline(transaction=False)
         for key in LIMITER_KEYS.values():
-            pipe.zrange(key, 0, -1)
+            pipe.zrange(key, 0, -1, withscores=True)
         for channel, entries in zip(LIMITER_KEYS, pipe.execute(), strict=True):
-            for member in entries:
+            now = time.time()
+            scores = {member: score / 1_000_000 for member, score in entries}
+            for member, score in self.scores[channel].items():
+                # Gone while it still counted (the limiter trims an entry only once its score is a window old).
+                if member not in scores and score > now - self.windows[channel] + 0.05:
+                    self.given_back[channel].add(member)
+            self.scores[channel] = scores
+            for member in scores:
                 self.grants[channel][member] = grant_time(member) - self.clock_offset
 
     def worker_of(self, port: int) -> int | None:
@@ -618,7 +640,8 @@ def run_dispatch(config: Config, redis_url: str, log_dir: Path, *, verbose: bool
                     worker_command(), env=env, cwd=log_dir, stdin=subprocess.DEVNULL, stdout=out, stderr=out
                 )
             workers.append(Worker(number, proc, log))
-        monitor = Monitor(workers, {"telegram": telegram.port, "twilio": twilio.port}, sync)
+        windows = {"telegram": window_of(config.telegram_rate), "sms": window_of(config.sms_rate)}
+        monitor = Monitor(workers, {"telegram": telegram.port, "twilio": twilio.port}, sync, windows)
         killed: Worker | None = None
         kill_at: float | None = None
         kill_after = 0
@@ -678,7 +701,11 @@ def run_dispatch(config: Config, redis_url: str, log_dir: Path, *, verbose: bool
         sync.close()
         telegram.stop()
         twilio.stop()
-    grants = {channel: sorted(found.values()) for channel, found in monitor.grants.items()}
+    grants = {
+        channel: sorted(t for member, t in found.items() if member not in monitor.given_back[channel])
+        for channel, found in monitor.grants.items()
+    }
+    given_back = {channel: len(members) for channel, members in monitor.given_back.items()}
     result = Result(
         config,
         seeded,
@@ -696,6 +723,7 @@ def run_dispatch(config: Config, redis_url: str, log_dir: Path, *, verbose: bool
         other_cpu,
     )
     result.duplicates = find_duplicates(result)
+    result.given_back = given_back
     return result
 
 
@@ -801,12 +829,16 @@ def print_result(r: Result) -> None:
                 f" after its first message (of {r.times(channel)[-1] - r.times(channel)[0]:.0f} s)"
             )
     print(
-        "  max in 1 s: most messages in any 1-second window at the fake (granted: the same over the limiter's grants);"
+        "  max in 1 s: most messages in any 1-second window at the fake (granted: the same over the limiter's grants,"
+        " less those given back unused);"
         " the limiter holds each grant until its send is over, so the steady rate is count / (1 s + send time);"
         " steady rate: the limit's count"
         " / the mean time that many consecutive messages took, from the 5th to the 95th percentile of the arrivals"
         " (not before 2.1 s); before/after kill: the same on either side of the SIGKILL"
     )
+    back = ", ".join(f"{channel} {n}" for channel, n in r.given_back.items() if n)
+    if back:
+        print(f"  slots given back unused (a retried check-in found its message already sent): {back}")
     for channel in ("telegram", "sms"):
         delays = r.delays(channel)
         if delays:
