@@ -59,6 +59,7 @@ from bot.config import Settings  # noqa: E402
 from bot.content import load_content  # noqa: E402
 from bot.logs import configure_logging  # noqa: E402
 from bot.server import SMS_PATH, TELEGRAM_PATH, create_app  # noqa: E402
+from bot.storage import keys  # noqa: E402
 from tests.integration.fakes.telegram_api import TOKEN, FakeTelegramAPI, callback_update, message_update  # noqa: E402
 from tests.integration.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN  # noqa: E402
 from tests.redis_server import RedisServer, command  # noqa: E402
@@ -241,7 +242,7 @@ def wait_for_worker(redis: RedisServer, db: int, timeout_s: float = 20.0) -> Non
 
     deadline = time.monotonic() + timeout_s
     with sync_redis.Redis.from_url(f"{redis.url}/{db}") as client:
-        while not client.exists("kneebot:v1:workers-alive"):
+        while not client.exists(keys.workers_alive()):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"no worker on db {db}")
             time.sleep(0.1)
@@ -277,6 +278,7 @@ class Target:
     script_length: int
     server: Child
     worker: Child | None = None  # drains the send queue (Telegram replies), when the target runs one
+    queue: str | None = None  # that queue's Redis URL (with its database), to wait until it is empty
 
 
 class Ids:
@@ -328,10 +330,21 @@ class Pass:
     wall_s: float
     failures: int
     cpu: dict[str, float] = field(default_factory=dict)  # cores used by each process while the pass ran
+    drain_s: float = 0.0  # after the last answer, until the workers had sent every queued reply
 
     @property
     def rate(self) -> float:
+        """Webhook answers per second."""
         return len(self.latencies_s) / self.wall_s
+
+    @property
+    def delivered_rate(self) -> float:
+        """Messages per second until every reply was sent (the same as `rate` without a send queue)."""
+        return len(self.latencies_s) / (self.wall_s + self.drain_s)
+
+    def cpu_ms(self, process: str) -> float:
+        """That process's CPU per message, over the pass and its drain."""
+        return self.cpu.get(process, 0.0) * (self.wall_s + self.drain_s) / len(self.latencies_s) * 1000
 
     def pct_ms(self, q: float) -> float:
         ordered = sorted(self.latencies_s)
@@ -413,13 +426,31 @@ async def paced(target: Target, total: int, rate: float, ids: Ids) -> Pass:
         return Pass(latencies, loop.time() - start, failures)
 
 
-def measured(load: Coroutine[Any, Any, Pass], processes: dict[str, Callable[[], float]]) -> Pass:
-    """Runs the load and records the cores each process used meanwhile; "other" is everything else on the machine
-    (on a shared machine, a pass where it is high was starved and is worth discounting)."""
+def drain(queue: str | None, timeout_s: float = 300.0) -> float:
+    """Seconds until the send queue at `queue` is empty (its workers sent every reply); 0 without a queue."""
+    if queue is None:
+        return 0.0
+    import redis as sync_redis
+
+    started = time.monotonic()
+    with sync_redis.Redis.from_url(queue) as client:
+        while client.xlen(keys.send_queue()):
+            if time.monotonic() - started > timeout_s:
+                raise RuntimeError(f"the send queue at {queue} did not drain in {timeout_s:.0f} s")
+            time.sleep(0.01)
+    return time.monotonic() - started
+
+
+def measured(target: Target, load: Coroutine[Any, Any, Pass], processes: dict[str, Callable[[], float]]) -> Pass:
+    """Runs the load, waits until the target's workers have sent every queued reply, and records the cores each
+    process used meanwhile; "other" is everything else on the machine (on a shared machine, a pass where it is high
+    was starved and is worth discounting)."""
     processes = {**processes, "machine": machine_cpu_s}
     before = {name: cpu() for name, cpu in processes.items()}
     result = asyncio.run(load)
-    cores = {name: (cpu() - before[name]) / result.wall_s for name, cpu in processes.items()}
+    result.drain_s = drain(target.queue)
+    span = result.wall_s + result.drain_s
+    cores = {name: (cpu() - before[name]) / span for name, cpu in processes.items()}
     cores["other"] = max(0.0, cores.pop("machine") - sum(cores.values()))
     result.cpu = cores
     return result
@@ -483,11 +514,18 @@ def one_run(args: argparse.Namespace, redis: RedisServer, telegram_api: Child, i
         tg, tg_len = telegram_request(ids), len(TELEGRAM_SCRIPT)
         targets = {
             "floor": Target("floor", floor.url, FLOOR_PATH, tg, tg_len, floor),
-            "telegram": Target("telegram", kneebot.url, TELEGRAM_PATH, tg, tg_len, kneebot, worker),
+            "telegram": Target("telegram", kneebot.url, TELEGRAM_PATH, tg, tg_len, kneebot, worker, f"{redis.url}/1"),
             "sms": Target("sms", kneebot.url, SMS_PATH, sms_request, len(SMS_SCRIPT), kneebot),
             "telegram, inline": Target("telegram, inline", inline.url, TELEGRAM_PATH, tg, tg_len, inline),
             "telegram, as shipped": Target(
-                "telegram, as shipped", shipped.url, TELEGRAM_PATH, tg, tg_len, shipped, shipped_worker
+                "telegram, as shipped",
+                shipped.url,
+                TELEGRAM_PATH,
+                tg,
+                tg_len,
+                shipped,
+                shipped_worker,
+                f"{redis.url}/3",
             ),
         }
 
@@ -504,21 +542,22 @@ def one_run(args: argparse.Namespace, redis: RedisServer, telegram_api: Child, i
 
         for target in targets.values():  # warm up: connections, caches, the first conversations
             asyncio.run(closed_loop(target, 5 * len(SMS_SCRIPT), args.concurrency, ids))
+            drain(target.queue)
         closed = {}
         for name, target in targets.items():
             total = args.shipped_requests if name == "telegram, as shipped" else args.requests
-            closed[name] = measured(closed_loop(target, total, args.concurrency, ids), processes(target))
+            closed[name] = measured(target, closed_loop(target, total, args.concurrency, ids), processes(target))
         rate = closed["floor"].rate / 2
         # A target slower than the pace builds an unbounded queue: its p99 would only measure the pass's length.
         paced_passes = {
-            name: measured(paced(targets[name], args.requests, rate, ids), processes(targets[name]))
+            name: measured(targets[name], paced(targets[name], args.requests, rate, ids), processes(targets[name]))
             for name in ("floor", "telegram", "sms")
             if closed[name].rate >= rate
         }
         # And Telegram at a pace it can keep: its latency when it is not overloaded.
         own_rate = closed["telegram, inline"].rate / 2
         inline_target = targets["telegram, inline"]
-        own = measured(paced(inline_target, args.requests // 3, own_rate, ids), processes(inline_target))
+        own = measured(inline_target, paced(inline_target, args.requests // 3, own_rate, ids), processes(inline_target))
         deliveries = httpx.get(telegram_api.url + "/stats").json()
     finally:
         for child in children:
@@ -529,13 +568,16 @@ def one_run(args: argparse.Namespace, redis: RedisServer, telegram_api: Child, i
 
 def print_run(number: int, run: Run) -> None:
     print(f"\nrun {number}")
-    print(f"  {'closed loop':<22}{'msgs/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'failed':>8}  server CPU/msg   cores used")
+    print(
+        f"  {'closed loop':<22}{'msgs/s':>9}{'sent/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'failed':>8}"
+        "  CPU/msg server+worker   cores used"
+    )
     for name, result in run.closed.items():
-        cpu_ms = result.cpu["server"] * result.wall_s / len(result.latencies_s) * 1000
         cores = " ".join(f"{k} {v:.2f}" for k, v in result.cpu.items())
+        cpu = f"{result.cpu_ms('server'):.3f}" + (f"+{result.cpu_ms('worker'):.3f}" if "worker" in result.cpu else "")
         print(
-            f"  {name:<22}{result.rate:>9.0f}{result.pct_ms(0.5):>9.2f}{result.pct_ms(0.99):>9.2f}"
-            f"{result.failures:>8}  {cpu_ms:>8.3f} ms     {cores}"
+            f"  {name:<22}{result.rate:>9.0f}{result.delivered_rate:>8.0f}{result.pct_ms(0.5):>9.2f}"
+            f"{result.pct_ms(0.99):>9.2f}{result.failures:>8}  {cpu:>15} ms     {cores}"
         )
     print(f"  paced at {run.paced_rate:.0f}/s (half the floor's rate)")
     for name in ("floor", "telegram", "sms"):
@@ -545,14 +587,14 @@ def print_run(number: int, run: Run) -> None:
         result = run.paced[name]
         cores = " ".join(f"{k} {v:.2f}" for k, v in result.cpu.items())
         print(
-            f"  {name:<22}{result.rate:>9.0f}{result.pct_ms(0.5):>9.2f}{result.pct_ms(0.99):>9.2f}"
-            f"{result.failures:>8}                  {cores}"
+            f"  {name:<22}{result.rate:>9.0f}{result.delivered_rate:>8.0f}{result.pct_ms(0.5):>9.2f}"
+            f"{result.pct_ms(0.99):>9.2f}{result.failures:>8}                     {cores}"
         )
     own, cores = run.own, " ".join(f"{k} {v:.2f}" for k, v in run.own.cpu.items())
     print(f"  paced at {run.own_rate:.0f}/s (half the inline Telegram webhook's own rate)")
     print(
-        f"  {'telegram':<22}{own.rate:>9.0f}{own.pct_ms(0.5):>9.2f}{own.pct_ms(0.99):>9.2f}{own.failures:>8}"
-        f"                  {cores}"
+        f"  {'telegram, inline':<22}{own.rate:>9.0f}{own.delivered_rate:>8.0f}{own.pct_ms(0.5):>9.2f}"
+        f"{own.pct_ms(0.99):>9.2f}{own.failures:>8}                     {cores}"
     )
     print("  parse (median µs): " + ", ".join(f"{k} {v:.1f}" for k, v in run.parse_us.items()))
     print(f"  fake Telegram API calls: {run.deliveries}; server log errors: {run.server_errors}")
@@ -563,19 +605,19 @@ def print_summary(runs: list[Run]) -> None:
         return statistics.median(values)
 
     def cpu_ms(result: Pass) -> float:
-        return result.cpu["server"] * result.wall_s / len(result.latencies_s) * 1000
+        return result.cpu_ms("server") + result.cpu_ms("worker")
 
-    print(f"\nmedians over {len(runs)} runs (capacity: one server core / server CPU per message)")
+    print(f"\nmedians over {len(runs)} runs (capacity: one core / server+worker CPU per message)")
     floor_rate = med([r.closed["floor"].rate for r in runs])
     floor_cpu = med([cpu_ms(r.closed["floor"]) for r in runs])
-    rates = {}
     for name in runs[0].closed:
-        rates[name] = rate = med([r.closed[name].rate for r in runs])
+        rate = med([r.closed[name].rate for r in runs])
+        sent = med([r.closed[name].delivered_rate for r in runs])
         p50, p99 = med([r.closed[name].pct_ms(0.5) for r in runs]), med([r.closed[name].pct_ms(0.99) for r in runs])
         cpu = med([cpu_ms(r.closed[name]) for r in runs])
         print(
-            f"  {name:<22}{rate:>6.0f} msgs/s ({rate / floor_rate:>4.0%} of floor)"
-            f"  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  server CPU {cpu:6.3f} ms/msg"
+            f"  {name:<22}{rate:>6.0f} msgs/s ({rate / floor_rate:>4.0%} of floor), all sent at {sent:>4.0f}/s"
+            f"  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  CPU {cpu:6.3f} ms/msg"
             f"  capacity {1000 / cpu:5.0f}/s ({floor_cpu / cpu:>4.0%} of floor)"
         )
     paced_rate = med([r.paced_rate for r in runs])
