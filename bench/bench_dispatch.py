@@ -39,7 +39,6 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -56,6 +55,7 @@ from starlette.routing import Mount, Route
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+from bench.common import most_in_any_window, process_cpu_s, version  # noqa: E402
 from bot.clock import SystemClock  # noqa: E402
 from bot.content import Content, load_content  # noqa: E402
 from bot.conversation import ConversationService  # noqa: E402
@@ -79,7 +79,6 @@ SMS_SCRIPT = ["hi", "6", "3", "4", "3", "4", "4", "1 week", "1", "3", "30"]
 SMS_AREAS = (212, 646, 718, 917, 347, 929, 332, 516, 914, 631)  # +1 <area> 555 xxxx: 10,000 numbers per area code
 FIRST_CHAT = 1_000_000_000
 POLL_S = 0.25
-TICKS = os.sysconf("SC_CLK_TCK")
 PACKAGES = (
     "python-telegram-bot",
     "httpx",
@@ -201,14 +200,6 @@ class FakeProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-
-
-def process_cpu_s(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 # --- which worker holds which connection ---------------------------------------------------------------------------
@@ -555,17 +546,6 @@ def grant_time(member: bytes) -> float:
     return int(seconds) + int(micros) / 1_000_000
 
 
-def most_in_any_window(times: Sequence[float], window_s: float) -> int:
-    """The largest number of times inside any half-open window [t, t + window_s)."""
-    ordered = sorted(times)
-    most, first = 0, 0
-    for last, t in enumerate(ordered):
-        while t - ordered[first] >= window_s:
-            first += 1
-        most = max(most, last - first + 1)
-    return most
-
-
 class Monitor:
     """What the bench watches while the workers run: which worker holds which connection to the fakes (from /proc),
     when each worker is ready, and every grant of the shared limiter (its sorted sets keep a grant for one
@@ -746,13 +726,6 @@ def find_duplicates(result: Result) -> list[Duplicate]:
 
 
 # --- the report ------------------------------------------------------------------------------------------------
-
-
-def version(package: str) -> str:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "MISSING"
 
 
 def redis_version() -> str:

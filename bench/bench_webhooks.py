@@ -36,7 +36,6 @@ from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -55,6 +54,7 @@ from twilio.request_validator import RequestValidator  # type: ignore[import-unt
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.common import TICKS, process_cpu_s, version  # noqa: E402
 from bot.channels.telegram import parse_update  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.content import load_content  # noqa: E402
@@ -75,7 +75,6 @@ TELEGRAM_SCRIPT = [
     "/start", "emergency_signs:none", "calf:no", "knee_swelling:none", "start_how:gradual", "mechanical:none",
     "other_signs:none", "7", "course:better", "3", "30",
 ]  # fmt: skip
-TICKS = os.sysconf("SC_CLK_TCK")
 # Webhooks also paced at half their own closed-loop rate (with a send queue: half the rate its replies were all sent at)
 OWN_PACE = ("telegram", "sms", "telegram, inline")
 CONNECTIONS = 32  # the paced pass's connections: far more than its pace needs at these latencies
@@ -250,11 +249,6 @@ def wait_for_worker(redis: RedisServer, db: int, timeout_s: float = 20.0) -> Non
                 raise RuntimeError(f"no worker on db {db}")
             time.sleep(0.1)
     time.sleep(1.2)
-
-
-def process_cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def machine_cpu_s() -> float:
@@ -682,13 +676,6 @@ def profile(args: argparse.Namespace, redis: RedisServer, telegram_api: Child, i
         stats.sort_stats("tottime").print_stats(25)
         stats.sort_stats("cumulative").print_stats(40)
         stats.sort_stats("cumulative").print_stats(r"/bot/", 30)
-
-
-def version(package: str) -> str:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "MISSING"
 
 
 def main() -> None:

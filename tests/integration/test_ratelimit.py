@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio
 
+from bench.common import most_in_any_window
 from bot.storage import keys
 from bot.storage.ratelimit import Grant, Limit, RedisRateLimiter
 
@@ -45,17 +46,6 @@ async def main(url, name, start, end):
 
 asyncio.run(main(sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])))
 """
-
-
-def most_in_any_window(times: list[float], window_s: float) -> int:
-    """The largest number of times inside any half-open window [t, t + window_s)."""
-    times = sorted(times)
-    most, first = 0, 0
-    for last, t in enumerate(times):
-        while t - times[first] >= window_s:
-            first += 1
-        most = max(most, last - first + 1)
-    return most
 
 
 def test_limit_is_validated() -> None:
