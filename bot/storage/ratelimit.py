@@ -6,17 +6,18 @@ all-or-nothing (a message refused by its chat's limit uses none of the bot's) an
 the Redis server rather than its own.
 
 What must hold is the provider's count: at most `count` messages *arriving* in any window. A message arrives some
-time after its grant (the worker is scheduled, the request crosses the network), up to 130 ms on a busy two-core
-machine, so a log scored by grant time lets `count + 1` arrivals share one of the provider's windows. Each grant is
-therefore held, scored in the future, while its message is in flight, and `release` re-scores it at the time the
-send finished, which is after the provider received it. The proof is short: take the latest-granted of any `count + 1`
-messages that arrived within one window; at its grant, each of the others was either in flight (held) or finished
-after it arrived, inside the window, so `count` entries were in the log and it could not have been granted. The cost
-is the send's own duration per slot: the rate at saturation is `count / (window + send time)`.
+time after its grant (the worker is scheduled, the request crosses the network), up to a few hundred ms on a busy
+two-core machine, so a log scored by grant time lets `count + 1` arrivals share one of the provider's windows. Each
+grant is therefore held, scored in the future, while its message is in flight, and `release` re-scores it at the time
+the send finished, which is after the provider received it. The proof is short: take the latest-granted of any
+`count + 1` messages that arrived within one window; at its grant, each of the others was either in flight (held) or
+finished after it arrived, inside the window, so `count` entries were in the log and it could not have been granted.
+The cost is the send's own duration per slot: the rate at saturation is `count / (window + send time)`.
 
 A hold is short (`hold_s`, 3 s) and renewed while the send lasts (`holding` renews it every third of that), so a
 grant whose worker died in flight stops taking a slot within `hold_s` instead of the longest a send may take: one
 killed worker with a dozen sends in flight would otherwise cost a 50/s limit a quarter of its rate for that long.
+(A process whose event loop stalls for longer than two thirds of `hold_s` mid-send can let its hold lapse.)
 
 Redis Cluster: the keys of one script call must share a slot, but each limit has its own hash tag (`{telegram}`,
 `{telegram-chat:tg-abc}`), so a Cluster deployment would need one hash tag for all keys of a call. This project runs
@@ -43,15 +44,15 @@ _JITTER_S = 0.005
 _MIN_WAIT_S = 0.001
 
 # KEYS: one sorted set per limit. ARGV: member prefix, hold (microseconds), then count and window (microseconds) for
-# each key. Returns the member after recording the grant in every key, else the microseconds until the fullest limit
-# can have room. A held entry (scored after now) is still in flight: it leaves a full window after its release, so
-# no room can come before `window` from now.
+# each key. Returns the member after recording the grant in every key, else {the microseconds until the fullest limit
+# can have room, that limit's index}. A held entry (scored after now) is still in flight: it leaves a full window
+# after its release, so no room can come before `window` from now.
 # Scripts that call TIME need redis.replicate_commands() on Redis < 5 only; from 5 effects replication is the default.
 _ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local hold = tonumber(ARGV[2])
-local wait = 0
+local wait, binding = 0, 0
 for i, key in ipairs(KEYS) do
   local count = tonumber(ARGV[2 * i + 1])
   local window = tonumber(ARGV[2 * i + 2])
@@ -60,11 +61,14 @@ for i, key in ipairs(KEYS) do
   if used >= count then
     -- Room comes back when the entry at index used - count leaves the window.
     local score = tonumber(redis.call('ZRANGE', key, used - count, used - count, 'WITHSCORES')[2])
-    wait = math.max(wait, math.min(score - now, 0) + window)
+    local room = math.min(score - now, 0) + window
+    if room > wait then
+      wait, binding = room, i - 1
+    end
   end
 end
 if wait > 0 then
-  return wait
+  return {wait, binding}
 end
 local member = ARGV[1] .. '@' .. t[1] .. '.' .. t[2]
 for i, key in ipairs(KEYS) do
@@ -163,6 +167,7 @@ class RedisRateLimiter:
         self._renew = client.register_script(_RENEW)
         self._cancel = client.register_script(_CANCEL)
         self._process = secrets.token_hex(3)  # members stay unique across processes sharing a token
+        self._lines: dict[str, asyncio.Lock] = {}  # this process's waiters, per shared limit (see acquire)
         self._grants = itertools.count()
 
     async def try_acquire(self, limits: Sequence[Limit], token: str) -> Grant | float:
@@ -171,6 +176,11 @@ class RedisRateLimiter:
 
         `token` names the caller (e.g. a worker id) in the stored entries; it too must be opaque.
         """
+        got, _ = await self._attempt(limits, token)
+        return got
+
+    async def _attempt(self, limits: Sequence[Limit], token: str) -> tuple[Grant | float, int]:
+        """try_acquire, and the index of the limit that held it back (0 with a grant)."""
         if not limits:
             raise ValueError("try_acquire needs at least one limit")
         if not token:
@@ -182,22 +192,50 @@ class RedisRateLimiter:
             args += [limit.count, window]
         result = await self._acquire(keys=list(names), args=args)
         if isinstance(result, bytes | str):
-            return Grant(names, windows, result.decode() if isinstance(result, bytes) else result)
-        return max(int(result) / 1_000_000, _MIN_WAIT_S)
+            return Grant(names, windows, result.decode() if isinstance(result, bytes) else result), 0
+        wait, binding = result
+        return max(int(wait) / 1_000_000, _MIN_WAIT_S), int(binding)
 
     async def acquire(self, limits: Sequence[Limit], token: str, *, timeout_s: float | None = None) -> Grant | float:
-        """Wait (asyncio.sleep the hinted time, plus a little jitter) until try_acquire grants. On timeout, the wait
-        still hinted (> 0) instead of a grant: returned as soon as the hint would end past the timeout, since no grant
-        can come sooner."""
+        """Wait until a grant (sleeping the hinted time, plus a little jitter, between attempts). On timeout, the
+        wait still hinted (> 0) instead of a grant: returned as soon as the hint would end past the timeout, since
+        no grant can come sooner.
+
+        Callers in one process held back by the same shared limit (the first, e.g. the bot's) wait in line, and
+        only the first in line asks Redis: otherwise every waiter wakes for each freed slot and all but one ask in
+        vain (tens of attempts per grant at saturation). One held back by a later limit (its chat's) waits alone.
+        """
         loop = asyncio.get_running_loop()
         deadline = None if timeout_s is None else loop.time() + timeout_s
-        while True:
-            got = await self.try_acquire(limits, token)
-            if isinstance(got, Grant):
-                return got
+        got, binding = await self._attempt(limits, token)
+        while not isinstance(got, Grant):
             if deadline is not None and loop.time() + got > deadline:
                 return got
-            await asyncio.sleep(got + random.uniform(0, _JITTER_S))
+            if binding != 0:
+                await asyncio.sleep(got + random.uniform(0, _JITTER_S))
+                got, binding = await self._attempt(limits, token)
+                continue
+            line = self._lines.setdefault(limits[0].name, asyncio.Lock())
+            stale = line.locked()  # others are in line: by the time this caller is first, its hint is old
+            try:
+                # Only the wait in line is timed out, never a call to Redis: a script cancelled after it ran
+                # would leave a grant nobody uses, held for `hold_s`.
+                async with asyncio.timeout(None if deadline is None else deadline - loop.time()):
+                    await line.acquire()
+            except TimeoutError:
+                return got  # the last hint this caller had: still > 0, and no grant came in time
+            try:
+                if stale:
+                    got, binding = await self._attempt(limits, token)
+                # First in line: wait out the hint, then ask, until granted or held back by another limit.
+                while not isinstance(got, Grant) and binding == 0:
+                    if deadline is not None and loop.time() + got > deadline:
+                        return got
+                    await asyncio.sleep(got + random.uniform(0, _JITTER_S))
+                    got, binding = await self._attempt(limits, token)
+            finally:
+                line.release()
+        return got
 
     async def release(self, grant: Grant) -> None:
         """The grant's send is over (sent, failed or unknown): it counts for one window from now."""

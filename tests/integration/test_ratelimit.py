@@ -8,6 +8,7 @@ import random
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -176,6 +177,41 @@ def test_arrivals_never_exceed_the_limit_whatever_the_send_delays(redis_client: 
     asyncio.run(scenario())
     assert most_in_any_window(arrivals, window_s) <= count
     assert len(arrivals) >= 0.6 * count * duration_s / window_s  # the limit is used, not starved
+
+
+def test_waiters_in_one_process_queue_for_the_shared_limit_instead_of_all_asking(
+    redis_client: redis.asyncio.Redis,
+) -> None:
+    """Twenty callers held back by the same limit: only the first in line asks Redis, so attempts stay near one
+    per grant (each caller asking on every freed slot made it about twenty), and every caller is served in turn."""
+    attempts = 0
+
+    class Counting(RedisRateLimiter):
+        async def _attempt(self, limits: Sequence[Limit], token: str) -> tuple[Grant | float, int]:
+            nonlocal attempts
+            attempts += 1
+            return await super()._attempt(limits, token)
+
+    granted: list[str] = []
+
+    async def scenario() -> None:
+        async with redis_client:
+            limiter = Counting(redis_client)
+            limit = Limit("line", 10, per_s=0.2)
+
+            async def caller(name: str) -> None:
+                for _ in range(3):
+                    grant = await limiter.acquire([limit], name, timeout_s=5.0)
+                    assert isinstance(grant, Grant)
+                    granted.append(name)
+                    async with limiter.holding(grant):
+                        await asyncio.sleep(0.001)
+
+            await asyncio.gather(*(caller(f"c{i}") for i in range(20)))
+
+    asyncio.run(scenario())
+    assert len(granted) == 60
+    assert attempts <= 2 * len(granted), attempts
 
 
 def test_a_full_limit_records_nothing_in_the_others(redis_client: redis.asyncio.Redis) -> None:
