@@ -26,7 +26,6 @@ import asyncio
 import math
 import os
 import platform
-import selectors
 import shutil
 import signal
 import statistics
@@ -55,7 +54,7 @@ from starlette.routing import Mount, Route
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-from bench.common import most_in_any_window, process_cpu_s, version  # noqa: E402
+from bench.common import ReadyServer, most_in_any_window, process_cpu_s, ready_port, stop_process, version  # noqa: E402
 from bot.clock import SystemClock  # noqa: E402
 from bot.content import Content, load_content  # noqa: E402
 from bot.conversation import ConversationService  # noqa: E402
@@ -148,13 +147,6 @@ def fake_app(name: str) -> Starlette:
     return Starlette(routes=[Route("/count", count), Route("/stats", stats), Mount("/", app=fake.app)])
 
 
-class ReadyServer(uvicorn.Server):
-    async def startup(self, sockets: Any = None) -> None:
-        await super().startup(sockets)
-        if self.started:
-            print(f"READY {self.servers[0].sockets[0].getsockname()[1]}", flush=True)
-
-
 def serve(name: str) -> None:
     """Child process: one fake API on a free loopback port (uvicorn defaults, as bench_webhooks.py serves)."""
     config = uvicorn.Config(fake_app(name), host="127.0.0.1", port=0, log_level="warning", access_log=False)
@@ -168,15 +160,13 @@ class FakeProcess:
         args = [sys.executable, str(Path(__file__).resolve()), "--serve", name]
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, cwd=ROOT)
+        port = ready_port(self.proc, 60)
         assert self.proc.stdout is not None
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.proc.stdout, selectors.EVENT_READ)
-            line = self.proc.stdout.readline() if selector.select(timeout=60) else b""
         self.proc.stdout.close()
-        if not line.startswith(b"READY "):
+        if port is None:
             self.stop()
             raise RuntimeError(f"fake {name} did not start; see {self.log}:\n{self.log.read_text(errors='replace')}")
-        self.port = int(line.split()[1])
+        self.port = port
         self.url = f"http://127.0.0.1:{self.port}"
         self.http = httpx.Client(timeout=30)
 
@@ -193,13 +183,7 @@ class FakeProcess:
     def stop(self) -> None:
         if hasattr(self, "http"):
             self.http.close()
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
 
 # --- which worker holds which connection ---------------------------------------------------------------------------

@@ -24,7 +24,6 @@ import json
 import os
 import platform
 import pstats
-import selectors
 import signal
 import statistics
 import subprocess
@@ -54,7 +53,7 @@ from twilio.request_validator import RequestValidator  # type: ignore[import-unt
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.common import TICKS, process_cpu_s, version  # noqa: E402
+from bench.common import TICKS, ReadyServer, process_cpu_s, ready_port, stop_process, version  # noqa: E402
 from bot.channels.telegram import parse_update  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.content import load_content  # noqa: E402
@@ -174,13 +173,6 @@ def floor_app(redis_url: str) -> Starlette:
     return Starlette(routes=[Route(FLOOR_PATH, floor, methods=["POST"])], lifespan=lifespan)
 
 
-class ReadyServer(uvicorn.Server):
-    async def startup(self, sockets: Any = None) -> None:
-        await super().startup(sockets)
-        if self.started:
-            print(f"READY {self.servers[0].sockets[0].getsockname()[1]}", flush=True)
-
-
 def serve(name: str, config: dict[str, Any]) -> None:
     """Child process: serve one app as `kneebot serve` does (uvicorn.run defaults, log level warning)."""
     if name != "telegram-api":
@@ -212,26 +204,17 @@ class Child:
         args = [sys.executable, __file__, "--serve", name, "--config", json.dumps(config)]
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, cwd=ROOT)
-        assert self.proc.stdout is not None
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.proc.stdout, selectors.EVENT_READ)
-            line = self.proc.stdout.readline() if selector.select(timeout=30) else b""
-        if not line.startswith(b"READY "):
+        port = ready_port(self.proc, 30)
+        if port is None:
             self.stop()
             raise RuntimeError(f"{name} did not start; see {self.log}")
-        self.url = f"http://127.0.0.1:{int(line.split()[1])}"
+        self.url = f"http://127.0.0.1:{port}"
 
     def cpu_s(self) -> float:
         return process_cpu_s(self.proc.pid)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
     def errors(self) -> int:
         text = self.log.read_text(errors="replace")

@@ -1,11 +1,17 @@
-"""What the bench scripts share: package versions, process CPU from /proc, and windowed counts."""
+"""What the bench scripts share: child servers that say when they are ready, package versions, process CPU from
+/proc, and windowed counts."""
 
 from __future__ import annotations
 
 import os
+import selectors
+import subprocess
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
+from typing import Any
+
+import uvicorn
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -35,3 +41,32 @@ def most_in_any_window(times: Sequence[float], window_s: float) -> int:
             first += 1
         most = max(most, last - first + 1)
     return most
+
+
+class ReadyServer(uvicorn.Server):
+    """uvicorn on port 0 that prints `READY <port>` once it listens, for the parent to read (`ready_port`)."""
+
+    async def startup(self, sockets: Any = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            print(f"READY {self.servers[0].sockets[0].getsockname()[1]}", flush=True)
+
+
+def ready_port(proc: subprocess.Popen[bytes], timeout_s: float) -> int | None:
+    """The port a child announced with `READY <port>` on its stdout, or None if it said nothing else in time."""
+    assert proc.stdout is not None
+    with selectors.DefaultSelector() as selector:
+        selector.register(proc.stdout, selectors.EVENT_READ)
+        line = proc.stdout.readline() if selector.select(timeout=timeout_s) else b""
+    return int(line.split()[1]) if line.startswith(b"READY ") else None
+
+
+def stop_process(proc: subprocess.Popen[Any]) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within 30 s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

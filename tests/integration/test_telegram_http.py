@@ -87,14 +87,9 @@ def test_a_status_code_is_left_to_ptb_a_403_is_forbidden() -> None:
 
     async def run() -> None:
         server, url = await serve(handler)
-        request = AiohttpRequest()
-        await request.initialize()
-        try:
-            async with server:
-                with pytest.raises(Forbidden):
-                    await request.post(f"{url}{TOKEN}/sendMessage", None)
-        finally:
-            await request.shutdown()
+        async with server, AiohttpRequest() as request:  # PTB's BaseRequest opens and closes itself
+            with pytest.raises(Forbidden):
+                await request.post(f"{url}{TOKEN}/sendMessage", None)
 
     asyncio.run(run())
 
@@ -106,14 +101,9 @@ def test_a_server_that_never_answers_times_out() -> None:
 
     async def run() -> None:
         server, url = await serve(handler)
-        request = AiohttpRequest(read_timeout=0.2)
-        await request.initialize()
-        try:
-            async with server:
-                with pytest.raises(TimedOut):
-                    await request.post(f"{url}{TOKEN}/sendMessage", None)
-        finally:
-            await request.shutdown()
+        async with server, AiohttpRequest(read_timeout=0.2) as request:  # PTB's BaseRequest opens and closes itself
+            with pytest.raises(TimedOut):
+                await request.post(f"{url}{TOKEN}/sendMessage", None)
 
     asyncio.run(run())
 
@@ -127,12 +117,9 @@ def test_nothing_listening_is_a_network_error_and_an_unopened_transport_refuses(
         request = AiohttpRequest()
         with pytest.raises(RuntimeError):
             await request.do_request(f"http://127.0.0.1:{port}/x", "POST")
-        await request.initialize()
-        try:
+        async with request:
             with pytest.raises(NetworkError) as raised:
                 await request.post(f"http://127.0.0.1:{port}/bot{TOKEN}/sendMessage", None)
-            assert not isinstance(raised.value, TimedOut)
-        finally:
-            await request.shutdown()
+        assert not isinstance(raised.value, TimedOut)
 
     asyncio.run(run())
