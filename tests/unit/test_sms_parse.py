@@ -10,11 +10,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from starlette.datastructures import ImmutableMultiDict
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped, unused-ignore]
+from twilio.twiml.messaging_response import MessagingResponse  # type: ignore[import-untyped, unused-ignore]
 
 from bot.channels.base import Inbound
 from bot.channels.render import MAX_SMS_SEGMENTS, render_sms
 from bot.channels.segments import is_gsm, segments, to_gsm
-from bot.channels.sms import SmsChannel, SmsFormError
+from bot.channels.sms import SmsChannel, SmsFormError, twiml_messages
 from bot.content import Content
 from bot.i18n import Catalog, placeholders
 from bot.triage.effects import ChoiceOption, SendReply, Text
@@ -193,6 +194,14 @@ def test_twiml_escapes_markup_and_parses_back() -> None:
     xml = sms.twiml([SendReply((Text("tricky"),))], "en")
     assert "<b>" not in xml
     assert messages(xml) == ["Tom & Jerry <b>bold</b> > 3 \"q\" 'a' ]]>"]
+
+
+@given(st.lists(st.text(st.characters(blacklist_categories=("Cs", "Cc")) | st.sampled_from("&<>\"'\n")), max_size=4))
+def test_twiml_is_what_twilios_messaging_response_writes(bodies: list[str]) -> None:
+    response = MessagingResponse()
+    for body in bodies:
+        response.message(body)
+    assert twiml_messages(bodies) == str(response.to_xml())
 
 
 def test_twiml_of_no_replies_is_an_empty_response(sms: SmsChannel) -> None:
