@@ -178,7 +178,7 @@ def serve(host: str, port: int | None) -> None:
     from bot.server import create_app
 
     settings = _server_settings()
-    configure_logging()
+    configure_logging(settings.log_level)
     uvicorn.run(create_app(settings, content=_content()), host=host, port=port or settings.port, log_level="warning")
 
 
@@ -230,7 +230,7 @@ def telegram_poll() -> None:
         fail(f"invalid setting: {e.errors()[0]['msg']}")
     if settings.telegram_bot_token is None:
         fail("TELEGRAM_BOT_TOKEN must be set")
-    configure_logging()
+    configure_logging(settings.log_level)
     state = create_app(settings, content=_content()).state.kneebot
     channel = state.telegram
     assert channel is not None  # created whenever a token is set
@@ -260,7 +260,7 @@ def worker() -> None:
     from bot.worker import run_worker
 
     settings = _server_settings("worker")
-    configure_logging()
+    configure_logging(settings.log_level)
     content = _content()
 
     async def run() -> None:

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     # Keys the opaque participant ids (HMAC); set a long random value in production. Changing it orphans stored state.
     id_hash_secret: SecretStr = SecretStr("kneebot-development-only")
     conversation_ttl_days: int = Field(default=30, ge=1, le=365)
+    # INFO: start-up, failures, opt-outs, duplicates. DEBUG adds a line per conversation turn and effect (ids and
+    # node names only, as every line): at a thousand messages a second that is most of the log's cost.
+    log_level: str = Field(default="INFO", pattern=r"^(?i:debug|info|warning|error)$")
 
     telegram_bot_token: SecretStr | None = None
     telegram_webhook_secret: SecretStr | None = None

@@ -9,8 +9,11 @@ import os
 CHATTY_LIBRARIES = ("httpx", "httpcore", "telegram", "twilio", "aiohttp", "hpack")
 
 
-def configure_logging(level: int = logging.INFO) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+def configure_logging(level: int | str = logging.INFO) -> None:
+    logging.basicConfig(
+        level=level.upper() if isinstance(level, str) else level,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
     for name in CHATTY_LIBRARIES:
         logging.getLogger(name).setLevel(logging.WARNING)
     os.environ.setdefault("PTB_TIMEDELTA", "true")  # PTB 22: timedelta retry_after, no deprecation warning

@@ -40,3 +40,11 @@ def test_env_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PORT", "9000")
     s = settings()
     assert s.default_country == "GB" and s.port == 9000
+
+
+def test_log_level_is_one_of_the_known_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOG_LEVEL", "debug")
+    assert settings().log_level == "debug"
+    monkeypatch.setenv("LOG_LEVEL", "loud")
+    with pytest.raises(ValueError, match="log_level"):
+        settings()
