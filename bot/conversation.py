@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -13,7 +15,7 @@ from redis.exceptions import RedisError
 from bot.clock import Clock
 from bot.content import Content
 from bot.storage.checkins import Address
-from bot.storage.conversations import ConversationStore
+from bot.storage.conversations import ConversationStore, Loaded, Replayed, Stale, Written
 from bot.triage.effects import ChoiceOption, DeleteData, Effect, SendReply, Text
 from bot.triage.emergency import emergency_number
 from bot.triage.engine import Policy, Turn, advance, new_session
@@ -23,6 +25,8 @@ from bot.triage.session import Session
 
 log = logging.getLogger("kneebot.conversation")
 MAX_ATTEMPTS = 20
+RECENT_SIZE = 1024  # conversations a process remembers (4 KB each in memory, 8 KB once assessed: 8 MB at most)
+RECENT_FOR_S = 15 * 60.0  # and for how long after its last message: a conversation's pauses, not a day's
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,42 @@ class LogSink:
     ) -> None:
         for effect in effects:
             if not isinstance(effect, SendReply):
-                log.info("effect %s conversation=%s node=%s", type(effect).__name__, participant, session.node)
+                log.debug("effect %s conversation=%s node=%s", type(effect).__name__, participant, session.node)
+
+
+class Recent:
+    """The conversations this process committed lately, so the next message of one skips the load: a message is
+    then one round trip to the store, not two. Never trusted: the commit is checked against the stored revision, and
+    when another process (or a deletion) moved it on, the store hands back what it holds and the turn runs again."""
+
+    def __init__(
+        self, size: int = RECENT_SIZE, for_s: float = RECENT_FOR_S, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.size, self.for_s, self._clock = size, for_s, clock
+        self._entries: OrderedDict[str, tuple[float, Session, int]] = OrderedDict()
+
+    def get(self, participant: str) -> Loaded | None:
+        entry = self._entries.get(participant)
+        if entry is None:
+            return None
+        at, session, revision = entry
+        if self._clock() - at > self.for_s:
+            del self._entries[participant]
+            return None
+        self._entries.move_to_end(participant)
+        return Loaded(session, revision, None)
+
+    def put(self, participant: str, session: Session, revision: int) -> None:
+        self._entries[participant] = (self._clock(), session, revision)
+        self._entries.move_to_end(participant)
+        if len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+    def drop(self, participant: str) -> None:
+        self._entries.pop(participant, None)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 class ConversationService:
@@ -73,6 +112,7 @@ class ConversationService:
         self.policy = policy or Policy()
         self.sink = sink or LogSink()
         self._labels = content.labels()
+        self.recent = Recent()
 
     async def handle(
         self,
@@ -124,14 +164,16 @@ class ConversationService:
         flow = self.content.intake
         if message_id is None:
             queue = None  # a job names the message whose replies it sends
-        for _ in range(MAX_ATTEMPTS):
+        # A person's messages (not the worker's check-ins) start from what this process last committed, if it
+        # remembers: the commit checks it is still what is stored.
+        loaded = self.recent.get(participant) if message_id is not None else None
+        if loaded is None:
             loaded = await self.store.load(participant, message_id)
             if loaded.replay is not None:
-                log.info("duplicate message conversation=%s", participant)
-                known = loaded.session.locale if loaded.session else locale
                 if queue:  # its sending may not have finished: queue it again (sent messages are skipped)
                     await self.store.enqueue(queue)
-                return Handled(decode_replies(loaded.replay), known, replayed=True, queued=bool(queue))
+                return self._replayed(participant, loaded, loaded.replay, locale, queue)
+        for _ in range(MAX_ATTEMPTS):
             if loaded.session is None and isinstance(event, CheckInDue):
                 return Handled((), locale)  # deleted, or expired: nobody to ask
             now = self.clock.now()
@@ -140,19 +182,42 @@ class ConversationService:
                 flow, session, event, now, policy=self.policy, labels=self._labels, checkin=self.content.checkin
             )
             if any(isinstance(e, DeleteData) for e in turn.effects):
+                self.recent.drop(participant)
                 await self._apply(participant, turn, address)
                 await self.store.delete(participant)
                 return Handled(turn.replies, turn.session.locale)
-            outbox = encode_replies(turn.replies)
-            if await self.store.commit(
-                participant, loaded.revision, turn.session, outbox=outbox, message_id=message_id, queue=queue
-            ):
-                log.info(
-                    "turn conversation=%s node=%s status=%s", participant, turn.session.node, turn.session.status.value
-                )
-                await self._apply(participant, turn, address)
-                return Handled(turn.replies, turn.session.locale, queued=bool(queue))
+            submitted = await self.store.submit(
+                participant,
+                loaded.revision,
+                turn.session,
+                outbox=encode_replies(turn.replies),
+                message_id=message_id,
+                queue=queue,
+            )
+            match submitted:
+                case Written(revision):
+                    if message_id is not None:
+                        self.recent.put(participant, turn.session, revision)
+                    log.debug(
+                        "turn conversation=%s node=%s status=%s",
+                        participant,
+                        turn.session.node,
+                        turn.session.status.value,
+                    )
+                    await self._apply(participant, turn, address)
+                    return Handled(turn.replies, turn.session.locale, queued=bool(queue))
+                case Replayed(outbox):  # the job, if any, was queued again in the same step
+                    return self._replayed(participant, loaded, outbox, locale, queue)
+                case Stale(current):
+                    loaded = current
         raise ConflictError(participant)
+
+    def _replayed(
+        self, participant: str, loaded: Loaded, outbox: str, locale: str, queue: Mapping[str, str] | None
+    ) -> Handled:
+        log.info("duplicate message conversation=%s", participant)
+        known = loaded.session.locale if loaded.session else locale
+        return Handled(decode_replies(outbox), known, replayed=True, queued=bool(queue))
 
     async def session(self, participant: str) -> Session | None:
         return (await self.store.load(participant)).session

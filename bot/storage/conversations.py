@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+import secrets
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,8 +27,49 @@ class Loaded:
     replay: str | None  # the outbox committed for this message id, when it was already processed
 
 
+@dataclass(frozen=True)
+class Written:
+    """The session is stored, as this revision."""
+
+    revision: int
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """The message was processed before: nothing was written, and this is the outbox committed then (its send job,
+    if one was given, is queued again: its sending may not have finished)."""
+
+    outbox: str
+
+
+@dataclass(frozen=True)
+class Stale:
+    """The stored revision was not the expected one (a concurrent write, or a conversation this process remembered
+    wrongly): nothing was written, and this is what is stored now."""
+
+    current: Loaded
+
+
+Submitted = Written | Replayed | Stale
+
+
 class ConversationStore(Protocol):
     async def load(self, participant: str, message_id: str | None = None) -> Loaded: ...
+
+    async def submit(
+        self,
+        participant: str,
+        revision: int,
+        session: Session,
+        *,
+        outbox: str = "",
+        message_id: str | None = None,
+        queue: Mapping[str, str] | None = None,
+    ) -> Submitted:
+        """In one step: a message already processed is Replayed; otherwise the session is stored over `revision`
+        (Written), unless the stored revision moved on (Stale, with what is stored). `queue`: a delivery job for
+        the send queue, added atomically with the state (needs `message_id`)."""
+        ...
 
     async def commit(
         self,
@@ -38,8 +81,7 @@ class ConversationStore(Protocol):
         message_id: str | None = None,
         queue: Mapping[str, str] | None = None,
     ) -> bool:
-        """Store the session as revision + 1; False when the stored revision moved on (a concurrent write).
-        `queue`: a delivery job for the send queue, added atomically with the state (needs `message_id`)."""
+        """submit(), as whether it was Written."""
         ...
 
     async def enqueue(self, job: Mapping[str, str]) -> None:
@@ -59,6 +101,35 @@ class ConversationStore(Protocol):
     async def aclose(self) -> None: ...
 
 
+class _Commit(ABC):
+    """commit() for both stores, from their submit()."""
+
+    @abstractmethod
+    async def submit(
+        self,
+        participant: str,
+        revision: int,
+        session: Session,
+        *,
+        outbox: str = "",
+        message_id: str | None = None,
+        queue: Mapping[str, str] | None = None,
+    ) -> Submitted: ...
+
+    async def commit(
+        self,
+        participant: str,
+        revision: int,
+        session: Session,
+        *,
+        outbox: str = "",
+        message_id: str | None = None,
+        queue: Mapping[str, str] | None = None,
+    ) -> bool:
+        submitted = await self.submit(participant, revision, session, outbox=outbox, message_id=message_id, queue=queue)
+        return isinstance(submitted, Written)
+
+
 # A record is `{"revision":N,"session":<Session JSON>}`, always written by _encode. The revision is read from that
 # fixed prefix, here and in the Lua script alike, so a session that no longer validates keeps its revision and the
 # next commit still succeeds.
@@ -66,14 +137,25 @@ _RECORD_PREFIX = re.compile(rb'^\{"revision":(\d+),"session":')
 
 # KEYS: conversation [, seen [, send queue]]. ARGV: expected revision, record, ttl ms [, outbox, dedupe ttl ms
 # [, queue cap, field, value, ...]]. With a send queue, the delivery job is queued in the same step as the state.
+# Returns {0}: written; {1, outbox}: the message was processed before (its job queued again); {2, record or nil}: the
+# stored revision is not the expected one.
 _COMMIT = """
+if #KEYS >= 2 then
+  local seen = redis.call('GET', KEYS[2])
+  if seen then
+    if #KEYS == 3 then
+      redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', unpack(ARGV, 7))
+    end
+    return {1, seen}
+  end
+end
 local current = 0
 local record = redis.call('GET', KEYS[1])
 if record then
   current = tonumber(string.match(record, '^{"revision":(%d+),"session":') or '0')
 end
 if current ~= tonumber(ARGV[1]) then
-  return 0
+  return {2, record}
 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 if #KEYS >= 2 then
@@ -82,10 +164,21 @@ end
 if #KEYS == 3 then
   redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', unpack(ARGV, 7))
 end
-return 1
+return {0}
 """
 QUEUE_CAP = 100_000  # jobs kept in the send queue at most (approximate): far more than minutes of traffic
 _COMMIT_SHA = hashlib.sha1(_COMMIT.encode()).hexdigest()
+
+
+# A new record starts at a random revision below this, not at 1, and each commit adds one. ConversationService
+# remembers the conversations it handled and commits over the revision it remembers; were revisions counted from 1, a
+# conversation deleted (or expired) and started again elsewhere could reach the remembered revision, and the
+# remembered, deleted state would be written back over it. Exact in Lua's doubles (below 2**53).
+FIRST_REVISIONS = 2**40
+
+
+def next_revision(revision: int) -> int:
+    return revision + 1 if revision else secrets.randbelow(FIRST_REVISIONS) + 1
 
 
 def _encode(revision: int, session: Session) -> bytes:
@@ -136,8 +229,8 @@ def _check(revision: int) -> None:
         raise ValueError("revision must be >= 0")
 
 
-class RedisConversationStore:
-    """Load is one round trip (MGET), commit is one (EVALSHA). Redis errors propagate; nothing is logged."""
+class RedisConversationStore(_Commit):
+    """Load is one round trip (MGET), submit is one (EVALSHA). Redis errors propagate; nothing is logged."""
 
     def __init__(
         self,
@@ -159,7 +252,7 @@ class RedisConversationStore:
         session, revision = _decode(_as_bytes(raw))
         return Loaded(session, revision, _as_text(seen))
 
-    async def commit(
+    async def submit(
         self,
         participant: str,
         revision: int,
@@ -168,10 +261,11 @@ class RedisConversationStore:
         outbox: str = "",
         message_id: str | None = None,
         queue: Mapping[str, str] | None = None,
-    ) -> bool:
+    ) -> Submitted:
         _check(revision)
+        written = next_revision(revision)
         names = [keys.conversation(participant)]
-        args: list[bytes | str | int] = [revision, _encode(revision + 1, session), self._ttl_ms]
+        args: list[bytes | str | int] = [revision, _encode(written, session), self._ttl_ms]
         if message_id is not None:
             names.append(keys.seen(participant, message_id))
             args += [outbox, self._dedupe_ttl_ms]
@@ -181,11 +275,16 @@ class RedisConversationStore:
                 for name, value in queue.items():
                     args += [name, value]
         try:
-            done = await self._redis.evalsha(_COMMIT_SHA, len(names), *names, *args)
+            reply = await self._redis.evalsha(_COMMIT_SHA, len(names), *names, *args)
         except NoScriptError:
             # After a restart or SCRIPT FLUSH: EVAL runs the script and caches it for the next EVALSHA.
-            done = await self._redis.eval(_COMMIT, len(names), *names, *args)
-        return bool(done == 1)
+            reply = await self._redis.eval(_COMMIT, len(names), *names, *args)
+        if reply[0] == 0:
+            return Written(written)
+        if reply[0] == 1:
+            return Replayed(_as_text(reply[1]) or "")
+        stored, stored_revision = _decode(_as_bytes(reply[1]))
+        return Stale(Loaded(stored, stored_revision, None))
 
     async def enqueue(self, job: Mapping[str, str]) -> None:
         await self._redis.xadd(keys.send_queue(), dict(job), maxlen=QUEUE_CAP, approximate=True)  # type: ignore[arg-type]
@@ -224,7 +323,7 @@ class _Entry:
     expires_at: datetime
 
 
-class MemoryConversationStore:
+class MemoryConversationStore(_Commit):
     """The same contract in-process, keyed by the same key names. No await inside a method: each is atomic."""
 
     def __init__(
@@ -260,7 +359,7 @@ class MemoryConversationStore:
         seen = None if message_id is None else self._get(keys.seen(participant, message_id), now)
         return Loaded(session, revision, _as_text(seen))
 
-    async def commit(
+    async def submit(
         self,
         participant: str,
         revision: int,
@@ -269,20 +368,24 @@ class MemoryConversationStore:
         outbox: str = "",
         message_id: str | None = None,
         queue: Mapping[str, str] | None = None,
-    ) -> bool:
+    ) -> Submitted:
         """`queue` is not supported: in memory there is no worker to drain it."""
         if queue:
             raise ValueError("the in-memory store has no send queue")
         _check(revision)
         now = self._now()
+        if message_id is not None and (seen := self._get(keys.seen(participant, message_id), now)) is not None:
+            return Replayed(seen.decode())
         key = keys.conversation(participant)
-        if _revision(self._get(key, now)) != revision:
-            return False
-        self._entries[key] = _Entry(_encode(revision + 1, session), now + self._ttl)
+        stored = self._get(key, now)
+        if _revision(stored) != revision:
+            return Stale(Loaded(*_decode(stored), None))
+        written = next_revision(revision)
+        self._entries[key] = _Entry(_encode(written, session), now + self._ttl)
         if message_id is not None:
             self._entries[keys.seen(participant, message_id)] = _Entry(outbox.encode(), now + self._dedupe_ttl)
         self._sweep(now)
-        return True
+        return Written(written)
 
     async def enqueue(self, job: Mapping[str, str]) -> None:
         raise ValueError("the in-memory store has no send queue")

@@ -15,10 +15,14 @@ from redis.backoff import NoBackoff
 
 from bot.storage import keys
 from bot.storage.conversations import (
+    FIRST_REVISIONS,
     ConversationStore,
     Loaded,
     MemoryConversationStore,
     RedisConversationStore,
+    Replayed,
+    Stale,
+    Written,
     _Entry,
 )
 from bot.triage.session import Session
@@ -111,30 +115,63 @@ def test_absent_conversation_loads_as_none_and_revision_zero(backend: Backend) -
     backend.run(scenario)
 
 
+async def written(h: Harness, revision: int, s: Session, **kw: Any) -> int:
+    submitted = await h.store.submit(PID, revision, s, **kw)
+    assert isinstance(submitted, Written)
+    return submitted.revision
+
+
 def test_committed_session_round_trips_with_its_revision(backend: Backend) -> None:
     async def scenario(h: Harness) -> None:
-        assert await h.store.commit(PID, 0, session("q1"))
-        assert await h.store.load(PID) == Loaded(session("q1"), 1, None)
-        assert await h.store.commit(PID, 1, session("q2"))
-        assert await h.store.load(PID) == Loaded(session("q2"), 2, None)
+        first = await written(h, 0, session("q1"))
+        assert 1 <= first <= FIRST_REVISIONS
+        assert await h.store.load(PID) == Loaded(session("q1"), first, None)
+        assert await written(h, first, session("q2")) == first + 1
+        assert await h.store.load(PID) == Loaded(session("q2"), first + 1, None)
         assert await h.store.load(OTHER) == Loaded(None, 0, None)
 
     backend.run(scenario)
 
 
-def test_stale_revision_is_refused_and_changes_nothing(backend: Backend) -> None:
+def test_a_new_record_starts_at_a_random_revision(backend: Backend) -> None:
+    """Not at 1: a process remembering a deleted conversation must not take a new one for it (conversation.Recent)."""
+
     async def scenario(h: Harness) -> None:
-        assert await h.store.commit(PID, 0, session("q1"))
-        assert not await h.store.commit(PID, 0, session("stale"), outbox="reply", message_id="upd-2")
-        assert not await h.store.commit(PID, 5, session("ahead"))
-        assert await h.store.load(PID, "upd-2") == Loaded(session("q1"), 1, None)
+        firsts = set()
+        for _ in range(5):
+            firsts.add(await written(h, 0, session()))
+            await h.store.delete(PID)
+        assert len(firsts) == 5
+
+    backend.run(scenario)
+
+
+def test_stale_revision_is_refused_changes_nothing_and_says_what_is_stored(backend: Backend) -> None:
+    async def scenario(h: Harness) -> None:
+        first = await written(h, 0, session("q1"))
+        current = Loaded(session("q1"), first, None)
+        assert await h.store.submit(PID, 0, session("stale"), outbox="reply", message_id="upd-2") == Stale(current)
+        assert await h.store.submit(PID, first + 5, session("ahead")) == Stale(current)
+        assert not await h.store.commit(PID, first - 1, session("behind"))
+        assert await h.store.load(PID, "upd-2") == current
+        assert await h.store.submit(OTHER, 3, session("none")) == Stale(Loaded(None, 0, None))
+
+    backend.run(scenario)
+
+
+def test_a_processed_message_is_replayed_whatever_the_revision(backend: Backend) -> None:
+    async def scenario(h: Harness) -> None:
+        first = await written(h, 0, session("q1"), outbox="one", message_id="upd-1")
+        for revision in (0, first, first + 1):
+            assert await h.store.submit(PID, revision, session("again"), message_id="upd-1") == Replayed("one")
+        assert await h.store.load(PID) == Loaded(session("q1"), first, None)
 
     backend.run(scenario)
 
 
 def test_concurrent_read_modify_write_loops_lose_no_update(backend: Backend) -> None:
     async def scenario(h: Harness) -> None:
-        conflicts = 0
+        conflicts, revisions = 0, []
 
         async def increment_fifty_times() -> None:
             nonlocal conflicts
@@ -144,14 +181,17 @@ def test_concurrent_read_modify_write_loops_lose_no_update(backend: Backend) -> 
                     current = loaded.session or session()
                     await asyncio.sleep(0)  # let the other writer in between this read and this write
                     bumped = current.model_copy(update={"checkins_scheduled": current.checkins_scheduled + 1})
-                    if await h.store.commit(PID, loaded.revision, bumped):
+                    submitted = await h.store.submit(PID, loaded.revision, bumped)
+                    if isinstance(submitted, Written):
+                        revisions.append(submitted.revision)
                         break
                     conflicts += 1
 
         await asyncio.gather(increment_fifty_times(), increment_fifty_times())
         final = await h.store.load(PID)
         assert final.session is not None
-        assert (final.session.checkins_scheduled, final.revision) == (100, 100)
+        assert final.session.checkins_scheduled == 100
+        assert revisions == list(range(revisions[0], revisions[0] + 100))  # one after another, none skipped
         assert conflicts > 0  # the loops really did race
 
     backend.run(scenario)
@@ -159,13 +199,13 @@ def test_concurrent_read_modify_write_loops_lose_no_update(backend: Backend) -> 
 
 def test_processed_message_replays_its_committed_outbox(backend: Backend) -> None:
     async def scenario(h: Harness) -> None:
-        assert await h.store.commit(PID, 0, session("q1"), outbox='["hello"]', message_id="upd-1")
-        assert await h.store.load(PID, "upd-1") == Loaded(session("q1"), 1, '["hello"]')
+        first = await written(h, 0, session("q1"), outbox='["hello"]', message_id="upd-1")
+        assert await h.store.load(PID, "upd-1") == Loaded(session("q1"), first, '["hello"]')
         assert (await h.store.load(PID, "upd-2")).replay is None
         assert (await h.store.load(OTHER, "upd-1")).replay is None
         assert (await h.store.load(PID)).replay is None
         # A message that produced no reply is still recognised as processed.
-        assert await h.store.commit(PID, 1, session("q2"), message_id="upd-3")
+        assert await h.store.commit(PID, first, session("q2"), message_id="upd-3")
         assert (await h.store.load(PID, "upd-3")).replay == ""
 
     backend.run(scenario)
@@ -188,8 +228,11 @@ def test_delivery_progress_is_kept_per_message_and_deleted_with_the_participant(
 
 def test_delete_removes_everything_of_the_participant_and_nothing_else(backend: Backend) -> None:
     async def scenario(h: Harness) -> None:
+        revision = {}
         for pid in (PID, OTHER):
-            assert await h.store.commit(pid, 0, session(), outbox="out", message_id="upd-1")
+            submitted = await h.store.submit(pid, 0, session(), outbox="out", message_id="upd-1")
+            assert isinstance(submitted, Written)
+            revision[pid] = submitted.revision
             await h.write_raw(keys.optout(pid), b"1")
             await h.write_raw(keys.checkin(pid, 1), b"due")
         before = await h.stored_keys()
@@ -200,7 +243,7 @@ def test_delete_removes_everything_of_the_participant_and_nothing_else(backend: 
 
         assert await h.stored_keys() == others
         assert await h.store.load(PID, "upd-1") == Loaded(None, 0, None)
-        assert await h.store.load(OTHER, "upd-1") == Loaded(session(), 1, "out")
+        assert await h.store.load(OTHER, "upd-1") == Loaded(session(), revision[OTHER], "out")
         assert await h.store.commit(PID, 0, session("again"))
 
     backend.run(scenario)
@@ -221,8 +264,9 @@ def test_unreadable_record_loads_as_absent_and_keeps_its_revision(backend: Backe
         await h.write_raw(keys.conversation(PID), raw)
         assert await h.store.load(PID) == Loaded(None, revision, None)
         assert not await h.store.commit(PID, revision + 1, session())
-        assert await h.store.commit(PID, revision, session("fresh"))
-        assert await h.store.load(PID) == Loaded(session("fresh"), revision + 1, None)
+        fresh = await written(h, revision, session("fresh"))
+        assert fresh == revision + 1 if revision else fresh >= 1
+        assert await h.store.load(PID) == Loaded(session("fresh"), fresh, None)
 
     backend.run(scenario)
 
@@ -300,11 +344,13 @@ def test_redis_load_and_commit_are_one_round_trip_each(redis_url: str) -> None:
             await client.script_flush()  # also warms the connection, so its handshake is not counted below
             # The first commit after a restart or SCRIPT FLUSH meets NOSCRIPT and falls back to EVAL.
             assert await round_trips(store.commit(PID, 0, session())) == 2
+            first = (await store.load(PID)).revision
             assert await round_trips(store.load(PID, "upd-1")) == 1
             assert await round_trips(store.load(PID)) == 1
-            assert await round_trips(store.commit(PID, 1, session("q2"), outbox="x", message_id="upd-1")) == 1
-            assert await round_trips(store.commit(PID, 1, session("stale"))) == 1
-            assert await store.load(PID, "upd-1") == Loaded(session("q2"), 2, "x")
+            assert await round_trips(store.commit(PID, first, session("q2"), outbox="x", message_id="upd-1")) == 1
+            assert await round_trips(store.commit(PID, first, session("stale"))) == 1  # and says what is stored
+            assert await round_trips(store.commit(PID, 0, session("again"), message_id="upd-1")) == 1  # a replay
+            assert await store.load(PID, "upd-1") == Loaded(session("q2"), first + 1, "x")
 
     asyncio.run(scenario())
 
@@ -316,16 +362,16 @@ def test_memory_records_expire_when_the_clock_passes_their_ttl() -> None:
     backend = MemoryBackend()
 
     async def scenario(h: Harness) -> None:
-        assert await h.store.commit(PID, 0, session(), outbox="x", message_id="upd-1")
+        first = await written(h, 0, session(), outbox="x", message_id="upd-1")
         backend.now = T0 + timedelta(days=3) - timedelta(milliseconds=1)
-        assert await h.store.load(PID, "upd-1") == Loaded(session(), 1, "x")
+        assert await h.store.load(PID, "upd-1") == Loaded(session(), first, "x")
         backend.now = T0 + timedelta(days=3)
-        assert await h.store.load(PID, "upd-1") == Loaded(session(), 1, None)
+        assert await h.store.load(PID, "upd-1") == Loaded(session(), first, None)
         backend.now = T0 + timedelta(days=30)
         assert await h.store.load(PID) == Loaded(None, 0, None)
         # A commit after expiry starts over, and each commit sets the TTL afresh.
-        assert await h.store.commit(PID, 0, session("q1"))
+        again = await written(h, 0, session("q1"))
         backend.now = T0 + timedelta(days=59)
-        assert await h.store.load(PID) == Loaded(session("q1"), 1, None)
+        assert await h.store.load(PID) == Loaded(session("q1"), again, None)
 
     backend.run(scenario)
