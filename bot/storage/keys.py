@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import re
@@ -12,6 +13,7 @@ _CHANNEL = re.compile(r"[a-z][a-z0-9]*")
 _GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
 
 
+@functools.lru_cache(maxsize=4096)  # a person sends a dozen messages in a conversation: hash once, not per message
 def participant_id(secret: bytes, channel: str, raw_id: str) -> str:
     """An opaque, stable id such as `tg-3kq...`: the channel and a keyed hash of the provider's id."""
     if not secret:
