@@ -45,6 +45,12 @@ MAX_BODY = 64 * 1024
 WORKERS_CHECK_S = 1.0
 
 
+@dataclass(frozen=True)
+class WebhookAnswer:
+    status: int
+    call: dict[str, Any] | None = None  # a Bot API method and its parameters, for Telegram to call (webhooks only)
+
+
 @dataclass
 class App:
     settings: Settings
@@ -88,37 +94,47 @@ class App:
                 self.metrics.assessments.labels(level=reply.parts[0].key.split(".")[1]).inc()
         return handled
 
-    async def telegram_update(self, channel: TelegramChannel, update: Mapping[str, Any]) -> int:
-        """Handle one update (from the webhook or long polling); the status Telegram should get (500: retry)."""
+    async def telegram_update(
+        self, channel: TelegramChannel, update: Mapping[str, Any], *, webhook: bool = False
+    ) -> WebhookAnswer:
+        """Handle one update (from the webhook or long polling); the status Telegram should get (500: retry) and,
+        from a `webhook`, a Bot API call for Telegram to make with the response."""
         staff_chat = self.settings.staff_telegram_chat_id
         press = parse_staff_press(update, staff_chat) if staff_chat is not None else None
         if press is not None:
-            return await self.staff_press(
+            status = await self.staff_press(
                 channel, press.callback_id, press.chat_id, press.message_id, press.data, press.who
             )
+            return WebhookAnswer(status)
         inbound = channel.parse(update)
         if inbound is None:
-            return 200
+            return WebhookAnswer(200)
         self.metrics.messages_in.labels(channel="telegram").inc()
         try:
             if inbound.event is None:
                 locale = inbound.locale or self.settings.default_locale
                 self.background(channel.notice(inbound.user, inbound.notice or "", locale, self.number(inbound)))
-                return 200
-            job = send_job(self.participant(inbound), self.message_key(inbound), inbound)
+                return WebhookAnswer(200)
+            # With a worker, the replies go through the send queue. A button press is then answered in the
+            # webhook's response (Telegram makes the call as it takes the response): the spinner stops at once, and
+            # the worker has one Bot API call less to make. Losing that answer costs nothing but a slower spinner.
+            answer = webhook and inbound.callback_id is not None
+            job = send_job(self.participant(inbound), self.message_key(inbound), inbound, answer_press=not answer)
             handled = await self.run(inbound, inbound.event, job if await self.workers_alive() else None)
         except Exception:
             self.metrics.errors.labels(where="telegram").inc()
             log.exception("telegram update failed")
-            return 500
-        if handled.queued:
-            return 200  # a worker sends the replies (and answers the button press) from the send queue
+            return WebhookAnswer(500)
+        if handled.queued:  # a worker sends the replies from the send queue
+            if answer:
+                return WebhookAnswer(200, {"method": "answerCallbackQuery", "callback_query_id": inbound.callback_id})
+            return WebhookAnswer(200)
         delivery = asyncio.create_task(_deliver_telegram(self, channel, inbound, handled))
         self.track(delivery)
         # Wait a little, so a failed send is retried by Telegram (the retry resumes after what was sent), but never
         # hold the webhook near Telegram's timeout: a slow send finishes in the background.
         done, _ = await asyncio.wait({delivery}, timeout=self.settings.telegram_delivery_budget_s)
-        return 500 if done and not delivery.result() else 200
+        return WebhookAnswer(500 if done and not delivery.result() else 200)
 
     async def workers_alive(self) -> bool:
         """Whether a worker is running to drain the send queue (checked at most once a second). Without one, the
@@ -227,9 +243,15 @@ def create_app(
             update = json.loads(await _body(request))
         except (ValueError, RecursionError, _TooLarge):  # deep nesting overflows the JSON decoder
             return PlainTextResponse("bad request", status_code=400)
-        status = await app_state.telegram_update(channel, update) if isinstance(update, dict) else 200
+        answer = (
+            await app_state.telegram_update(channel, update, webhook=True)
+            if isinstance(update, dict)
+            else WebhookAnswer(200)
+        )
         app_state.metrics.latency.labels(channel="telegram").observe(time.perf_counter() - started)
-        return Response(status_code=status)
+        if answer.call is not None and answer.status == 200:
+            return JSONResponse(answer.call)
+        return Response(status_code=answer.status)
 
     async def sms_webhook(request: Request) -> Response:
         channel = app_state.sms
@@ -307,10 +329,11 @@ async def _body(request: Request) -> bytes:
     return body
 
 
-def send_job(participant: str, message_key: str, inbound: Inbound) -> dict[str, str]:
-    """A send-queue job: whose replies to which message, the chat to send to, and the button press to answer."""
+def send_job(participant: str, message_key: str, inbound: Inbound, *, answer_press: bool = True) -> dict[str, str]:
+    """A send-queue job: whose replies to which message, the chat to send to, the button press to answer (unless
+    the webhook's response answers it) and the message whose keyboard to remove."""
     job = {"p": participant, "k": message_key, "to": inbound.user}
-    if inbound.callback_id:
+    if inbound.callback_id and answer_press:
         job["cb"] = inbound.callback_id
     if inbound.button_message_id is not None:
         job["bm"] = str(inbound.button_message_id)

@@ -168,8 +168,10 @@ class Worker:
             log.warning("queued reply not deliverable: %s", exc)
         except RedisError:
             return
-        await self.s.client.xack(keys.send_queue(), GROUP, entry_id)
-        await self.s.client.xdel(keys.send_queue(), entry_id)
+        async with self.s.client.pipeline(transaction=False) as done:  # one round trip for both
+            done.xack(keys.send_queue(), GROUP, entry_id)
+            done.xdel(keys.send_queue(), entry_id)
+            await done.execute()
 
     async def schedule_loop(self, stop: asyncio.Event) -> None:
         """Until `stop` is set: keep up to CONCURRENCY check-ins in flight, claiming more as each ends (or after a
