@@ -1,7 +1,8 @@
 """Check-in dispatch end to end, a scaled bench/bench_dispatch.py: 1,000 due check-ins (500 Telegram, 500 SMS), three
 `kneebot worker` processes sharing the Redis rate limiter, one killed with SIGKILL after about 250 messages, the fake
 Telegram and Twilio APIs each in a process of its own. Nothing is lost, a duplicate can only come from the killed
-worker's claims, the limits hold, and the workers keep close to the limit.
+worker's claims, and the limits hold. How close the workers keep to the limit is a speed figure: the report prints
+it, and bench/bench_dispatch.py measures it (a timed assertion would fail on a busy machine, not on a regression).
 
 One run (about 15 s) serves every test of the module; its report is printed (see it with `pytest -s` or on failure).
 """
@@ -33,9 +34,6 @@ CONFIG = Config(
     grace_s=1.0,
     timeout_s=120.0,
 )
-# The limiter holds each grant until its send is over, so a saturated run reaches count / (1 s + send time) of the
-# limit; the target is 90% of it.
-TARGET_SHARE = 0.9
 
 
 @pytest.fixture(scope="module")
@@ -85,9 +83,3 @@ def test_the_fakes_never_see_more_than_the_limit_in_any_second(run: Result) -> N
     for channel in ("telegram", "sms"):
         seen = run.max_in_window(channel)
         assert seen <= RATE, f"{channel}: {seen} messages in one second"
-
-
-def test_the_workers_keep_close_to_the_limit(run: Result) -> None:
-    for channel in ("telegram", "sms"):
-        rate = run.steady_rate(channel)
-        assert rate >= TARGET_SHARE * RATE, f"{channel}: {rate:.1f}/s over the steady part"
