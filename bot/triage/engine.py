@@ -12,7 +12,6 @@ from bot.triage.assessment import Assessment
 from bot.triage.effects import (
     AuditRecord,
     CancelCheckIns,
-    ChoiceOption,
     DeleteData,
     Effect,
     Escalate,
@@ -25,9 +24,10 @@ from bot.triage.emergency import crisis_line, emergency_number
 from bot.triage.events import CheckInDue, ChoiceSelected, CommandReceived, Event, MessageReceived
 from bot.triage.findings import Level
 from bot.triage.flow import FlowDefinition
-from bot.triage.matching import match_answer, parse_command
+from bot.triage.matching import answer_in, command_in
 from bot.triage.red_flags import Screen, screen
 from bot.triage.session import Answer, Session, SessionStatus
+from bot.triage.text import normalise
 
 LOCALES = ("en", "es")
 MAX_REASONS = 2
@@ -97,7 +97,8 @@ def advance(
         found = screen(event.text, session.locale)
         if found.interrupt is not None:
             return step.interrupt(found)
-        command = parse_command(event.text)
+        text = normalise(event.text)
+        command = command_in(text)
         if command is not None:
             return step.command(*command)
     if isinstance(event, CommandReceived):
@@ -116,7 +117,7 @@ def advance(
         if event.node != session.node or flow.choice(event.node, event.choice) is None:
             return step.say(Text("answer.stale")).ask(session.node).done()
         return step.answer(Answer(node=session.node, value=event.choice))
-    value = match_answer(flow, session.node, event.text, step.labels)
+    value = answer_in(flow, session.node, text, step.labels)
     if value is None:
         return step.say(Text(_not_understood_key(flow, session.node))).ask(session.node).done()
     return step.answer(Answer(node=session.node, value=value))
@@ -166,10 +167,8 @@ class _Step:
 
     def ask(self, node_id: str, lead: tuple[Text, ...] = (), kind: str = "question") -> _Step:
         flow = self.flow
-        node = flow.nodes[node_id]
-        choices = tuple(ChoiceOption(c.id, Text(flow.label_key(node_id, c))) for c in node.choices)
         prompt = Text(flow.prompt_key(node_id))
-        self.effects.append(SendReply(parts=(*lead, prompt), choices=choices, node=node_id, kind=kind))
+        self.effects.append(SendReply(parts=(*lead, prompt), choices=flow.options(node_id), node=node_id, kind=kind))
         return self
 
     def done(self) -> Turn:
@@ -224,6 +223,7 @@ class _Step:
         self.audit("interrupt", interrupt=found.interrupt, flags=",".join(found.matched), level=level.value)
         if stopped:
             return self.update(red_flags=flags).done()
+        scheduled = self.schedule(level)
         self.update(
             flow_id=self.intake.id,
             flow_version=self.intake.version,
@@ -233,8 +233,9 @@ class _Step:
             interrupt=found.interrupt,
             level=level,
             assessed_at=self.now,
+            checkins_scheduled=scheduled,
         )
-        return self.schedule(level).done()
+        return self.done()
 
     # --- commands --------------------------------------------------------------------------------------------------
 
@@ -299,19 +300,11 @@ class _Step:
         answers = (*self.session.answers, answer)
         findings, unsure = self.flow.findings(answers)
         target = self.flow.next_node(self.session.node, answer, findings, unsure)
-        self.update(answers=answers, node=target)
         if self.flow.nodes[target].kind != "assessment":
-            return self.ask(target).done()
+            return self.update(answers=answers, node=target).ask(target).done()
         if self.flow is self.checkin:
-            return self.checkin_outcome(target)
+            return self.update(answers=answers, node=target).checkin_outcome(target)
         assessment = rules.assess(findings, unsure)
-        self.update(
-            status=SessionStatus.completed,
-            node=None,
-            assessment=assessment,
-            level=assessment.level,
-            assessed_at=self.now,
-        )
         self.outcome(assessment, rules.assess(findings) if unsure else assessment)
         self.audit(
             "assessment",
@@ -324,7 +317,17 @@ class _Step:
             self.effects.append(
                 Escalate(assessment.level.value, "assessment", red_flags=assessment.red_flags, findings=summary)
             )
-        return self.schedule(assessment.level).done()
+        scheduled = self.schedule(assessment.level)
+        self.update(
+            answers=answers,
+            status=SessionStatus.completed,
+            node=None,
+            assessment=assessment,
+            level=assessment.level,
+            assessed_at=self.now,
+            checkins_scheduled=scheduled,
+        )
+        return self.done()
 
     # --- check-ins ---------------------------------------------------------------------------------------------------
 
@@ -406,11 +409,12 @@ class _Step:
             parts.append(Text(f"checkin.offer.{level.value}" if same else "checkin.offer.later"))
         self.say(*parts, kind="outcome", call=number if level is Level.emergency else None)
 
-    def schedule(self, level: Level) -> _Step:
+    def schedule(self, level: Level) -> int:
+        """Replaces pending check-ins with those for `level` (as effects); returns the new count ever scheduled."""
         delays = self.policy.checkins.get(level, ())
         self.effects.append(CancelCheckIns("new_assessment"))
         seq = self.session.checkins_scheduled
         for i, delay in enumerate(delays, start=1):
             exempt = level >= Level.urgent
             self.effects.append(ScheduleCheckIn(seq + i, self.now + delay, level.value, exempt))
-        return self.update(checkins_scheduled=seq + len(delays))
+        return seq + len(delays)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from functools import cached_property
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from bot.triage.effects import ChoiceOption, Text
 from bot.triage.findings import BOOLEAN_FINDINGS, FINDING_NAMES, Findings
 from bot.triage.session import Answer
 
@@ -90,10 +92,23 @@ class FlowDefinition(BaseModel):
         return keys
 
     def choice(self, node_id: str, choice_id: str) -> Choice | None:
-        node = self.nodes.get(node_id)
-        if node is None:
-            return None
-        return next((c for c in node.choices if c.id == choice_id), None)
+        return self._choices.get(node_id, {}).get(choice_id)
+
+    def options(self, node_id: str) -> tuple[ChoiceOption, ...]:
+        """The question's choices as a reply offers them: each id with its label."""
+        return self._options[node_id]
+
+    # Built once per flow (which is frozen): choices are looked up for every answer, options sent with every question.
+    @cached_property
+    def _choices(self) -> dict[str, dict[str, Choice]]:
+        return {node_id: {c.id: c for c in node.choices} for node_id, node in self.nodes.items()}
+
+    @cached_property
+    def _options(self) -> dict[str, tuple[ChoiceOption, ...]]:
+        return {
+            node_id: tuple(ChoiceOption(c.id, Text(self.label_key(node_id, c))) for c in node.choices)
+            for node_id, node in self.nodes.items()
+        }
 
     def edges(self, node_id: str) -> Iterator[str]:
         node = self.nodes[node_id]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 
@@ -82,6 +83,8 @@ COMMANDS: Mapping[str, str] = {
 }
 
 _NUMBER = re.compile(r"(\d+(?:[.,]\d+)?)")
+_NUMBERED = re.compile(r"(?:option |opcion |#)?(\d{1,2})[.)]?")
+_DURATION = re.compile(r"(?:about |around |unos |unas |como |hace |for |over )?(\d+(?:[.,]\d+)?)\s*([a-z]*)")
 _UNITS: tuple[tuple[str, float], ...] = (
     (r"min|minute|minuto", 1 / 1440),
     (r"h|hr|hrs|hour|hora", 1 / 24),
@@ -126,7 +129,12 @@ _WORD_DURATIONS: Mapping[str, float] = {
 
 def parse_command(text: str) -> tuple[str, str] | None:
     """A whole message that is a command word, e.g. "STOP" or "/language es" -> ("language", "es")."""
-    norm = normalise(text).lstrip("/").strip()
+    return command_in(normalise(text))
+
+
+def command_in(norm: str) -> tuple[str, str] | None:
+    """parse_command for text already normalised (the engine normalises each message once)."""
+    norm = norm.lstrip("/").strip()
     name, _, arg = norm.partition(" ")
     if name in {"language", "idioma"} and arg in {"en", "es"}:
         return "language", arg
@@ -139,8 +147,13 @@ def parse_command(text: str) -> tuple[str, str] | None:
 
 def match_answer(flow: FlowDefinition, node_id: str, text: str, labels: Mapping[str, str] | None = None) -> str | None:
     """The answer id this text gives to the node's question, or None when it is not clear."""
+    return answer_in(flow, node_id, normalise(text), labels)
+
+
+def answer_in(flow: FlowDefinition, node_id: str, norm: str, labels: Mapping[str, str] | None = None) -> str | None:
+    """match_answer for text already normalised."""
     node = flow.nodes[node_id]
-    norm = normalise(text).strip(" .!")
+    norm = norm.strip(" .!")
     if node.kind == "number":
         return _match_number(node, norm)
     return _match_choice(flow, node_id, node, norm, labels or {})
@@ -148,7 +161,7 @@ def match_answer(flow: FlowDefinition, node_id: str, text: str, labels: Mapping[
 
 def _match_choice(flow: FlowDefinition, node_id: str, node: Node, norm: str, labels: Mapping[str, str]) -> str | None:
     ids = [c.id for c in node.choices]
-    numbered = re.fullmatch(r"(?:option |opcion |#)?(\d{1,2})[.)]?", norm)
+    numbered = _NUMBERED.fullmatch(norm)
     if numbered:
         n = int(numbered.group(1))
         return ids[n - 1] if 1 <= n <= len(ids) else None
@@ -161,9 +174,18 @@ def _match_choice(flow: FlowDefinition, node_id: str, node: Node, norm: str, lab
     hits = []
     for c in node.choices:
         label = labels.get(flow.label_key(node_id, c))
-        if label and (norm == normalise(label) or (len(norm) >= 4 and _contains_words(normalise(label), norm))):
+        if not label:
+            continue
+        known = _normalised(label)
+        if norm == known or (len(norm) >= 4 and _contains_words(known, norm)):
             hits.append(c.id)
     return hits[0] if len(hits) == 1 else None
+
+
+# Labels come from the catalog, not from people: normalise each once, not on every typed answer.
+@functools.lru_cache(maxsize=2048)
+def _normalised(label: str) -> str:
+    return normalise(label)
 
 
 def _contains_words(haystack: str, needle: str) -> bool:
@@ -192,7 +214,7 @@ def parse_days(norm: str) -> float | None:
     """ "3", "3 days", "2 weeks", "12 hrs", "dos semanas", "since yesterday" -> days."""
     if norm in _WORD_DURATIONS:
         return _WORD_DURATIONS[norm]
-    m = re.fullmatch(r"(?:about |around |unos |unas |como |hace |for |over )?(\d+(?:[.,]\d+)?)\s*([a-z]*)", norm)
+    m = _DURATION.fullmatch(norm)
     if m is None:
         return None
     value = float(m.group(1).replace(",", "."))

@@ -325,6 +325,9 @@ RULES: tuple[Rule, ...] = (
 )
 
 
+_TABLE_ORDER = {rule.id: i for i, rule in enumerate(RULES)}  # sorts the few fired rules, not a test of all of them
+
+
 def _fired(findings: Findings) -> frozenset[Rule]:
     return frozenset(rule for rule in RULES if rule.when(findings))
 
@@ -334,7 +337,8 @@ def _level(fired: Iterable[Rule]) -> Level:
 
 
 def _assessment(level: Level, fired: frozenset[Rule]) -> Assessment:
-    ordered = sorted((rule for rule in RULES if rule in fired), key=lambda rule: -rule.level.rank)
+    in_table_order = sorted(fired, key=lambda rule: _TABLE_ORDER[rule.id])
+    ordered = sorted(in_table_order, key=lambda rule: -rule.level.rank)
     # A red flag names only red-flag causes: "a cramp" must not sit beside a possible clot or tumour.
     flagged = any(rule.red_flag for rule in fired)
     hits: dict[Cause, CauseHit] = {}
@@ -346,8 +350,8 @@ def _assessment(level: Level, fired: frozenset[Rule]) -> Assessment:
     return Assessment(
         level=level,
         causes=tuple(hits.values()),
-        red_flags=tuple(rule.id for rule in RULES if rule in fired and rule.red_flag),
-        rules=tuple(rule.id for rule in RULES if rule in fired),
+        red_flags=tuple(rule.id for rule in in_table_order if rule.red_flag),
+        rules=tuple(rule.id for rule in in_table_order),
     )
 
 

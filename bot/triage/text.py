@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -129,6 +130,18 @@ _WORDS = _parse(_TABLE, _DROPPED_G)
 _WORD_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)*'?")
 _REPEATS = re.compile(r"([a-z])\1{2,}")
 _DOUBLES = re.compile(r"([a-z])\1")
+_WITHOUT = re.compile(r"\bw/o\b")
+_WITH = re.compile(r"\bw/")
+_DECIMAL_COMMA = re.compile(r"(?<=\d),(?=\d)")
+_OTHER_CHARS = re.compile(r"[^a-z0-9'.,;:!?\n]+")
+_FULL_STOP = re.compile(r"(?<!\d)\.|\.(?!\d)")
+_CAN_NOT = re.compile(r"\bcan not\b")
+_PUNCTUATION = re.compile(r"([,;:!?\n])")
+_PUNCTUATION_RUN = re.compile(r"([.,;:!?])(?:\s*\1)+")
+_SPACES = re.compile(r"[ \t]+")
+_NEWLINE = re.compile(r" ?\n ?")
+_SPACE_BEFORE_PUNCTUATION = re.compile(r" ([.,;:!?])")
+_WORD = re.compile(r"[a-z0-9]+")
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "\u00b4": "'"})
 
 
@@ -154,27 +167,44 @@ def _expand(match: re.Match[str]) -> str:
     return word
 
 
+SHORT_TEXT = 16  # characters: "2", "yes", "not sure", "none of these"
+
+
 def normalise(text: str) -> str:
-    """Lowercase, accent-free, SMS shorthand expanded; words plus the punctuation . , ; : ! ? only."""
+    """Lowercase, accent-free, SMS shorthand expanded; words plus the punctuation . , ; : ! ? only.
+
+    Most messages are short answers that many people send ("2", "no"): those are normalised once and remembered,
+    as the red-flag screen does (longer texts, which could say something personal, are not kept)."""
+    if len(text) <= SHORT_TEXT:
+        return _normalise_short(text)
+    return _normalise(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _normalise_short(text: str) -> str:
+    return _normalise(text)
+
+
+def _normalise(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES).lower()
     text = _strip_accents(text)
-    text = re.sub(r"\bw/o\b", " without ", text)
-    text = re.sub(r"\bw/", " with ", text).replace("&", " and ")
+    text = _WITHOUT.sub(" without ", text)
+    text = _WITH.sub(" with ", text).replace("&", " and ")
     text = text.replace("\u00bf", ". ").replace("\u2026", ". ")  # an opening "¿" starts a new sentence
-    text = re.sub(r"(?<=\d),(?=\d)", ".", text)  # Spanish decimal comma: 38,5
+    text = _DECIMAL_COMMA.sub(".", text)  # Spanish decimal comma: 38,5
     text = _REPEATS.sub(r"\1\1", text)  # "sooooo" -> "soo", "bleeeding" -> "bleeding"
-    text = re.sub(r"[^a-z0-9'.,;:!?\n]+", " ", text)
+    text = _OTHER_CHARS.sub(" ", text)
     text = _WORD_TOKEN.sub(_expand, text)
     text = text.replace("'", "")
-    text = re.sub(r"(?<!\d)\.|\.(?!\d)", " . ", text)  # but keep decimals such as 38.4
-    text = re.sub(r"\bcan not\b", "cannot", text)
-    text = re.sub(r"([,;:!?\n])", r" \1 ", text)
-    text = re.sub(r"([.,;:!?])(?:\s*\1)+", r"\1", text)  # "!!!" -> "!"
-    text = re.sub(r"[ \t]+", " ", text)
-    text = re.sub(r" ?\n ?", "\n", text).strip()
-    return re.sub(r" ([.,;:!?])", r"\1", text)
+    text = _FULL_STOP.sub(" . ", text)  # but keep decimals such as 38.4
+    text = _CAN_NOT.sub("cannot", text)
+    text = _PUNCTUATION.sub(r" \1 ", text)
+    text = _PUNCTUATION_RUN.sub(r"\1", text)  # "!!!" -> "!"
+    text = _SPACES.sub(" ", text)
+    text = _NEWLINE.sub("\n", text).strip()
+    return _SPACE_BEFORE_PUNCTUATION.sub(r"\1", text)
 
 
 def tokens(text: str) -> list[str]:
     """The words of normalise(text), without punctuation."""
-    return re.findall(r"[a-z0-9]+", normalise(text))
+    return _WORD.findall(normalise(text))
