@@ -1,7 +1,9 @@
 """One inbound message through screen + advance + store commit against a real, private redis-server.
 
 Prints the median and p99 per message and the Redis round trips per message, beside a floor measured in the same
-run: the bare Redis work an inbound message cannot avoid (one MGET, one EVALSHA check-and-set of a same-size record).
+run: the bare Redis work of an inbound message with no memory of its conversation (one MGET, one EVALSHA
+check-and-set of a same-size record). The service remembers the conversations it committed, so its messages after the
+first need only the EVALSHA.
 Run: .venv/bin/python bench/bench_message.py [--conversations 300]
 """
 
