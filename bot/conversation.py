@@ -16,6 +16,7 @@ from bot.clock import Clock
 from bot.content import Content
 from bot.storage.checkins import Address
 from bot.storage.conversations import ConversationStore, Loaded, Replayed, Stale, Written
+from bot.storage.schedule import Batch
 from bot.triage.effects import ChoiceOption, DeleteData, Effect, SendReply, Text
 from bot.triage.emergency import emergency_number
 from bot.triage.engine import Policy, Turn, advance, new_session
@@ -48,16 +49,41 @@ class EffectSink(Protocol):
     """Applies the effects other than replies (check-ins, escalation, audit). Escalate is applied first.
     `address` is where the person is reached (None in a terminal chat): check-ins need it."""
 
-    async def apply(
+    def carried(
         self, participant: str, session: Session, effects: Sequence[Effect], address: Address | None
-    ) -> None: ...
+    ) -> Batch | None:
+        """The writes of these effects that the turn's commit can carry (stored with the turn, only if it is)."""
+        ...
+
+    async def apply(
+        self,
+        participant: str,
+        session: Session,
+        effects: Sequence[Effect],
+        address: Address | None,
+        *,
+        carried: bool = False,
+    ) -> None:
+        """After the commit: the effects, less what the commit `carried`."""
+        ...
 
 
 class LogSink:
     """Records effects in the log: kinds and conversation-level facts only, never text or identifiers."""
 
-    async def apply(
+    def carried(
         self, participant: str, session: Session, effects: Sequence[Effect], address: Address | None
+    ) -> Batch | None:
+        return None
+
+    async def apply(
+        self,
+        participant: str,
+        session: Session,
+        effects: Sequence[Effect],
+        address: Address | None,
+        *,
+        carried: bool = False,
     ) -> None:
         for effect in effects:
             if not isinstance(effect, SendReply):
@@ -186,6 +212,7 @@ class ConversationService:
                 await self._apply(participant, turn, address)
                 await self.store.delete(participant)
                 return Handled(turn.replies, turn.session.locale)
+            then = self.sink.carried(participant, turn.session, _follow_ups(turn), address)
             submitted = await self.store.submit(
                 participant,
                 loaded.revision,
@@ -193,6 +220,7 @@ class ConversationService:
                 outbox=encode_replies(turn.replies),
                 message_id=message_id,
                 queue=queue,
+                then=then,
             )
             match submitted:
                 case Written(revision):
@@ -204,7 +232,7 @@ class ConversationService:
                         turn.session.node,
                         turn.session.status.value,
                     )
-                    await self._apply(participant, turn, address)
+                    await self._apply(participant, turn, address, carried=then is not None)
                     return Handled(turn.replies, turn.session.locale, queued=bool(queue))
                 case Replayed(outbox):  # the job, if any, was queued again in the same step
                     return self._replayed(participant, loaded, outbox, locale, queue)
@@ -222,15 +250,18 @@ class ConversationService:
     async def session(self, participant: str) -> Session | None:
         return (await self.store.load(participant)).session
 
-    async def _apply(self, participant: str, turn: Turn, address: Address | None) -> None:
+    async def _apply(self, participant: str, turn: Turn, address: Address | None, *, carried: bool = False) -> None:
         """After the commit: the turn stands whatever happens here, so a failure is logged, not raised (the replies,
         which tell the person what to do, must still go out)."""
-        ordered = sorted(turn.effects, key=lambda e: type(e).__name__ != "Escalate")
-        effects = [e for e in ordered if not isinstance(e, SendReply)]
+        effects = sorted(_follow_ups(turn), key=lambda e: type(e).__name__ != "Escalate")
         try:
-            await self.sink.apply(participant, turn.session, effects, address)
+            await self.sink.apply(participant, turn.session, effects, address, carried=carried)
         except RedisError as exc:
             log.error("follow-up effects not applied (%s) conversation=%s", type(exc).__name__, participant)
+
+
+def _follow_ups(turn: Turn) -> list[Effect]:
+    return [e for e in turn.effects if not isinstance(e, SendReply)]
 
 
 def encode_replies(replies: Sequence[SendReply]) -> str:

@@ -31,16 +31,14 @@ class RedisFollowUp:
     ) -> None:
         self.settings, self.checkins, self.cases, self.audit, self.clock = settings, checkins, cases, audit, clock
 
-    async def apply(
+    def carried(
         self, participant: str, session: Session, effects: Sequence[Effect], address: Address | None
-    ) -> None:
-        """Escalations first (they need their case id back), then everything else in one round trip, in order."""
+    ) -> Batch | None:
+        """What the turn's commit carries, in order: audit entries, check-ins cancelled and scheduled."""
         now = self.clock.now()
         batch = Batch()
         for effect in effects:
-            if isinstance(effect, Escalate):
-                await self.escalate(participant, effect, address, now)
-            elif isinstance(effect, AuditRecord):
+            if isinstance(effect, AuditRecord):
                 fields = dict(effect.fields)
                 if address is not None:
                     fields["channel"] = address.channel
@@ -50,7 +48,25 @@ class RedisFollowUp:
                 self.checkins.cancel_to(batch, participant, entry)
             elif isinstance(effect, ScheduleCheckIn) and address is not None:  # no address: a terminal chat
                 self.schedule(batch, participant, session, effect, address, now)
-        await batch.run(self.audit.client)
+        return batch if len(batch) else None
+
+    async def apply(
+        self,
+        participant: str,
+        session: Session,
+        effects: Sequence[Effect],
+        address: Address | None,
+        *,
+        carried: bool = False,
+    ) -> None:
+        """Escalations (they need their case id back), then, unless the commit `carried` them, everything else in
+        one round trip, in order."""
+        now = self.clock.now()
+        for effect in effects:
+            if isinstance(effect, Escalate):
+                await self.escalate(participant, effect, address, now)
+        if not carried and (batch := self.carried(participant, session, effects, address)) is not None:
+            await batch.run(self.audit.client)
 
     def schedule(
         self,

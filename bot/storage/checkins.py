@@ -82,7 +82,8 @@ redis.call('SADD', KEYS[3], ARGV[5])
 redis.call('PEXPIRE', KEYS[3], ARGV[4])
 """
     + _AUDIT.format(audit_key=4, first=6, extra="")
-    + "return 1\n"
+    + "return 1\n",
+    name="schedule",
 )
 
 # KEYS: schedule, index [, audit]. ARGV: participant, record key prefix [, audit cap, field, value...]. Returns how
@@ -100,8 +101,11 @@ if #seqs == 0 then
 end
 """
     + _AUDIT.format(audit_key=3, first=3, extra="\n  entry[#entry + 1] = 'count'\n  entry[#entry + 1] = #seqs")
-    + "return #seqs\n"
+    + "return #seqs\n",
+    name="cancel",
 )
+# The scripts a conversation's commit can carry (bot/storage/conversations.py folds them into its own).
+CARRIED_SCRIPTS = (_SCHEDULE, _CANCEL)
 
 # KEYS: schedule, record, index. ARGV: id, claimed score, seq. Removes a delivered check-in if the claim still holds.
 _FINISH = Script("""

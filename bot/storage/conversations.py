@@ -17,6 +17,8 @@ from redis.exceptions import NoScriptError, RedisError
 
 from bot.clock import SystemClock
 from bot.storage import keys
+from bot.storage.checkins import CARRIED_SCRIPTS
+from bot.storage.schedule import Batch, fold
 from bot.triage.session import Session
 
 
@@ -65,10 +67,12 @@ class ConversationStore(Protocol):
         outbox: str = "",
         message_id: str | None = None,
         queue: Mapping[str, str] | None = None,
+        then: Batch | None = None,
     ) -> Submitted:
         """In one step: a message already processed is Replayed; otherwise the session is stored over `revision`
         (Written), unless the stored revision moved on (Stale, with what is stored). `queue`: a delivery job for
-        the send queue, added atomically with the state (needs `message_id`)."""
+        the send queue, added atomically with the state (needs `message_id`). `then`: what the turn set in motion
+        (check-ins, audit entries), written in the same step as the state, and only if it is written."""
         ...
 
     async def commit(
@@ -114,6 +118,7 @@ class _Commit(ABC):
         outbox: str = "",
         message_id: str | None = None,
         queue: Mapping[str, str] | None = None,
+        then: Batch | None = None,
     ) -> Submitted: ...
 
     async def commit(
@@ -135,11 +140,12 @@ class _Commit(ABC):
 # next commit still succeeds.
 _RECORD_PREFIX = re.compile(rb'^\{"revision":(\d+),"session":')
 
-# KEYS: conversation [, seen [, send queue]]. ARGV: expected revision, record, ttl ms [, outbox, dedupe ttl ms
-# [, queue cap, field, value, ...]]. With a send queue, the delivery job is queued in the same step as the state.
-# Returns {0}: written; {1, outbox}: the message was processed before (its job queued again); {2, record or nil}: the
-# stored revision is not the expected one.
-_COMMIT = """
+# The commit, a function of its own KEYS: conversation [, seen [, send queue]] and ARGV: expected revision, record,
+# ttl ms [, outbox, dedupe ttl ms [, queue cap, field, value, ...]]. With a send queue, the delivery job is queued in
+# the same step as the state. Returns {0}: written; {1, outbox}: the message was processed before (its job queued
+# again); {2, record or nil}: the stored revision is not the expected one.
+_COMMIT_FUNCTION = """
+local function commit(KEYS, ARGV)
 if #KEYS >= 2 then
   local seen = redis.call('GET', KEYS[2])
   if seen then
@@ -165,7 +171,23 @@ if #KEYS == 3 then
   redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', unpack(ARGV, 7))
 end
 return {0}
+end
 """
+# The script: KEYS are the commit's, then a folded Batch's (bot/storage/schedule.py); ARGV starts with the commit's
+# key and argument counts, then its arguments, then the batch. The batch (check-ins scheduled or cancelled, audit
+# entries) runs only when the commit writes: a turn and what it set in motion are stored in one step, or neither is.
+_COMMIT = (
+    _COMMIT_FUNCTION
+    + fold(*CARRIED_SCRIPTS)
+    + """
+local nk, na = tonumber(ARGV[1]), tonumber(ARGV[2])
+local result = commit({unpack(KEYS, 1, nk)}, {unpack(ARGV, 3, 2 + na)})
+if result[1] == 0 then
+  run_folded(nk + 1, 3 + na)
+end
+return result
+"""
+)
 QUEUE_CAP = 100_000  # jobs kept in the send queue at most (approximate): far more than minutes of traffic
 _COMMIT_SHA = hashlib.sha1(_COMMIT.encode()).hexdigest()
 
@@ -261,6 +283,7 @@ class RedisConversationStore(_Commit):
         outbox: str = "",
         message_id: str | None = None,
         queue: Mapping[str, str] | None = None,
+        then: Batch | None = None,
     ) -> Submitted:
         _check(revision)
         written = next_revision(revision)
@@ -274,11 +297,14 @@ class RedisConversationStore(_Commit):
                 args.append(QUEUE_CAP)
                 for name, value in queue.items():
                     args += [name, value]
+        carried_keys, carried = then.folded() if then else ([], [])
+        all_keys = [*names, *carried_keys]
+        all_args = [len(names), len(args), *args, *carried]
         try:
-            reply = await self._redis.evalsha(_COMMIT_SHA, len(names), *names, *args)
+            reply = await self._redis.evalsha(_COMMIT_SHA, len(all_keys), *all_keys, *all_args)
         except NoScriptError:
             # After a restart or SCRIPT FLUSH: EVAL runs the script and caches it for the next EVALSHA.
-            reply = await self._redis.eval(_COMMIT, len(names), *names, *args)
+            reply = await self._redis.eval(_COMMIT, len(all_keys), *all_keys, *all_args)
         if reply[0] == 0:
             return Written(written)
         if reply[0] == 1:
@@ -368,10 +394,11 @@ class MemoryConversationStore(_Commit):
         outbox: str = "",
         message_id: str | None = None,
         queue: Mapping[str, str] | None = None,
+        then: Batch | None = None,
     ) -> Submitted:
-        """`queue` is not supported: in memory there is no worker to drain it."""
-        if queue:
-            raise ValueError("the in-memory store has no send queue")
+        """`queue` and `then` are not supported: in memory there is no worker and nothing to follow up."""
+        if queue or then:
+            raise ValueError("the in-memory store has no send queue and no follow-ups")
         _check(revision)
         now = self._now()
         if message_id is not None and (seen := self._get(keys.seen(participant, message_id), now)) is not None:

@@ -58,10 +58,11 @@ def from_millis(ms: int | float) -> datetime:
 
 
 class Script:
-    """EVALSHA with a fallback to EVAL after a restart or SCRIPT FLUSH."""
+    """EVALSHA with a fallback to EVAL after a restart or SCRIPT FLUSH. A named one can also run inside another
+    script, as part of a folded Batch (`fold`)."""
 
-    def __init__(self, source: str) -> None:
-        self.source, self.sha = source, hashlib.sha1(source.encode()).hexdigest()
+    def __init__(self, source: str, name: str | None = None) -> None:
+        self.source, self.sha, self.name = source, hashlib.sha1(source.encode()).hexdigest(), name
 
     async def __call__(self, client: redis.asyncio.Redis, keys: list[str], args: list[str | int | bytes]) -> object:
         try:
@@ -90,6 +91,24 @@ class Batch:
     def __len__(self) -> int:
         return len(self._ops)
 
+    def folded(self) -> tuple[list[str], list[str | int | bytes]]:
+        """The batch as the tail of another script's KEYS and ARGV, for the Lua from `fold` to run: every op's
+        keys, in order; then per op its name, key count, argument count and arguments."""
+        names: list[str] = []
+        args: list[str | int | bytes] = []
+        for script, keys, op_args, extra in self._ops:
+            if script is None:
+                fields = [part for pair in extra["fields"].items() for part in pair]  # type: ignore[attr-defined]
+                op_args = [extra["maxlen"], *fields]  # type: ignore[list-item]
+                name = "xadd"
+            else:
+                if script.name is None:
+                    raise ValueError("only a named script can be folded")
+                name = script.name
+            names += keys
+            args += [name, len(keys), len(op_args), *op_args]
+        return names, args
+
     async def run(self, client: redis.asyncio.Redis) -> list[object]:
         if not self._ops:
             return []
@@ -107,6 +126,27 @@ class Batch:
             if isinstance(result, Exception):
                 raise result
         return results
+
+
+def fold(*scripts: Script) -> str:
+    """Lua for a script that also runs a folded Batch of these scripts (and XADDs): it defines
+    `run_folded(k, a)`, which runs the ops whose keys start at KEYS[k] and whose descriptions start at ARGV[a]."""
+    functions = "".join(f"ops[{s.name!r}] = function(KEYS, ARGV)\n{s.source}end\n" for s in scripts)
+    return (
+        "local ops = {}\n"
+        "ops['xadd'] = function(KEYS, ARGV)\n"
+        "  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(ARGV, 2))\n"
+        "end\n"
+        + functions
+        + """local function run_folded(k, a)
+  while a <= #ARGV do
+    local name, nk, na = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+    ops[name]({unpack(KEYS, k, k + nk - 1)}, {unpack(ARGV, a + 3, a + 2 + na)})
+    k, a = k + nk, a + 3 + na
+  end
+end
+"""
+    )
 
 
 class LeasedSchedule:

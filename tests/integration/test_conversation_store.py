@@ -14,6 +14,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from bot.storage import keys
+from bot.storage.audit import AuditLog
+from bot.storage.checkins import Address, CheckIn, CheckInStore
 from bot.storage.conversations import (
     FIRST_REVISIONS,
     ConversationStore,
@@ -25,6 +27,7 @@ from bot.storage.conversations import (
     Written,
     _Entry,
 )
+from bot.storage.schedule import Batch
 from bot.triage.session import Session
 
 T0 = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
@@ -353,6 +356,64 @@ def test_redis_load_and_commit_are_one_round_trip_each(redis_url: str) -> None:
             assert await store.load(PID, "upd-1") == Loaded(session("q2"), first + 1, "x")
 
     asyncio.run(scenario())
+
+
+@pytest.mark.real_redis
+def test_what_a_turn_set_in_motion_is_written_with_it_and_only_if_it_is(redis_url: str) -> None:
+    """The check-ins a turn schedules or cancels and its audit entries ride with the commit, in the same step: a
+    stale or replayed commit writes none of them, and a written one all, in one round trip."""
+
+    async def scenario() -> None:
+        pool = redis.asyncio.ConnectionPool.from_url(redis_url, connection_class=CountingConnection)
+        async with redis.asyncio.Redis.from_pool(pool) as client:
+            store, checkins, audit = RedisConversationStore(client), CheckInStore(client), AuditLog(client)
+
+            def follow_ups(seq: int) -> Batch:
+                batch = Batch()
+                checkins.cancel_to(batch, PID, audit.args("checkins_cancelled", {"reason": "new_assessment"}, T0))
+                checkin = CheckIn(
+                    participant=PID,
+                    seq=seq,
+                    level="urgent",
+                    address=Address(channel="sms", to=PHONE),
+                    zone="America/New_York",
+                    due_at=T0 + timedelta(hours=6),
+                )
+                checkins.add_to(batch, checkin, T0, audit.args("checkin_scheduled", {"seq": str(seq)}, T0))
+                audit.add_to(batch, "assessment", {"level": "urgent"}, T0)
+                return batch
+
+            async def state() -> tuple[list[int], list[str]]:
+                pending = [c.seq for c in await checkins.pending_for(PID)]
+                return pending, [e["kind"] async for e in audit.export()]
+
+            first = await written_to(store, 0, session("q1"), message_id="m1")
+            assert await store.submit(PID, 0, session("stale"), message_id="m2", then=follow_ups(1)) == Stale(
+                Loaded(session("q1"), first, None)
+            )
+            assert await store.submit(PID, first, session("again"), message_id="m1", then=follow_ups(1)) == Replayed("")
+            assert await state() == ([], [])
+
+            CountingConnection.writes = 0
+            assert await store.submit(PID, first, session("q2"), message_id="m2", then=follow_ups(1)) == Written(
+                first + 1
+            )
+            assert CountingConnection.writes == 1
+            assert await state() == ([1], ["checkin_scheduled", "assessment"])  # nothing was pending to cancel
+
+            await store.submit(PID, first + 1, session("q3"), message_id="m3", then=follow_ups(2))
+            assert await state() == (
+                [2],
+                ["checkin_scheduled", "assessment", "checkins_cancelled", "checkin_scheduled", "assessment"],
+            )
+
+    asyncio.run(scenario())
+
+
+async def written_to(store: RedisConversationStore, revision: int, s: Session, **kw: Any) -> int:
+    submitted = await store.submit(PID, revision, s, **kw)
+    assert isinstance(submitted, Written)
+    return submitted.revision
 
 
 # --- in-process only ----------------------------------------------------------------------------------------
