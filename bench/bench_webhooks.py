@@ -6,10 +6,11 @@ is a new participant (a new chat, a new phone number) going from the first messa
 assessment; Telegram answers with buttons where the question has them. The floor is a bare Starlette endpoint served
 the same way doing one Redis GET and one pipelined SET+EXPIRE.
 
-Per run: messages/s and p50/p99 latency with --concurrency clients (closed loop), the server's CPU per message, then
+Per run: messages/s and p50/p99 latency with --concurrency clients (closed loop; the floor and the two webhooks in
+turn for --rounds rounds, each webhook compared with the floor pass just before it), the server's CPU per message, then
 p50/p99 at half the floor's measured rate (open loop, latency from each request's scheduled time), and the cost of
 parsing a Telegram update (PTB's Update.de_json against bot.channels.telegram.parse_update). Then the medians over runs.
-Run: .venv/bin/python bench/bench_webhooks.py [--requests 3000] [--concurrency 16] [--runs 3] [--profile]
+Run: .venv/bin/python bench/bench_webhooks.py [--requests 3000] [--concurrency 16] [--runs 3] [--rounds 3] [--profile]
 """
 
 from __future__ import annotations
@@ -484,6 +485,7 @@ class Run:
     parse_us: dict[str, float]
     deliveries: dict[str, int]
     server_errors: int
+    paired: dict[str, list[tuple[float, float]]]  # per round, a webhook's (rate, capacity) over the floor's just before
 
 
 def one_run(args: argparse.Namespace, redis: RedisServer, telegram_api: Child, ids: Ids, log_dir: Path) -> Run:
@@ -533,9 +535,24 @@ def one_run(args: argparse.Namespace, redis: RedisServer, telegram_api: Child, i
             asyncio.run(closed_loop(target, 5 * len(SMS_SCRIPT), args.concurrency, ids))
             drain(target.queue)
         closed = {}
+        paired: dict[str, list[tuple[float, float]]] = {"telegram": [], "sms": []}
+        # The floor and the two webhooks in turn, round after round: on a shared machine whose speed drifts, each
+        # webhook is compared with the floor pass just before it, and the comparisons' median is the figure.
+        for _ in range(args.rounds):
+            for name in ("floor", *paired):
+                target = targets[name]
+                load = closed_loop(target, args.requests, args.concurrency, ids)
+                closed[name] = measured(target, load, processes(target))
+                if name != "floor":
+                    floor_pass, webhook = closed["floor"], closed[name]
+                    capacity = floor_pass.cpu_ms("server") / (webhook.cpu_ms("server") + webhook.cpu_ms("worker"))
+                    paired[name].append((webhook.rate / floor_pass.rate, capacity))
         for name, target in targets.items():
+            if name in closed:
+                continue
             total = args.shipped_requests if name == "telegram, as shipped" else args.requests
             closed[name] = measured(target, closed_loop(target, total, args.concurrency, ids), processes(target))
+        closed = {name: closed[name] for name in targets}
         rate = closed["floor"].rate / 2
         # A target slower than the pace builds an unbounded queue: its p99 would only measure the pass's length.
         paced_passes = {
@@ -557,7 +574,7 @@ def one_run(args: argparse.Namespace, redis: RedisServer, telegram_api: Child, i
         for child in children:
             child.stop()
     errors = sum(child.errors() for child in children)
-    return Run(closed, rate, paced_passes, own, parse_cost(args.parse_samples), deliveries, errors)
+    return Run(closed, rate, paced_passes, own, parse_cost(args.parse_samples), deliveries, errors, paired)
 
 
 def print_run(number: int, run: Run) -> None:
@@ -591,6 +608,10 @@ def print_run(number: int, run: Run) -> None:
             f"  {name:<22}{own.rate:>9.0f}{own.delivered_rate:>8.0f}{own.pct_ms(0.5):>9.2f}"
             f"{own.pct_ms(0.99):>9.2f}{own.failures:>8}                     {cores}"
         )
+    for name, pairs in run.paired.items():
+        rates = ", ".join(f"{r:.0%}" for r, _ in pairs)
+        capacities = ", ".join(f"{c:.0%}" for _, c in pairs)
+        print(f"  {name} over the floor pass before it, by round: msgs/s {rates}; capacity {capacities}")
     print("  parse (median µs): " + ", ".join(f"{k} {v:.1f}" for k, v in run.parse_us.items()))
     print(f"  fake Telegram API calls: {run.deliveries}; server log errors: {run.server_errors}")
 
@@ -614,6 +635,15 @@ def print_summary(runs: list[Run]) -> None:
             f"  {name:<22}{rate:>6.0f} msgs/s ({rate / floor_rate:>4.0%} of floor), all sent at {sent:>4.0f}/s"
             f"  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  CPU {cpu:6.3f} ms/msg"
             f"  capacity {1000 / cpu:5.0f}/s ({floor_cpu / cpu:>4.0%} of floor)"
+        )
+    rounds = sum(len(r.paired["sms"]) for r in runs)
+    print(f"  each webhook over the floor pass just before it ({rounds} rounds; median, and the range):")
+    for name in runs[0].paired:
+        pairs = [pair for r in runs for pair in r.paired[name]]
+        rates, capacities = [p[0] for p in pairs], [p[1] for p in pairs]
+        print(
+            f"  {name:<22}msgs/s {med(rates):>4.0%} ({min(rates):.0%}-{max(rates):.0%})"
+            f"   capacity {med(capacities):>4.0%} ({min(capacities):.0%}-{max(capacities):.0%})"
         )
     paced_rate = med([r.paced_rate for r in runs])
     print(f"  paced at {paced_rate:.0f}/s:")
@@ -667,6 +697,7 @@ def main() -> None:
     parser.add_argument("--shipped-requests", type=int, default=330, help="for the rate-limited Telegram target")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3, help="floor / webhook pairs per run")
     parser.add_argument("--parse-samples", type=int, default=10_000)
     parser.add_argument("--profile", action="store_true", help="profile each webhook instead of timing it")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
