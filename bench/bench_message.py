@@ -22,7 +22,7 @@ from typing import Any
 import redis.asyncio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from redis_server import RedisServer  # noqa: E402
+from redis_server import CountingConnection, RedisServer  # noqa: E402
 
 from bot.clock import SystemClock  # noqa: E402
 from bot.content import load_content  # noqa: E402
@@ -32,16 +32,6 @@ from bot.triage.events import CommandReceived, MessageReceived  # noqa: E402
 
 # A self-care conversation, answered the way a person types on SMS.
 ANSWERS = ["5", "2", "4", "3", "4", "4", "1 week", "1", "3", "30"]
-
-
-class CountingConnection(redis.asyncio.Connection):
-    """redis-py writes each command (or pipeline) once, then awaits its reply: writes == round trips."""
-
-    writes = 0
-
-    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
-        type(self).writes += 1
-        await super().send_packed_command(command, check_health)
 
 
 def pct(values: list[float], q: float) -> float:

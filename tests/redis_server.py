@@ -12,9 +12,23 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Any
+
+import redis.asyncio
 
 _SHARED_PORT = 6379
 _START_TIMEOUT_S = 10.0
+
+
+class CountingConnection(redis.asyncio.Connection):
+    """Counts round trips: redis-py writes each command, or pipeline, with one send_packed_command and awaits its
+    reply before writing again, so writes == round trips. Use it as a pool's connection_class; reset `writes`."""
+
+    writes = 0
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        type(self).writes += 1
+        await super().send_packed_command(command, check_health)
 
 
 class RedisServerUnavailable(RuntimeError):

@@ -9,7 +9,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
 import redis.asyncio
 from pydantic import ValidationError
@@ -55,9 +54,13 @@ class Stale:
 Submitted = Written | Replayed | Stale
 
 
-class ConversationStore(Protocol):
+class ConversationStore(ABC):
+    """What the conversation shell needs of a store; Redis in a deployment, memory for `kneebot chat` and tests."""
+
+    @abstractmethod
     async def load(self, participant: str, message_id: str | None = None) -> Loaded: ...
 
+    @abstractmethod
     async def submit(
         self,
         participant: str,
@@ -73,7 +76,6 @@ class ConversationStore(Protocol):
         (Written), unless the stored revision moved on (Stale, with what is stored). `queue`: a delivery job for
         the send queue, added atomically with the state (needs `message_id`). `then`: what the turn set in motion
         (check-ins, audit entries), written in the same step as the state, and only if it is written."""
-        ...
 
     async def commit(
         self,
@@ -86,53 +88,28 @@ class ConversationStore(Protocol):
         queue: Mapping[str, str] | None = None,
     ) -> bool:
         """submit(), as whether it was Written."""
-        ...
-
-    async def enqueue(self, job: Mapping[str, str]) -> None:
-        """Add a delivery job to the send queue on its own (a replayed message whose sending may be unfinished)."""
-        ...
-
-    async def delete(self, participant: str) -> None: ...
-
-    async def delivered(self, participant: str, message_id: str) -> int:
-        """How many replies to this message were recorded as sent (0 when none)."""
-        ...
-
-    async def mark_delivered(self, participant: str, message_id: str, count: int) -> None: ...
-
-    async def ping(self) -> bool: ...
-
-    async def aclose(self) -> None: ...
-
-
-class _Commit(ABC):
-    """commit() for both stores, from their submit()."""
-
-    @abstractmethod
-    async def submit(
-        self,
-        participant: str,
-        revision: int,
-        session: Session,
-        *,
-        outbox: str = "",
-        message_id: str | None = None,
-        queue: Mapping[str, str] | None = None,
-        then: Batch | None = None,
-    ) -> Submitted: ...
-
-    async def commit(
-        self,
-        participant: str,
-        revision: int,
-        session: Session,
-        *,
-        outbox: str = "",
-        message_id: str | None = None,
-        queue: Mapping[str, str] | None = None,
-    ) -> bool:
         submitted = await self.submit(participant, revision, session, outbox=outbox, message_id=message_id, queue=queue)
         return isinstance(submitted, Written)
+
+    @abstractmethod
+    async def enqueue(self, job: Mapping[str, str]) -> None:
+        """Add a delivery job to the send queue on its own (a replayed message whose sending may be unfinished)."""
+
+    @abstractmethod
+    async def delete(self, participant: str) -> None: ...
+
+    @abstractmethod
+    async def delivered(self, participant: str, message_id: str) -> int:
+        """How many replies to this message were recorded as sent (0 when none)."""
+
+    @abstractmethod
+    async def mark_delivered(self, participant: str, message_id: str, count: int) -> None: ...
+
+    @abstractmethod
+    async def ping(self) -> bool: ...
+
+    @abstractmethod
+    async def aclose(self) -> None: ...
 
 
 # A record is `{"revision":N,"session":<Session JSON>}`, always written by _encode. The revision is read from that
@@ -251,7 +228,7 @@ def _check(revision: int) -> None:
         raise ValueError("revision must be >= 0")
 
 
-class RedisConversationStore(_Commit):
+class RedisConversationStore(ConversationStore):
     """Load is one round trip (MGET), submit is one (EVALSHA). Redis errors propagate; nothing is logged."""
 
     def __init__(
@@ -349,7 +326,7 @@ class _Entry:
     expires_at: datetime
 
 
-class MemoryConversationStore(_Commit):
+class MemoryConversationStore(ConversationStore):
     """The same contract in-process, keyed by the same key names. No await inside a method: each is atomic."""
 
     def __init__(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import pytest
 import redis.asyncio
@@ -17,22 +16,13 @@ from bot.storage.conversations import RedisConversationStore
 from bot.triage.events import CommandReceived, Event, MessageReceived
 from bot.triage.session import Session
 from tests.conftest import FixedClock
+from tests.redis_server import CountingConnection
 
 pytestmark = pytest.mark.real_redis
 
 PID = "sms-participant"
 # The start of a self-care conversation, typed as on SMS: each answer moves to the next question.
 ANSWERS = ["6", "3", "4", "3", "4"]
-
-
-class CountingConnection(redis.asyncio.Connection):
-    """redis-py writes each command, or pipeline, once and awaits its reply: writes == round trips."""
-
-    writes = 0
-
-    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
-        type(self).writes += 1
-        await super().send_packed_command(command, check_health)
 
 
 Scenario = Callable[[ConversationService, ConversationService, redis.asyncio.Redis], Awaitable[None]]

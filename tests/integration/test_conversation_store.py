@@ -29,6 +29,7 @@ from bot.storage.conversations import (
 )
 from bot.storage.schedule import Batch
 from bot.triage.session import Session
+from tests.redis_server import CountingConnection
 
 T0 = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
 SECRET = b"test-secret"
@@ -320,17 +321,6 @@ def test_redis_store_ping_is_false_when_nothing_answers() -> None:
             assert not await RedisConversationStore(gone).ping()
 
     asyncio.run(scenario())
-
-
-class CountingConnection(redis.asyncio.Connection):
-    """Counts writes to the socket. redis-py writes each command, or each pipeline, with one call of
-    send_packed_command and then awaits its reply before it writes again, so writes == round trips."""
-
-    writes = 0
-
-    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
-        type(self).writes += 1
-        await super().send_packed_command(command, check_health)
 
 
 @pytest.mark.real_redis
