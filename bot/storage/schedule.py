@@ -86,7 +86,8 @@ class Batch:
         self._ops.append((script, keys, args, {}))
 
     def xadd(self, key: str, fields: dict[str, str], maxlen: int) -> None:
-        self._ops.append((None, [key], [], {"fields": fields, "maxlen": maxlen}))
+        flat: list[str | int | bytes] = [maxlen, *(part for pair in fields.items() for part in pair)]
+        self._ops.append((None, [key], flat, {"fields": fields, "maxlen": maxlen}))
 
     def __len__(self) -> int:
         return len(self._ops)
@@ -96,15 +97,10 @@ class Batch:
         keys, in order; then per op its name, key count, argument count and arguments."""
         names: list[str] = []
         args: list[str | int | bytes] = []
-        for script, keys, op_args, extra in self._ops:
-            if script is None:
-                fields = [part for pair in extra["fields"].items() for part in pair]  # type: ignore[attr-defined]
-                op_args = [extra["maxlen"], *fields]  # type: ignore[list-item]
-                name = "xadd"
-            else:
-                if script.name is None:
-                    raise ValueError("only a named script can be folded")
-                name = script.name
+        for script, keys, op_args, _ in self._ops:
+            name = "xadd" if script is None else script.name  # an XADD's arguments: the cap, then field, value, ...
+            if name is None:
+                raise ValueError("only a named script can be folded")
             names += keys
             args += [name, len(keys), len(op_args), *op_args]
         return names, args
