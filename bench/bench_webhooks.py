@@ -6,8 +6,8 @@ is a new participant (a new chat, a new phone number) going from the first messa
 assessment; Telegram answers with buttons where the question has them. The floor is a bare Starlette endpoint served
 the same way doing one Redis GET and one pipelined SET+EXPIRE.
 
-Per run: messages/s and p50/p99 latency with --concurrency clients (closed loop; the floor and the two webhooks in
-turn for --rounds rounds, each webhook compared with the floor pass just before it), the server's CPU per message, then
+Per run: messages/s and p50/p99 latency with --concurrency clients (closed loop; the floor and the webhooks in turn
+for --rounds rounds, each webhook compared with its round's floor pass), the server's CPU per message, then
 p50/p99 at half the floor's measured rate (open loop, latency from each request's scheduled time), and the cost of
 parsing a Telegram update (PTB's Update.de_json against bot.channels.telegram.parse_update). Then the medians over runs.
 Run: .venv/bin/python bench/bench_webhooks.py [--requests 3000] [--concurrency 16] [--runs 3] [--rounds 3] [--profile]
@@ -33,8 +33,8 @@ import tempfile
 import time
 import uuid
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,7 @@ from bot.content import load_content  # noqa: E402
 from bot.logs import configure_logging  # noqa: E402
 from bot.server import SMS_PATH, TELEGRAM_PATH, create_app  # noqa: E402
 from bot.storage import keys  # noqa: E402
+from bot.wiring import settle_heap  # noqa: E402
 from tests.integration.fakes.telegram_api import TOKEN, FakeTelegramAPI, callback_update, message_update  # noqa: E402
 from tests.integration.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN  # noqa: E402
 from tests.redis_server import RedisServer, command  # noqa: E402
@@ -147,8 +148,10 @@ def run_worker_child(config: dict[str, Any]) -> None:
     async def main() -> None:
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        content = load_content()
+        settle_heap()  # as `kneebot worker` does
         print("READY 0", flush=True)
-        await run_worker(settings, load_content(), stop)
+        await run_worker(settings, content, stop)
 
     asyncio.run(main())
 
@@ -186,7 +189,10 @@ def serve(name: str, config: dict[str, Any]) -> None:
         "floor": lambda c: floor_app(c["redis_url"]),
         "telegram-api": lambda _: telegram_api_app(),
     }
-    server = ReadyServer(uvicorn.Config(app[name](config), host="127.0.0.1", port=0, log_level="warning"))
+    served = app[name](config)
+    if name != "telegram-api":
+        settle_heap()  # as `kneebot serve` does once its app is built; the floor is served the same way
+    server = ReadyServer(uvicorn.Config(served, host="127.0.0.1", port=0, log_level="warning"))
     profile = cProfile.Profile() if config.get("profile") else None
     if profile is not None:
         # uvicorn re-raises the SIGTERM it caught once it has shut down; ignoring it then lets the stats be written.
@@ -260,6 +266,7 @@ class Target:
     server: Child
     worker: Child | None = None  # drains the send queue (Telegram replies), when the target runs one
     queue: str | None = None  # that queue's Redis URL (with its database), to wait until it is empty
+    defer_sending: bool = False  # the worker is stopped while the load runs, and drains the queue after it
 
 
 class Ids:
@@ -438,13 +445,34 @@ def measured(target: Target, load: Coroutine[Any, Any, Pass], processes: dict[st
     was starved and is worth discounting)."""
     processes = {**processes, "machine": machine_cpu_s}
     before = {name: cpu() for name, cpu in processes.items()}
-    result = asyncio.run(load)
+    if target.defer_sending:
+        assert target.worker is not None and target.queue is not None
+        with paused(target.worker, target.queue):
+            result = asyncio.run(load)
+    else:
+        result = asyncio.run(load)
     result.drain_s = drain(target.queue)
     span = result.wall_s + result.drain_s
     cores = {name: (cpu() - before[name]) / span for name, cpu in processes.items()}
     cores["other"] = max(0.0, cores.pop("machine") - sum(cores.values()))
     result.cpu = cores
     return result
+
+
+@contextmanager
+def paused(worker: Child, queue: str) -> Iterator[None]:
+    """The worker stopped (SIGSTOP) meanwhile, with its heartbeat kept, so the server still queues the replies: the
+    web process measured alone, as when the worker runs on a machine of its own."""
+    import redis as sync_redis
+
+    with sync_redis.Redis.from_url(queue) as client:
+        client.set(keys.workers_alive(), "bench", px=600_000)
+        os.kill(worker.proc.pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            os.kill(worker.proc.pid, signal.SIGCONT)
+            client.set(keys.workers_alive(), "bench", px=3_000)  # the worker's own heartbeat takes over
 
 
 # --- parsing an update -------------------------------------------------------------------------------------------
@@ -506,6 +534,17 @@ def one_run(args: argparse.Namespace, redis: RedisServer, telegram_api: Child, i
         targets = {
             "floor": Target("floor", floor.url, FLOOR_PATH, tg, tg_len, floor),
             "telegram": Target("telegram", kneebot.url, TELEGRAM_PATH, tg, tg_len, kneebot, worker, f"{redis.url}/1"),
+            "telegram, webhook alone": Target(
+                "telegram, webhook alone",
+                kneebot.url,
+                TELEGRAM_PATH,
+                tg,
+                tg_len,
+                kneebot,
+                worker,
+                f"{redis.url}/1",
+                defer_sending=True,
+            ),
             "sms": Target("sms", kneebot.url, SMS_PATH, sms_request, len(SMS_SCRIPT), kneebot),
             "telegram, inline": Target("telegram, inline", inline.url, TELEGRAM_PATH, tg, tg_len, inline),
             "telegram, as shipped": Target(
@@ -535,9 +574,11 @@ def one_run(args: argparse.Namespace, redis: RedisServer, telegram_api: Child, i
             asyncio.run(closed_loop(target, 5 * len(SMS_SCRIPT), args.concurrency, ids))
             drain(target.queue)
         closed = {}
-        paired: dict[str, list[tuple[float, float]]] = {"telegram": [], "sms": []}
-        # The floor and the two webhooks in turn, round after round: on a shared machine whose speed drifts, each
-        # webhook is compared with the floor pass just before it, and the comparisons' median is the figure.
+        paired: dict[str, list[tuple[float, float]]] = {"telegram": [], "telegram, webhook alone": [], "sms": []}
+        # The floor and the webhooks in turn, round after round: on a shared machine whose speed drifts, each webhook
+        # is compared with the floor pass of its round (a minute apart at most), and the comparisons' median is the
+        # figure. "telegram, webhook alone" is "telegram" with the worker stopped during the pass and draining the
+        # queue after it, as when it runs on a machine of its own; its capacity counts the web process only.
         for _ in range(args.rounds):
             for name in ("floor", *paired):
                 target = targets[name]
@@ -545,7 +586,8 @@ def one_run(args: argparse.Namespace, redis: RedisServer, telegram_api: Child, i
                 closed[name] = measured(target, load, processes(target))
                 if name != "floor":
                     floor_pass, webhook = closed["floor"], closed[name]
-                    capacity = floor_pass.cpu_ms("server") / (webhook.cpu_ms("server") + webhook.cpu_ms("worker"))
+                    own = webhook.cpu_ms("server") + (0 if target.defer_sending else webhook.cpu_ms("worker"))
+                    capacity = floor_pass.cpu_ms("server") / own
                     paired[name].append((webhook.rate / floor_pass.rate, capacity))
         for name, target in targets.items():
             if name in closed:
@@ -611,7 +653,7 @@ def print_run(number: int, run: Run) -> None:
     for name, pairs in run.paired.items():
         rates = ", ".join(f"{r:.0%}" for r, _ in pairs)
         capacities = ", ".join(f"{c:.0%}" for _, c in pairs)
-        print(f"  {name} over the floor pass before it, by round: msgs/s {rates}; capacity {capacities}")
+        print(f"  {name} over its round's floor pass, by round: msgs/s {rates}; capacity {capacities}")
     print("  parse (median µs): " + ", ".join(f"{k} {v:.1f}" for k, v in run.parse_us.items()))
     print(f"  fake Telegram API calls: {run.deliveries}; server log errors: {run.server_errors}")
 
@@ -637,7 +679,7 @@ def print_summary(runs: list[Run]) -> None:
             f"  capacity {1000 / cpu:5.0f}/s ({floor_cpu / cpu:>4.0%} of floor)"
         )
     rounds = sum(len(r.paired["sms"]) for r in runs)
-    print(f"  each webhook over the floor pass just before it ({rounds} rounds; median, and the range):")
+    print(f"  each webhook over its round's floor pass ({rounds} rounds; median, and the range):")
     for name in runs[0].paired:
         pairs = [pair for r in runs for pair in r.paired[name]]
         rates, capacities = [p[0] for p in pairs], [p[1] for p in pairs]

@@ -176,10 +176,13 @@ def serve(host: str, port: int | None) -> None:
 
     from bot.logs import configure_logging
     from bot.server import create_app
+    from bot.wiring import settle_heap
 
     settings = _server_settings()
     configure_logging(settings.log_level)
-    uvicorn.run(create_app(settings, content=_content()), host=host, port=port or settings.port, log_level="warning")
+    app = create_app(settings, content=_content())
+    settle_heap()
+    uvicorn.run(app, host=host, port=port or settings.port, log_level="warning")
 
 
 @main.command("set-webhook")
@@ -257,11 +260,13 @@ def worker() -> None:
     import signal
 
     from bot.logs import configure_logging
+    from bot.wiring import settle_heap
     from bot.worker import run_worker
 
     settings = _server_settings("worker")
     configure_logging(settings.log_level)
     content = _content()
+    settle_heap()
 
     async def run() -> None:
         stop = asyncio.Event()

