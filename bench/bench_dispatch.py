@@ -54,7 +54,7 @@ from starlette.routing import Mount, Route
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-from bench.common import ReadyServer, most_in_any_window, process_cpu_s, ready_port, stop_process, version  # noqa: E402
+from bench.common import ReadyServer, most_in_any_window, process_cpu_s, ready_port, version  # noqa: E402
 from bot.clock import SystemClock  # noqa: E402
 from bot.content import Content, load_content  # noqa: E402
 from bot.conversation import ConversationService  # noqa: E402
@@ -67,7 +67,7 @@ from bot.triage.session import Session, SessionStatus  # noqa: E402
 from bot.worker import CONCURRENCY  # noqa: E402
 from tests.integration.fakes.telegram_api import TOKEN, FakeTelegramAPI  # noqa: E402
 from tests.integration.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioApi  # noqa: E402
-from tests.redis_server import RedisServer  # noqa: E402
+from tests.redis_server import RedisServer, stop_process  # noqa: E402
 
 OUR_NUMBER = "+15005550006"
 PUBLIC = "https://kneebot.example.org"

@@ -54,7 +54,7 @@ from twilio.request_validator import RequestValidator  # type: ignore[import-unt
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.common import TICKS, ReadyServer, process_cpu_s, ready_port, stop_process, version  # noqa: E402
+from bench.common import TICKS, ReadyServer, process_cpu_s, ready_port, version  # noqa: E402
 from bot.channels.telegram import parse_update  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.content import load_content  # noqa: E402
@@ -64,7 +64,7 @@ from bot.storage import keys  # noqa: E402
 from bot.wiring import settle_heap  # noqa: E402
 from tests.integration.fakes.telegram_api import TOKEN, FakeTelegramAPI, callback_update, message_update  # noqa: E402
 from tests.integration.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN  # noqa: E402
-from tests.redis_server import RedisServer, command  # noqa: E402
+from tests.redis_server import RedisServer, command, stop_process  # noqa: E402
 
 SECRET = "bench-webhook-secret"
 PUBLIC = "https://kneebot.example.org"

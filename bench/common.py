@@ -59,14 +59,3 @@ def ready_port(proc: subprocess.Popen[bytes], timeout_s: float) -> int | None:
         selector.register(proc.stdout, selectors.EVENT_READ)
         line = proc.stdout.readline() if selector.select(timeout=timeout_s) else b""
     return int(line.split()[1]) if line.startswith(b"READY ") else None
-
-
-def stop_process(proc: subprocess.Popen[Any]) -> None:
-    """SIGTERM, then SIGKILL if it has not exited within 30 s."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()

@@ -31,6 +31,17 @@ class CountingConnection(redis.asyncio.Connection):
         await super().send_packed_command(command, check_health)
 
 
+def stop_process(proc: subprocess.Popen[Any], timeout_s: float = 30.0) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within `timeout_s`; reaped either way."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    proc.wait()
+
+
 class RedisServerUnavailable(RuntimeError):
     """No redis-server binary, or it would not start."""
 
@@ -178,13 +189,7 @@ class RedisServer:
 
     @staticmethod
     def _reap(proc: subprocess.Popen[bytes]) -> None:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        proc.wait()
+        stop_process(proc, timeout_s=10)
 
     def _halt(self) -> None:
         if self._proc is not None:

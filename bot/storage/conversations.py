@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import redis.asyncio
 from pydantic import ValidationError
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import RedisError
 
 from bot.clock import SystemClock
 from bot.storage import keys
 from bot.storage.checkins import CARRIED_SCRIPTS
-from bot.storage.schedule import Batch, fold
+from bot.storage.schedule import Batch, Script, fold
 from bot.triage.session import Session
 
 
@@ -166,7 +166,7 @@ return result
 """
 )
 QUEUE_CAP = 100_000  # jobs kept in the send queue at most (approximate): far more than minutes of traffic
-_COMMIT_SHA = hashlib.sha1(_COMMIT.encode()).hexdigest()
+COMMIT = Script(_COMMIT)
 
 
 # A new record starts at a random revision below this, not at 1, and each commit adds one. ConversationService
@@ -277,11 +277,7 @@ class RedisConversationStore(ConversationStore):
         carried_keys, carried = then.folded() if then else ([], [])
         all_keys = [*names, *carried_keys]
         all_args = [len(names), len(args), *args, *carried]
-        try:
-            reply = await self._redis.evalsha(_COMMIT_SHA, len(all_keys), *all_keys, *all_args)
-        except NoScriptError:
-            # After a restart or SCRIPT FLUSH: EVAL runs the script and caches it for the next EVALSHA.
-            reply = await self._redis.eval(_COMMIT, len(all_keys), *all_keys, *all_args)
+        reply: Any = await COMMIT(self._redis, all_keys, all_args)
         if reply[0] == 0:
             return Written(written)
         if reply[0] == 1:

@@ -80,14 +80,14 @@ class Batch:
     restart) halfway through: a retried script would run after commands queued behind it, out of order."""
 
     def __init__(self) -> None:
-        self._ops: list[tuple[Script | None, list[str], list[str | int | bytes], dict[str, object]]] = []
+        # (script, keys, arguments); no script: an XADD, whose arguments are the cap, then field, value, ...
+        self._ops: list[tuple[Script | None, list[str], list[str | int | bytes]]] = []
 
     def script(self, script: Script, keys: list[str], args: list[str | int | bytes]) -> None:
-        self._ops.append((script, keys, args, {}))
+        self._ops.append((script, keys, args))
 
     def xadd(self, key: str, fields: dict[str, str], maxlen: int) -> None:
-        flat: list[str | int | bytes] = [maxlen, *(part for pair in fields.items() for part in pair)]
-        self._ops.append((None, [key], flat, {"fields": fields, "maxlen": maxlen}))
+        self._ops.append((None, [key], [maxlen, *(part for pair in fields.items() for part in pair)]))
 
     def __len__(self) -> int:
         return len(self._ops)
@@ -97,8 +97,8 @@ class Batch:
         keys, in order; then per op its name, key count, argument count and arguments."""
         names: list[str] = []
         args: list[str | int | bytes] = []
-        for script, keys, op_args, _ in self._ops:
-            name = "xadd" if script is None else script.name  # an XADD's arguments: the cap, then field, value, ...
+        for script, keys, op_args in self._ops:
+            name = "xadd" if script is None else script.name
             if name is None:
                 raise ValueError("only a named script can be folded")
             names += keys
@@ -112,9 +112,9 @@ class Batch:
         async with client.pipeline(transaction=False) as pipe:
             for loaded in scripts.values():
                 pipe.script_load(loaded.source)
-            for script, keys, args, extra in self._ops:
+            for script, keys, args in self._ops:
                 if script is None:
-                    pipe.xadd(keys[0], extra["fields"], maxlen=extra["maxlen"], approximate=True)  # type: ignore[arg-type, unused-ignore]
+                    pipe.execute_command("XADD", keys[0], "MAXLEN", "~", args[0], "*", *args[1:])
                 else:
                     pipe.evalsha(script.sha, len(keys), *keys, *args)
             results: list[object] = (await pipe.execute(raise_on_error=False))[len(scripts) :]

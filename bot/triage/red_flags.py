@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.triage.text import normalise
+from bot.triage.text import SHORT_TEXT, normalise
 
 Interrupt = Literal["emergency", "urgent", "crisis"]
 
@@ -867,15 +867,12 @@ def _fires(sentences: tuple[_Sentence, ...], trigger: _Trigger, crisis: bool) ->
     return found
 
 
-SHORT_ANSWER = 16  # characters: "2", "yes", "not sure", "none of these"
-
-
 def screen(text: str, locale: str = "en") -> Screen:
     """Screen one message. Both languages are always tried, whatever `locale` says.
 
     Most messages are short answers that many people send ("2", "no"): those are screened once and remembered
     (the screen is pure; longer texts, which could say something personal, are not kept)."""
-    if len(text) <= SHORT_ANSWER:
+    if len(text) <= SHORT_TEXT:
         return _screen_short(text)
     return _screen(text)
 

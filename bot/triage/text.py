@@ -167,7 +167,10 @@ def _expand(match: re.Match[str]) -> str:
     return word
 
 
-SHORT_TEXT = 16  # characters: "2", "yes", "not sure", "none of these"
+# Texts this short ("2", "yes", "not sure", "none of these") are mostly answers many people send: the core's pure
+# functions of a message (normalise, the red-flag screen) remember their results for them. Longer texts, which could
+# say something personal, are never kept.
+SHORT_TEXT = 16
 
 
 def normalise(text: str) -> str:
