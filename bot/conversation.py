@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -266,7 +267,14 @@ def _follow_ups(turn: Turn) -> list[Effect]:
 
 def encode_replies(replies: Sequence[SendReply]) -> str:
     """The replies as JSON (what dataclasses.asdict would give, built directly: this runs on every message)."""
-    return json.dumps([_reply_json(r) for r in replies], separators=(",", ":"))
+    return "[" + ",".join([_encoded(r) for r in replies]) + "]"
+
+
+@functools.lru_cache(maxsize=1024)
+def _encoded(reply: SendReply) -> str:
+    """One reply's JSON, remembered: most replies are the same few questions, and a reply hashes in a tenth of the
+    time it takes to encode."""
+    return json.dumps(_reply_json(reply), separators=(",", ":"))
 
 
 def _text_json(text: Text) -> dict[str, Any]:

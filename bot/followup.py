@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
 from bot.config import Settings
@@ -37,6 +38,7 @@ class RedisFollowUp:
         """What the turn's commit carries, in order: audit entries, check-ins cancelled and scheduled."""
         now = self.clock.now()
         batch = Batch()
+        zone: ZoneInfo | None = None  # the person's, worked out once for all the turn's check-ins
         for effect in effects:
             if isinstance(effect, AuditRecord):
                 fields = dict(effect.fields)
@@ -47,7 +49,10 @@ class RedisFollowUp:
                 entry = self.audit.args("checkins_cancelled", {"reason": effect.reason}, now)
                 self.checkins.cancel_to(batch, participant, entry)
             elif isinstance(effect, ScheduleCheckIn) and address is not None:  # no address: a terminal chat
-                self.schedule(batch, participant, session, effect, address, now)
+                if zone is None:
+                    phone = address.to if address.channel == "sms" else None
+                    zone = zone_for(phone, session.country, self.settings.default_time_zone, now=now)
+                self.schedule(batch, participant, session, effect, address, zone, now)
         return batch if len(batch) else None
 
     async def apply(
@@ -75,10 +80,9 @@ class RedisFollowUp:
         session: Session,
         effect: ScheduleCheckIn,
         address: Address,
+        zone: ZoneInfo,
         now: datetime,
     ) -> None:
-        phone = address.to if address.channel == "sms" else None
-        zone = zone_for(phone, session.country, self.settings.default_time_zone, now=now)
         due = effect.due_at
         if not effect.exempt_from_quiet_hours:
             due = defer_for_quiet_hours(due, zone, self.settings.quiet)

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
 
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
@@ -21,7 +20,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.channels.base import Inbound
-from bot.channels.sms import SmsChannel, SmsFormError
+from bot.channels.sms import SmsChannel, SmsFormError, parse_form
 from bot.channels.telegram import TelegramChannel, parse_staff_press
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
@@ -109,7 +108,7 @@ class App:
         inbound = channel.parse(update)
         if inbound is None:
             return WebhookAnswer(200)
-        self.metrics.messages_in.labels(channel="telegram").inc()
+        self.metrics.telegram.messages_in.inc()
         try:
             if inbound.event is None:
                 locale = inbound.locale or self.settings.default_locale
@@ -122,7 +121,7 @@ class App:
             job = send_job(self.participant(inbound), self.message_key(inbound), inbound, answer_press=not answer)
             handled = await self.run(inbound, inbound.event, job if await self.workers_alive() else None)
         except Exception:
-            self.metrics.errors.labels(where="telegram").inc()
+            self.metrics.telegram.errors.inc()
             log.exception("telegram update failed")
             return WebhookAnswer(500)
         if handled.queued:  # a worker sends the replies from the send queue
@@ -248,7 +247,7 @@ def create_app(
             if isinstance(update, dict)
             else WebhookAnswer(200)
         )
-        app_state.metrics.latency.labels(channel="telegram").observe(time.perf_counter() - started)
+        app_state.metrics.telegram.latency.observe(time.perf_counter() - started)
         if answer.call is not None and answer.status == 200:
             return JSONResponse(answer.call)
         return Response(status_code=answer.status)
@@ -259,7 +258,7 @@ def create_app(
             return PlainTextResponse("sms is not configured", status_code=404)
         started = time.perf_counter()
         try:
-            form = dict(parse_qsl((await _body(request)).decode("utf-8", "replace"), keep_blank_values=True))
+            form = parse_form(await _body(request))
         except _TooLarge:
             return PlainTextResponse("bad request", status_code=400)
         url = (settings.public_base_url or "").rstrip("/") + SMS_PATH
@@ -279,7 +278,7 @@ def create_app(
             inbound = channel.parse(form)
         except SmsFormError:
             return PlainTextResponse("bad request", status_code=400)
-        app_state.metrics.messages_in.labels(channel="sms").inc()
+        app_state.metrics.sms.messages_in.inc()
         try:
             if inbound.event is None:
                 body = channel.twiml_text(
@@ -288,12 +287,12 @@ def create_app(
             else:
                 handled = await app_state.run(inbound, inbound.event)
                 body = channel.twiml(handled.replies, handled.locale)
-                app_state.metrics.messages_out.labels(channel="sms").inc(len(handled.replies))
+                app_state.metrics.sms.messages_out.inc(len(handled.replies))
         except Exception:
-            app_state.metrics.errors.labels(where="sms").inc()
+            app_state.metrics.sms.errors.inc()
             log.exception("sms webhook failed")
             return Response(status_code=500)
-        app_state.metrics.latency.labels(channel="sms").observe(time.perf_counter() - started)
+        app_state.metrics.sms.latency.observe(time.perf_counter() - started)
         return Response(body, media_type="application/xml")
 
     async def healthz(_: Request) -> Response:

@@ -6,6 +6,7 @@ import base64
 import functools
 import hmac
 from collections.abc import Iterable, Mapping, Sequence
+from urllib.parse import unquote
 from xml.sax.saxutils import escape
 
 import aiohttp
@@ -123,6 +124,9 @@ class SmsChannel:
         self._default_country = default_country
         self._timeout_s = timeout_s
         self._validator = RequestValidator(auth_token)
+        self._key = auth_token.encode()
+        # Rendered replies, remembered: most are the same few questions in one of two languages.
+        self._rendered = functools.lru_cache(maxsize=1024)(self._render)
         self._http: _BaseUrlHttpClient | None = None
         self._client: Client | None = None
 
@@ -131,9 +135,15 @@ class SmsChannel:
         with getlist (Starlette's ImmutableMultiDict) is checked with every value of a repeated field."""
         if not signature:
             return False
-        # The usual case first: Twilio signed exactly this URL. The library's validate() then also tries the URL
-        # with and without a default port, signing twice; it only runs when the first check fails.
-        if hmac.compare_digest(self._validator.compute_signature(url, params), signature):
+        # The usual case first: Twilio signed exactly this URL, and the form is a plain dict (one value a field),
+        # signed here as the library signs it in a fifth of its time. The library's validate() then also tries the
+        # URL with and without a default port, signing twice; it only runs when the first check fails.
+        expected = (
+            sha1_signature(self._key, url, params)
+            if type(params) is dict
+            else self._validator.compute_signature(url, params)
+        )
+        if hmac.compare_digest(expected, signature):
             return True
         return bool(self._validator.validate(url, params, signature))
 
@@ -171,7 +181,10 @@ class SmsChannel:
         return self.twiml([SendReply((Text(key, tuple(params.items())),))], locale)
 
     def _bodies(self, replies: Sequence[SendReply], locale: str) -> list[str]:
-        return [body for reply in replies for body in render_sms(reply, self._catalog, locale)]
+        return [body for reply in replies for body in self._rendered(reply, locale)]
+
+    def _render(self, reply: SendReply, locale: str) -> tuple[str, ...]:
+        return tuple(render_sms(reply, self._catalog, locale))
 
     def bodies(self, replies: Sequence[SendReply], locale: str) -> list[str]:
         """The SMS bodies these replies become, in order (one send each)."""
@@ -246,6 +259,31 @@ def _read_number(sender: str, default_country: str) -> tuple[str, str | None]:
         region = phonenumbers.region_code_for_country_code(number.country_code or 0)
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     return e164, region if region and region not in {"ZZ", "001"} else None
+
+
+def sha1_signature(key: bytes, url: str, params: Mapping[str, str]) -> str:
+    """Twilio's X-Twilio-Signature of a form with one value a field: HMAC-SHA1 (key: the auth token) over the URL
+    followed by each field's name and value, by name, in base64 (RequestValidator.compute_signature's result)."""
+    data = url + "".join([name + params[name] for name in sorted(params)])
+    return base64.b64encode(hmac.digest(key, data.encode(), "sha1")).decode()
+
+
+def parse_form(body: bytes) -> dict[str, str]:
+    """An application/x-www-form-urlencoded body as a dict, the last value of a repeated field winning: what
+    `dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))` gives, in half its time (most of a
+    Twilio form's fields need no unquoting)."""
+    form = {}
+    for field in body.decode("utf-8", "replace").split("&"):
+        if field:
+            name, _, value = field.partition("=")
+            form[_unquote(name)] = _unquote(value)
+    return form
+
+
+def _unquote(text: str) -> str:
+    if "+" in text:
+        text = text.replace("+", " ")
+    return unquote(text) if "%" in text else text
 
 
 def _num_media(form: Mapping[str, str]) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 from hypothesis import given
@@ -15,7 +16,7 @@ from twilio.twiml.messaging_response import MessagingResponse  # type: ignore[im
 from bot.channels.base import Inbound
 from bot.channels.render import MAX_SMS_SEGMENTS, render_sms
 from bot.channels.segments import is_gsm, segments, to_gsm
-from bot.channels.sms import SmsChannel, SmsFormError, twiml_messages
+from bot.channels.sms import SmsChannel, SmsFormError, parse_form, sha1_signature, twiml_messages
 from bot.content import Content
 from bot.i18n import Catalog, placeholders
 from bot.triage.effects import ChoiceOption, SendReply, Text
@@ -179,6 +180,32 @@ def test_signature_covers_every_value_of_a_repeated_field(sms: SmsChannel) -> No
     signature = RequestValidator(TOKEN).compute_signature(URL + s, {})
     assert sms.valid_signature(URL, ImmutableMultiDict(items), signature)
     assert not sms.valid_signature(URL, ImmutableMultiDict(items[:2]), signature)
+
+
+FIELD_TEXT = st.text(st.characters(blacklist_categories=("Cs",)) | st.sampled_from("&=+% "), max_size=12)
+
+
+@given(st.text(min_size=1, max_size=40), st.dictionaries(FIELD_TEXT, FIELD_TEXT, max_size=6), st.text(max_size=8))
+def test_own_signature_is_twilios(url: str, params: dict[str, str], token: str) -> None:
+    assert sha1_signature(token.encode(), url, params) == RequestValidator(token).compute_signature(url, params)
+
+
+@given(st.dictionaries(FIELD_TEXT, FIELD_TEXT, max_size=6))
+def test_a_signed_form_parsed_by_the_server_is_valid(params: dict[str, str]) -> None:
+    sms = SmsChannel(SID, TOKEN, "+15005550006", Catalog({"en": {}}))
+    form = parse_form(urlencode(params).encode())
+    assert form == params
+    assert sms.valid_signature(URL, form, signed(URL, params))
+
+
+@given(
+    st.binary(max_size=60)
+    | st.lists(st.sampled_from([b"a", b"=", b"&", b"+", b"%", b"%2", b"%41", b"%zz", b"%C3%A9", b"\xff", b" "])).map(
+        b"".join
+    )
+)
+def test_form_parsing_is_parse_qsl(body: bytes) -> None:
+    assert parse_form(body) == dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
 
 
 def messages(xml: str) -> list[str]:
