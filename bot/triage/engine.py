@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -298,12 +299,13 @@ class _Step:
     def answer(self, answer: Answer) -> Turn:
         assert self.session.node is not None
         answers = (*self.session.answers, answer)
-        findings, unsure = self.flow.findings(answers)
-        target = self.flow.next_node(self.session.node, answer, findings, unsure)
+        facts = functools.cache(lambda: self.flow.findings(answers))  # folded once, and only when needed
+        target = self.flow.next_node(self.session.node, answer, facts)
         if self.flow.nodes[target].kind != "assessment":
             return self.update(answers=answers, node=target).ask(target).done()
         if self.flow is self.checkin:
             return self.update(answers=answers, node=target).checkin_outcome(target)
+        findings, unsure = facts()
         assessment = rules.assess(findings, unsure)
         self.outcome(assessment, rules.assess(findings) if unsure else assessment)
         self.audit(

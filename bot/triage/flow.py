@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import cached_property
 from typing import Literal
 
@@ -140,13 +140,16 @@ class FlowDefinition(BaseModel):
             unsure.update(choice.unsure)
         return Findings.model_validate(values), frozenset(unsure)
 
-    def next_node(self, node_id: str, answer: Answer, findings: Findings, unsure: frozenset[str]) -> str:
+    def next_node(self, node_id: str, answer: Answer, facts: Callable[[], tuple[Findings, frozenset[str]]]) -> str:
+        """Where `answer` leads. `facts()` gives (findings, unsure), folded from the answers so far: asked for only
+        when the node branches on them (most nodes name their next node outright)."""
         node = self.nodes[node_id]
         choice = self.choice(node_id, answer.value)
         if choice is not None and choice.next:
             return choice.next
         if isinstance(node.next, str):
             return node.next
+        findings, unsure = facts()
         for branch in node.next or ():
             if all(_holds(findings, unsure, k, v) for k, v in branch.when.items()):
                 return branch.goto
