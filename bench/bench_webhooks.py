@@ -61,7 +61,7 @@ from bot.content import load_content  # noqa: E402
 from bot.logs import configure_logging  # noqa: E402
 from bot.server import SMS_PATH, TELEGRAM_PATH, create_app  # noqa: E402
 from bot.storage import keys  # noqa: E402
-from bot.wiring import settle_heap  # noqa: E402
+from bot.wiring import run_service, settle_heap  # noqa: E402
 from tests.integration.fakes.telegram_api import TOKEN, FakeTelegramAPI, callback_update, message_update  # noqa: E402
 from tests.integration.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN  # noqa: E402
 from tests.redis_server import RedisServer, command, stop_process  # noqa: E402
@@ -153,7 +153,7 @@ def run_worker_child(config: dict[str, Any]) -> None:
         print("READY 0", flush=True)
         await run_worker(settings, content, stop)
 
-    asyncio.run(main())
+    run_service(main())  # as `kneebot worker` does
 
 
 def floor_app(redis_url: str) -> Starlette:

@@ -260,7 +260,7 @@ def worker() -> None:
     import signal
 
     from bot.logs import configure_logging
-    from bot.wiring import settle_heap
+    from bot.wiring import run_service, settle_heap
     from bot.worker import run_worker
 
     settings = _server_settings("worker")
@@ -275,7 +275,7 @@ def worker() -> None:
             loop.add_signal_handler(sig, stop.set)  # finish the item in hand, then exit
         await run_worker(settings, content, stop)
 
-    asyncio.run(run())
+    run_service(run())
 
 
 def _redis_for_cli(settings: Any) -> Any:

@@ -123,3 +123,48 @@ def test_serve_with_a_half_configured_channel_is_one_line_and_exit_2() -> None:
     result = subprocess.run([*KNEEBOT, "serve"], capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 2
     assert result.stderr.strip() == "kneebot: TELEGRAM_BOT_TOKEN is set but TELEGRAM_WEBHOOK_SECRET is not"
+
+
+def test_worker_runs_until_sigterm_then_exits_cleanly(redis_url: str) -> None:
+    import os
+    import signal
+    import time
+
+    import redis
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "TWILIO_", "REDIS_"))}
+    env |= {
+        "REDIS_URL": redis_url,
+        "PUBLIC_BASE_URL": "https://kneebot.example",
+        "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "TWILIO_AUTH_TOKEN": "test-token",
+        "TWILIO_FROM_NUMBER": "+15005550006",
+        "TWILIO_API_BASE_URL": "http://127.0.0.1:9",
+    }
+    proc = subprocess.Popen([*KNEEBOT, "worker"], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        with redis.Redis.from_url(redis_url) as client:
+            deadline = time.monotonic() + 30
+            while len(client.client_list()) < 2:  # this test's connection and the worker's, polling for check-ins
+                assert proc.poll() is None, proc.communicate()[1]
+                assert time.monotonic() < deadline, "the worker never reached Redis"
+                time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr
+
+
+def test_services_run_on_uvloop_where_it_is_installed() -> None:
+    import asyncio
+
+    from bot.wiring import run_service
+
+    async def loop_module() -> str:
+        return type(asyncio.get_running_loop()).__module__
+
+    assert run_service(loop_module()).startswith("uvloop")
