@@ -192,7 +192,10 @@ def serve(name: str, config: dict[str, Any]) -> None:
     served = app[name](config)
     if name != "telegram-api":
         settle_heap()  # as `kneebot serve` does once its app is built; the floor is served the same way
-    server = ReadyServer(uvicorn.Config(served, host="127.0.0.1", port=0, log_level="warning"))
+    # "pure": asyncio's loop and h11 (and, from Child, redis-py without hiredis), for --stacks; else uvicorn's
+    # defaults, which take uvloop and httptools as `kneebot serve` does.
+    stack: dict[str, Any] = {"loop": "asyncio", "http": "h11"} if config.get("stack") == "pure" else {}
+    server = ReadyServer(uvicorn.Config(served, host="127.0.0.1", port=0, log_level="warning", **stack))
     profile = cProfile.Profile() if config.get("profile") else None
     if profile is not None:
         # uvicorn re-raises the SIGTERM it caught once it has shut down; ignoring it then lets the stats be written.
@@ -209,6 +212,9 @@ class Child:
         self.name = name
         self.log = log_dir / f"{name}-{uuid.uuid4().hex[:6]}.log"
         args = [sys.executable, __file__, "--serve", name, "--config", json.dumps(config)]
+        if config.get("stack") == "pure":  # redis-py falls back to its own parser and packer when hiredis is missing
+            run = "import runpy, sys; sys.modules['hiredis'] = None; sys.argv = sys.argv[1:]; "
+            args = [sys.executable, "-c", run + "runpy.run_path(sys.argv[0], run_name='__main__')", *args[1:]]
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, cwd=ROOT)
         port = ready_port(self.proc, 30)
@@ -586,8 +592,8 @@ def one_run(args: argparse.Namespace, redis: RedisServer, telegram_api: Child, i
                 closed[name] = measured(target, load, processes(target))
                 if name != "floor":
                     floor_pass, webhook = closed["floor"], closed[name]
-                    own = webhook.cpu_ms("server") + (0 if target.defer_sending else webhook.cpu_ms("worker"))
-                    capacity = floor_pass.cpu_ms("server") / own
+                    own_ms = webhook.cpu_ms("server") + (0 if target.defer_sending else webhook.cpu_ms("worker"))
+                    capacity = floor_pass.cpu_ms("server") / own_ms
                     paired[name].append((webhook.rate / floor_pass.rate, capacity))
         for name, target in targets.items():
             if name in closed:
@@ -733,6 +739,46 @@ def profile(args: argparse.Namespace, redis: RedisServer, telegram_api: Child, i
         stats.sort_stats("cumulative").print_stats(r"/bot/", 30)
 
 
+def stacks(args: argparse.Namespace, redis: RedisServer, telegram_api: Child, ids: Ids, log_dir: Path) -> None:
+    """The floor and the SMS webhook on the pure-Python stack (asyncio's loop, h11, redis-py's own parser) and on
+    the one kneebot installs (uvloop, httptools, hiredis), in turn for --rounds rounds of closed-loop passes."""
+    redis.flushall()
+    config = {"redis_url": redis.url, "telegram_api": telegram_api.url, "db": 1}
+    children = {
+        (app, stack): Child(app, {**config, "stack": stack}, log_dir)
+        for stack in ("pure", "installed")
+        for app in ("floor", "kneebot")
+    }
+    targets = {
+        (app, stack): (
+            Target("floor", child.url, FLOOR_PATH, telegram_request(ids), len(TELEGRAM_SCRIPT), child)
+            if app == "floor"
+            else Target("sms", child.url, SMS_PATH, sms_request, len(SMS_SCRIPT), child)
+        )
+        for (app, stack), child in children.items()
+    }
+    results: dict[tuple[str, str], list[Pass]] = {key: [] for key in targets}
+    try:
+        for target in targets.values():
+            asyncio.run(closed_loop(target, 5 * len(SMS_SCRIPT), args.concurrency, ids))
+        for _ in range(args.rounds):
+            for key, target in targets.items():
+                load = closed_loop(target, args.requests, args.concurrency, ids)
+                results[key].append(measured(target, load, {"server": target.server.cpu_s}))
+    finally:
+        for child in children.values():
+            child.stop()
+    print(f"\nserving stacks ({args.rounds} rounds of {args.requests} requests; medians, and the range)")
+    for (app, stack), passes in results.items():
+        rates = [p.rate for p in passes]
+        cpu = [p.cpu_ms("server") for p in passes]
+        name = f"{'floor' if app == 'floor' else 'sms'}, {stack}"
+        print(
+            f"  {name:<18}{statistics.median(rates):7.0f} msgs/s ({min(rates):.0f}-{max(rates):.0f})"
+            f"   CPU {statistics.median(cpu):.3f} ms/msg ({min(cpu):.3f}-{max(cpu):.3f})"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--requests", type=int, default=3000, help="per target and pass")
@@ -742,6 +788,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="floor / webhook pairs per run")
     parser.add_argument("--parse-samples", type=int, default=10_000)
     parser.add_argument("--profile", action="store_true", help="profile each webhook instead of timing it")
+    parser.add_argument(
+        "--stacks", action="store_true", help="compare the pure-Python serving stack with the installed one instead"
+    )
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--config", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -763,6 +812,9 @@ def main() -> None:
         try:
             if args.profile:
                 profile(args, redis_server, telegram_api, ids, log_dir)
+                return
+            if args.stacks:
+                stacks(args, redis_server, telegram_api, ids, log_dir)
                 return
             runs = []
             for number in range(1, args.runs + 1):
