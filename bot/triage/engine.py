@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -23,7 +22,7 @@ from bot.triage.effects import (
 )
 from bot.triage.emergency import crisis_line, emergency_number
 from bot.triage.events import CheckInDue, ChoiceSelected, CommandReceived, Event, MessageReceived
-from bot.triage.findings import Level
+from bot.triage.findings import Findings, Level
 from bot.triage.flow import FlowDefinition
 from bot.triage.matching import answer_in, command_in
 from bot.triage.red_flags import Screen, screen
@@ -299,7 +298,14 @@ class _Step:
     def answer(self, answer: Answer) -> Turn:
         assert self.session.node is not None
         answers = (*self.session.answers, answer)
-        facts = functools.cache(lambda: self.flow.findings(answers))  # folded once, and only when needed
+        folded: tuple[Findings, frozenset[str]] | None = None
+
+        def facts() -> tuple[Findings, frozenset[str]]:  # the answers folded into findings once, and only if needed
+            nonlocal folded
+            if folded is None:
+                folded = self.flow.findings(answers)
+            return folded
+
         target = self.flow.next_node(self.session.node, answer, facts)
         if self.flow.nodes[target].kind != "assessment":
             return self.update(answers=answers, node=target).ask(target).done()
