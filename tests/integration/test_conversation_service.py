@@ -12,7 +12,7 @@ import redis.asyncio
 
 from bot.content import Content
 from bot.conversation import ConversationService, Handled, Recent
-from bot.storage.conversations import RedisConversationStore
+from bot.storage.conversations import Loaded, RedisConversationStore
 from bot.triage.events import CommandReceived, Event, MessageReceived
 from bot.triage.session import Session
 from tests.conftest import FixedClock
@@ -156,7 +156,7 @@ def test_recent_forgets_the_oldest_and_the_expired() -> None:
     session = Session(flow_id="knee", flow_version=1, node="q", started_at=at, updated_at=at)
     recent.put("p1", session, 10)
     recent.put("p2", session, 20)
-    assert recent.get("p1") is not None  # p1 is now the more recently used
+    assert recent.get("p1") == Loaded(session, 10, None)  # p1 is now the more recently used
     recent.put("p3", session, 30)
     assert recent.get("p2") is None and len(recent) == 2  # the least recently used went first
     assert recent.get("p1") is not None and recent.get("p3") is not None
