@@ -80,8 +80,9 @@ TELEGRAM_SCRIPT = [
 ]  # fmt: skip
 # Webhooks also paced at half their own closed-loop rate (with a send queue: half the rate its replies were all sent at)
 OWN_PACE = ("telegram", "sms", "telegram, inline")
+WEB_ALONE = "telegram, webhook alone"
 # Paced at half the floor's rate (#3's latency target), when their closed-loop rate can keep that pace
-FLOOR_PACE = ("floor", "telegram", "telegram, webhook alone", "sms")
+FLOOR_PACE = ("floor", "telegram", WEB_ALONE, "sms")
 CONNECTIONS = 32  # the paced pass's connections: far more than its pace needs at these latencies
 # Without sniffio, httpcore retries `import sniffio` (a failed import scans sys.path) on every request it makes.
 PACKAGES = ("uvicorn", "starlette", "aiohttp", "httpx", "httpcore", "sniffio", "python-telegram-bot", "redis")
@@ -557,8 +558,8 @@ def one_run(args: argparse.Namespace, redis: RedisServer, telegram_api: Child, i
         targets = {
             "floor": Target("floor", floor.url, FLOOR_PATH, tg, tg_len, floor),
             "telegram": Target("telegram", kneebot.url, TELEGRAM_PATH, tg, tg_len, kneebot, worker, f"{redis.url}/1"),
-            "telegram, webhook alone": Target(
-                "telegram, webhook alone",
+            WEB_ALONE: Target(
+                WEB_ALONE,
                 kneebot.url,
                 TELEGRAM_PATH,
                 tg,
@@ -597,7 +598,7 @@ def one_run(args: argparse.Namespace, redis: RedisServer, telegram_api: Child, i
             generate(closed_loop(target, 5 * len(SMS_SCRIPT), args.concurrency, ids))
             drain(target.queue)
         closed = {}
-        paired: dict[str, list[tuple[float, float]]] = {"telegram": [], "telegram, webhook alone": [], "sms": []}
+        paired: dict[str, list[tuple[float, float]]] = {"telegram": [], WEB_ALONE: [], "sms": []}
         # The floor and the webhooks in turn, round after round: on a shared machine whose speed drifts, each webhook
         # is compared with the floor pass of its round (a minute apart at most), and the comparisons' median is the
         # figure. "telegram, webhook alone" is "telegram" with the worker stopped during the pass and draining the
@@ -685,17 +686,20 @@ def print_summary(runs: list[Run]) -> None:
     def med(values: list[float]) -> float:
         return statistics.median(values)
 
-    def cpu_ms(result: Pass) -> float:
-        return result.cpu_ms("server") + result.cpu_ms("worker")
+    def cpu_ms(result: Pass, name: str = "floor") -> float:  # the web process alone's: its own CPU only
+        return result.cpu_ms("server") + (0.0 if name == WEB_ALONE else result.cpu_ms("worker"))
 
-    print(f"\nmedians over {len(runs)} runs (capacity: one core / server+worker CPU per message)")
+    print(
+        f"\nmedians over {len(runs)} runs (capacity: one core / server+worker CPU per message; {WEB_ALONE!r}: the"
+        " server's)"
+    )
     floor_rate = med([r.closed["floor"].rate for r in runs])
     floor_cpu = med([cpu_ms(r.closed["floor"]) for r in runs])
     for name in runs[0].closed:
         rate = med([r.closed[name].rate for r in runs])
         sent = med([r.closed[name].delivered_rate for r in runs])
         p50, p99 = med([r.closed[name].pct_ms(0.5) for r in runs]), med([r.closed[name].pct_ms(0.99) for r in runs])
-        cpu = med([cpu_ms(r.closed[name]) for r in runs])
+        cpu = med([cpu_ms(r.closed[name], name) for r in runs])
         print(
             f"  {name:<24}{rate:>6.0f} msgs/s ({rate / floor_rate:>4.0%} of floor), all sent at {sent:>4.0f}/s"
             f"  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  CPU {cpu:6.3f} ms/msg"
