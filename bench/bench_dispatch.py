@@ -85,8 +85,10 @@ PACKAGES = (
     "twilio",
     "aiohttp",
     "redis",
+    "hiredis",
     "pydantic",
     "uvicorn",
+    "uvloop",
     "starlette",
 )
 WINDOW_S = 1.0

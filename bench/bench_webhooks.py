@@ -85,7 +85,10 @@ WEB_ALONE = "telegram, webhook alone"
 FLOOR_PACE = ("floor", "telegram", WEB_ALONE, "sms")
 CONNECTIONS = 32  # the paced pass's connections: far more than its pace needs at these latencies
 # Without sniffio, httpcore retries `import sniffio` (a failed import scans sys.path) on every request it makes.
-PACKAGES = ("uvicorn", "starlette", "aiohttp", "httpx", "httpcore", "sniffio", "python-telegram-bot", "redis")
+PACKAGES = (
+    "uvicorn", "uvloop", "httptools", "starlette", "aiohttp", "httpx", "httpcore", "sniffio", "python-telegram-bot",
+    "redis", "hiredis",
+)  # fmt: skip
 
 
 # --- the processes under test ------------------------------------------------------------------------------
