@@ -456,8 +456,8 @@ def drain(queue: str | None, timeout_s: float = 300.0) -> float:
 def generate(load: Coroutine[Any, Any, T]) -> T:
     """Runs the load generator: on uvloop, with its garbage collector off during the pass (collected after). The
     generator shares the machine with what it measures; this way it takes less of the CPU, and its own pauses do not
-    show up as the servers' latency (on asyncio's loop with collections on, the floor's p99 at half its rate was
-    20-60 ms here; now 3-8 ms)."""
+    show up as the servers' latency (in a check on asyncio's loop with collections on, the floor's p99 at half its
+    rate was 4-62 ms over four rounds; this way, 3-8 ms)."""
     gc.disable()
     try:
         return uvloop.run(load)
