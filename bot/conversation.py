@@ -117,8 +117,9 @@ class Recent:
         self._entries.move_to_end(participant)
         return Loaded(Session.model_validate_json(session), revision, None)
 
-    def put(self, participant: str, session: Session, revision: int) -> None:
-        self._entries[participant] = (self._clock(), session.model_dump_json().encode(), revision)
+    def put(self, participant: str, session_json: bytes, revision: int) -> None:
+        """`session_json`: the session as the store wrote it (Written.session_json)."""
+        self._entries[participant] = (self._clock(), session_json, revision)
         self._entries.move_to_end(participant)
         if len(self._entries) > self.size:
             self._entries.popitem(last=False)
@@ -177,7 +178,7 @@ class ConversationService:
         if isinstance(event, MessageReceived) and screen(event.text, locale).interrupt is not None:
             session = new_session(flow, now, locale, country).model_copy(update={"disclaimer_shown": True})
             turn = advance(flow, session, event, now, policy=self.policy)
-            await self._apply(participant, turn, address)
+            await self._apply(participant, turn.session, _follow_ups(turn), address)
             return Handled(turn.replies, locale)
         number = emergency_number(country, self.policy.default_country)
         return Handled((SendReply(parts=(Text("notice.try_again", (("number", number),)),)),), locale)
@@ -214,10 +215,11 @@ class ConversationService:
             )
             if any(isinstance(e, DeleteData) for e in turn.effects):
                 self.recent.drop(participant)
-                await self._apply(participant, turn, address)
+                await self._apply(participant, turn.session, _follow_ups(turn), address)
                 await self.store.delete(participant)
                 return Handled(turn.replies, turn.session.locale)
-            then = self.sink.carried(participant, turn.session, _follow_ups(turn), address)
+            follow_ups = _follow_ups(turn)
+            then = self.sink.carried(participant, turn.session, follow_ups, address)
             submitted = await self.store.submit(
                 participant,
                 loaded.revision,
@@ -228,16 +230,16 @@ class ConversationService:
                 then=then,
             )
             match submitted:
-                case Written(revision):
+                case Written(revision, session_json):
                     if message_id is not None:
-                        self.recent.put(participant, turn.session, revision)
+                        self.recent.put(participant, session_json, revision)
                     log.debug(
                         "turn conversation=%s node=%s status=%s",
                         participant,
                         turn.session.node,
                         turn.session.status.value,
                     )
-                    await self._apply(participant, turn, address, carried=then is not None)
+                    await self._apply(participant, turn.session, follow_ups, address, carried=then is not None)
                     return Handled(turn.replies, turn.session.locale, queued=bool(queue))
                 case Replayed(outbox):  # the job, if any, was queued again in the same step
                     return self._replayed(participant, loaded, outbox, locale, queue)
@@ -255,12 +257,23 @@ class ConversationService:
     async def session(self, participant: str) -> Session | None:
         return (await self.store.load(participant)).session
 
-    async def _apply(self, participant: str, turn: Turn, address: Address | None, *, carried: bool = False) -> None:
-        """After the commit: the turn stands whatever happens here, so a failure is logged, not raised (the replies,
-        which tell the person what to do, must still go out)."""
-        effects = sorted(_follow_ups(turn), key=lambda e: type(e).__name__ != "Escalate")
+    async def _apply(
+        self,
+        participant: str,
+        session: Session,
+        follow_ups: list[Effect],
+        address: Address | None,
+        *,
+        carried: bool = False,
+    ) -> None:
+        """After the commit: the turn's `follow_ups` (its effects other than replies). The turn stands whatever
+        happens here, so a failure is logged, not raised (the replies, which tell the person what to do, must still
+        go out)."""
+        if not follow_ups:
+            return
+        effects = sorted(follow_ups, key=lambda e: type(e).__name__ != "Escalate")
         try:
-            await self.sink.apply(participant, turn.session, effects, address, carried=carried)
+            await self.sink.apply(participant, session, effects, address, carried=carried)
         except RedisError as exc:
             log.error("follow-up effects not applied (%s) conversation=%s", type(exc).__name__, participant)
 

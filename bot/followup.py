@@ -36,6 +36,8 @@ class RedisFollowUp:
         self, participant: str, session: Session, effects: Sequence[Effect], address: Address | None
     ) -> Batch | None:
         """What the turn's commit carries, in order: audit entries, check-ins cancelled and scheduled."""
+        if not effects:  # most turns: a question answered, nothing set in motion
+            return None
         now = self.clock.now()
         batch = Batch()
         zone: ZoneInfo | None = None  # the person's, worked out once for all the turn's check-ins

@@ -66,9 +66,11 @@ class App:
     _alive: bool = False
     _alive_checked_at: float = -WORKERS_CHECK_S
 
+    def __post_init__(self) -> None:
+        self._id_secret = self.settings.id_hash_secret.get_secret_value().encode()
+
     def participant(self, inbound: Inbound) -> str:
-        secret = self.settings.id_hash_secret.get_secret_value().encode()
-        return keys.participant_id(secret, "tg" if inbound.channel == "telegram" else "sms", inbound.user)
+        return keys.participant_id(self._id_secret, "tg" if inbound.channel == "telegram" else "sms", inbound.user)
 
     def number(self, inbound: Inbound) -> str:
         return emergency_number(inbound.country, self.settings.default_country)

@@ -30,9 +30,11 @@ class Loaded:
 
 @dataclass(frozen=True)
 class Written:
-    """The session is stored, as this revision."""
+    """The session is stored, as this revision; `session_json` is the session as stored (its JSON), for a caller
+    that keeps it, so it is encoded once a turn."""
 
     revision: int
+    session_json: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -180,8 +182,8 @@ def next_revision(revision: int) -> int:
     return revision + 1 if revision else secrets.randbelow(FIRST_REVISIONS) + 1
 
 
-def _encode(revision: int, session: Session) -> bytes:
-    return b'{"revision":%d,"session":%s}' % (revision, session.model_dump_json().encode())
+def _encode(revision: int, session_json: bytes) -> bytes:
+    return b'{"revision":%d,"session":%s}' % (revision, session_json)
 
 
 def _revision(raw: bytes | None) -> int:
@@ -263,9 +265,9 @@ class RedisConversationStore(ConversationStore):
         then: Batch | None = None,
     ) -> Submitted:
         _check(revision)
-        written = next_revision(revision)
+        written, session_json = next_revision(revision), session.model_dump_json().encode()
         names = [keys.conversation(participant)]
-        args: list[bytes | str | int] = [revision, _encode(written, session), self._ttl_ms]
+        args: list[bytes | str | int] = [revision, _encode(written, session_json), self._ttl_ms]
         if message_id is not None:
             names.append(keys.seen(participant, message_id))
             args += [outbox, self._dedupe_ttl_ms]
@@ -279,7 +281,7 @@ class RedisConversationStore(ConversationStore):
         all_args = [len(names), len(args), *args, *carried]
         reply: Any = await COMMIT(self._redis, all_keys, all_args)
         if reply[0] == 0:
-            return Written(written)
+            return Written(written, session_json)
         if reply[0] == 1:
             return Replayed(_as_text(reply[1]) or "")
         stored, stored_revision = _decode(_as_bytes(reply[1]))
@@ -380,12 +382,12 @@ class MemoryConversationStore(ConversationStore):
         stored = self._get(key, now)
         if _revision(stored) != revision:
             return Stale(Loaded(*_decode(stored), None))
-        written = next_revision(revision)
-        self._entries[key] = _Entry(_encode(written, session), now + self._ttl)
+        written, session_json = next_revision(revision), session.model_dump_json().encode()
+        self._entries[key] = _Entry(_encode(written, session_json), now + self._ttl)
         if message_id is not None:
             self._entries[keys.seen(participant, message_id)] = _Entry(outbox.encode(), now + self._dedupe_ttl)
         self._sweep(now)
-        return Written(written)
+        return Written(written, session_json)
 
     async def enqueue(self, job: Mapping[str, str]) -> None:
         raise ValueError("the in-memory store has no send queue")

@@ -154,14 +154,15 @@ def test_recent_forgets_the_oldest_and_the_expired() -> None:
     recent = Recent(size=2, for_s=60, clock=lambda: now[0])
     at = FixedClock().now()
     session = Session(flow_id="knee", flow_version=1, node="q", started_at=at, updated_at=at)
-    recent.put("p1", session, 10)
-    recent.put("p2", session, 20)
+    stored = session.model_dump_json().encode()
+    recent.put("p1", stored, 10)
+    recent.put("p2", stored, 20)
     assert recent.get("p1") == Loaded(session, 10, None)  # p1 is now the more recently used
-    recent.put("p3", session, 30)
+    recent.put("p3", stored, 30)
     assert recent.get("p2") is None and len(recent) == 2  # the least recently used went first
     assert recent.get("p1") is not None and recent.get("p3") is not None
     now[0] = 61
     assert recent.get("p3") is None
-    recent.put("p3", session, 31)
+    recent.put("p3", stored, 31)
     recent.drop("p3")
     assert recent.get("p3") is None

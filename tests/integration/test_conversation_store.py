@@ -122,6 +122,7 @@ def test_absent_conversation_loads_as_none_and_revision_zero(backend: Backend) -
 async def written(h: Harness, revision: int, s: Session, **kw: Any) -> int:
     submitted = await h.store.submit(PID, revision, s, **kw)
     assert isinstance(submitted, Written)
+    assert Session.model_validate_json(submitted.session_json) == s  # what a caller keeps is what was stored
     return submitted.revision
 
 
@@ -386,7 +387,7 @@ def test_what_a_turn_set_in_motion_is_written_with_it_and_only_if_it_is(redis_ur
 
             CountingConnection.writes = 0
             assert await store.submit(PID, first, session("q2"), message_id="m2", then=follow_ups(1)) == Written(
-                first + 1
+                first + 1, session("q2").model_dump_json().encode()
             )
             assert CountingConnection.writes == 1
             assert await state() == ([1], ["checkin_scheduled", "assessment"])  # nothing was pending to cancel
