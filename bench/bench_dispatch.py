@@ -292,7 +292,7 @@ async def seed(
         await asyncio.gather(*(one(i) for i in range(checkins)))
         pending = await schedule.schedule.pending()
     finally:
-        await client.aclose()
+        await store.aclose()  # and the client
     if pending != checkins:
         raise RuntimeError(f"seeded {pending} check-ins, expected {checkins}")
     seeded.seconds = time.perf_counter() - started

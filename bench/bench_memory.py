@@ -132,7 +132,7 @@ async def write_conversations(url: str, session: Session, items: int) -> None:
     try:
         await gather_limited([store.commit(person(i)[0], 0, session) for i in range(items)])
     finally:
-        await client.aclose()
+        await store.aclose()  # and the client
 
 
 async def write_checkins(url: str, items: int, per_person: int) -> None:

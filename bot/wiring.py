@@ -103,3 +103,7 @@ class Services:
         follow_up = RedisFollowUp(settings, checkins, cases, audit, clock)
         service = ConversationService(content, store, clock, settings.policy(), sink=follow_up)
         return cls(settings, content, client, clock, store, checkins, cases, audit, RedisRateLimiter(client), service)
+
+    async def aclose(self) -> None:
+        """The store's shared connection, then the client's pool."""
+        await self.store.aclose()

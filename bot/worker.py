@@ -360,7 +360,7 @@ async def run_worker(settings: Settings, content: Content, stop: asyncio.Event, 
             await telegram.stop()
         if sms is not None:
             await sms.aclose()
-        await client.aclose()
+        await services.aclose()
         outcomes = " ".join(f"{k}={v}" for k, v in sorted(worker.stats.outcomes.items()))
         log.info("worker stopped: check-ins %s; pages %d", outcomes or "none", worker.stats.pages)
     return worker.stats

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Self
 
 import redis.asyncio
 from pydantic import ValidationError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.clock import SystemClock
 from bot.storage import keys
 from bot.storage.checkins import CARRIED_SCRIPTS
+from bot.storage.multiplex import Multiplexed
 from bot.storage.schedule import Batch, Script, fold
 from bot.triage.session import Session
+
+log = logging.getLogger("kneebot.storage")
 
 
 @dataclass(frozen=True)
@@ -113,6 +119,12 @@ class ConversationStore(ABC):
     @abstractmethod
     async def aclose(self) -> None: ...
 
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
+
 
 # A record is `{"revision":N,"session":<Session JSON>}`, always written by _encode. The revision is read from that
 # fixed prefix, here and in the Lua script alike, so a session that no longer validates keeps its revision and the
@@ -153,20 +165,33 @@ return {0}
 end
 """
 # The script: KEYS are the commit's, then a folded Batch's (bot/storage/schedule.py); ARGV starts with the commit's
-# key and argument counts, then its arguments, then the batch. The batch (check-ins scheduled or cancelled, audit
-# entries) runs only when the commit writes: a turn and what it set in motion are stored in one step, or neither is.
+# key and argument counts and its deadline, then its arguments, then the batch. The batch (check-ins scheduled or
+# cancelled, audit entries) runs only when the commit writes: a turn and what it set in motion are stored in one step,
+# or neither is. The deadline (ms on the server's clock; 0: none) is when the caller stops waiting for the answer: a
+# commit that reaches Redis later (sent to a server that froze, and run when it woke) writes nothing and returns {3}.
+# Otherwise the person, told to try again, would find their answer stored after all, and their next one taken as the
+# answer to the question after it.
 _COMMIT = (
     _COMMIT_FUNCTION
     + fold(*CARRIED_SCRIPTS)
     + """
-local nk, na = tonumber(ARGV[1]), tonumber(ARGV[2])
-local result = commit({unpack(KEYS, 1, nk)}, {unpack(ARGV, 3, 2 + na)})
+local nk, na, deadline = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+if deadline > 0 then
+  local now = redis.call('TIME')
+  if tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) > deadline then
+    return {3}
+  end
+end
+local result = commit({unpack(KEYS, 1, nk)}, {unpack(ARGV, 4, 3 + na)})
 if result[1] == 0 then
-  run_folded(nk + 1, 3 + na)
+  run_folded(nk + 1, 4 + na)
 end
 return result
 """
 )
+# How much of the client's timeout a commit may take to reach Redis: the rest is margin for the estimate of the
+# server's clock (off by up to half a round trip) and for the reply's way back.
+DEADLINE_SHARE = 0.75
 QUEUE_CAP = 100_000  # jobs kept in the send queue at most (approximate): far more than minutes of traffic
 COMMIT = Script(_COMMIT)
 
@@ -231,7 +256,10 @@ def _check(revision: int) -> None:
 
 
 class RedisConversationStore(ConversationStore):
-    """Load is one round trip (MGET), submit is one (EVALSHA). Redis errors propagate; nothing is logged."""
+    """Load is one round trip (MGET), submit is one (EVALSHA). Redis errors propagate; nothing is logged.
+
+    Both go through one connection shared by every request of the process (`multiplexed`, bot/storage/multiplex.py):
+    they are what every message does. The rest (deletion, delivery marks, the send queue) uses the client's pool."""
 
     def __init__(
         self,
@@ -240,16 +268,17 @@ class RedisConversationStore(ConversationStore):
         dedupe_ttl: timedelta = timedelta(days=3),
     ) -> None:
         self._redis = redis
+        self.multiplexed = Multiplexed(redis)
         self._ttl_ms = _millis(ttl)
         self._dedupe_ttl_ms = _millis(dedupe_ttl)
 
     async def load(self, participant: str, message_id: str | None = None) -> Loaded:
         key = keys.conversation(participant)
         if message_id is None:
-            raw, seen = await self._redis.get(key), None
+            raw, seen = await self.multiplexed.execute("GET", key), None
         else:
             # Both keys share the participant's hash tag, so MGET is one command even on Redis Cluster.
-            raw, seen = await self._redis.mget(key, keys.seen(participant, message_id))
+            raw, seen = await self.multiplexed.execute("MGET", key, keys.seen(participant, message_id))
         session, revision = _decode(_as_bytes(raw))
         return Loaded(session, revision, _as_text(seen))
 
@@ -278,12 +307,22 @@ class RedisConversationStore(ConversationStore):
                     args += [name, value]
         carried_keys, carried = then.folded() if then else ([], [])
         all_keys = [*names, *carried_keys]
-        all_args = [len(names), len(args), *args, *carried]
-        reply: Any = await COMMIT(self._redis, all_keys, all_args)
+        deadline, timeout_s = 0, self.multiplexed.timeout_s
+        if timeout_s:
+            deadline = int(await self.multiplexed.server_time_ms() + timeout_s * DEADLINE_SHARE * 1000)
+        all_args = [len(names), len(args), deadline, *args, *carried]
+        sent_at = time.monotonic()
+        reply: Any = await COMMIT.run(self.multiplexed.execute, all_keys, all_args)
         if reply[0] == 0:
             return Written(written, session_json)
         if reply[0] == 1:
             return Replayed(_as_text(reply[1]) or "")
+        if reply[0] == 3:
+            if timeout_s and time.monotonic() - sent_at < timeout_s * DEADLINE_SHARE / 2:
+                # It was not late by this process's clock: the estimate of the server's was off (its clock stepped).
+                log.warning("redis clock estimate was off; learning it again")
+                self.multiplexed.forget_server_time()
+            raise RedisTimeoutError("the commit reached redis after its deadline; nothing was written")
         stored, stored_revision = _decode(_as_bytes(reply[1]))
         return Stale(Loaded(stored, stored_revision, None))
 
@@ -315,6 +354,7 @@ class RedisConversationStore(ConversationStore):
             return False
 
     async def aclose(self) -> None:
+        await self.multiplexed.aclose()
         await self._redis.aclose()
 
 

@@ -9,8 +9,10 @@ whose id was claimed again) cannot remove or move another worker's claim. Used f
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import redis.asyncio
 from redis.exceptions import NoScriptError
@@ -65,10 +67,16 @@ class Script:
         self.source, self.sha, self.name = source, hashlib.sha1(source.encode()).hexdigest(), name
 
     async def __call__(self, client: redis.asyncio.Redis, keys: list[str], args: list[str | int | bytes]) -> object:
+        return await self.run(client.execute_command, keys, args)
+
+    async def run(
+        self, execute: Callable[..., Awaitable[Any]], keys: list[str], args: list[str | int | bytes]
+    ) -> object:
+        """Through `execute` (a client's execute_command, or Multiplexed.execute)."""
         try:
-            return await client.evalsha(self.sha, len(keys), *keys, *args)
+            return await execute("EVALSHA", self.sha, len(keys), *keys, *args)
         except NoScriptError:
-            return await client.eval(self.source, len(keys), *keys, *args)
+            return await execute("EVAL", self.source, len(keys), *keys, *args)
 
 
 CLAIM, SETTLE = Script(_CLAIM), Script(_SETTLE)

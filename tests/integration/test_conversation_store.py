@@ -303,8 +303,7 @@ def test_ping_answers(backend: Backend) -> None:
 @pytest.mark.real_redis
 def test_redis_sets_both_ttls_in_the_same_write(redis_client: redis.asyncio.Redis) -> None:
     async def scenario() -> None:
-        async with redis_client:
-            store = RedisConversationStore(redis_client)
+        async with RedisConversationStore(redis_client) as store:  # closed with its client
             assert await store.commit(PID, 0, session(), outbox="x", message_id="upd-1")
             conversation_ms = await redis_client.pttl(keys.conversation(PID))
             seen_ms = await redis_client.pttl(keys.seen(PID, "upd-1"))
@@ -326,16 +325,18 @@ def test_redis_store_ping_is_false_when_nothing_answers() -> None:
 
 @pytest.mark.real_redis
 def test_redis_load_and_commit_are_one_round_trip_each(redis_url: str) -> None:
-    async def round_trips(action: Awaitable[object]) -> int:
-        CountingConnection.writes = 0
-        await action
-        return CountingConnection.writes
-
     async def scenario() -> None:
         pool = redis.asyncio.ConnectionPool.from_url(redis_url, connection_class=CountingConnection)
-        async with redis.asyncio.Redis.from_pool(pool) as client:
-            store = RedisConversationStore(client)
-            await client.script_flush()  # also warms the connection, so its handshake is not counted below
+        async with redis.asyncio.Redis.from_pool(pool) as client, RedisConversationStore(client) as store:
+
+            async def round_trips(action: Awaitable[object]) -> int:
+                """Commands on the pool's connections and on the store's shared one."""
+                CountingConnection.writes = store.multiplexed.sent = 0
+                await action
+                return CountingConnection.writes + store.multiplexed.sent
+
+            await client.script_flush()  # warms the pool's connection and the shared one, so their handshakes are
+            await store.multiplexed.execute("PING")  # not counted below
             # The first commit after a restart or SCRIPT FLUSH meets NOSCRIPT and falls back to EVAL.
             assert await round_trips(store.commit(PID, 0, session())) == 2
             first = (await store.load(PID)).revision
@@ -356,8 +357,8 @@ def test_what_a_turn_set_in_motion_is_written_with_it_and_only_if_it_is(redis_ur
 
     async def scenario() -> None:
         pool = redis.asyncio.ConnectionPool.from_url(redis_url, connection_class=CountingConnection)
-        async with redis.asyncio.Redis.from_pool(pool) as client:
-            store, checkins, audit = RedisConversationStore(client), CheckInStore(client), AuditLog(client)
+        async with redis.asyncio.Redis.from_pool(pool) as client, RedisConversationStore(client) as store:
+            checkins, audit = CheckInStore(client), AuditLog(client)
 
             def follow_ups(seq: int) -> Batch:
                 batch = Batch()
@@ -385,11 +386,11 @@ def test_what_a_turn_set_in_motion_is_written_with_it_and_only_if_it_is(redis_ur
             assert await store.submit(PID, first, session("again"), message_id="m1", then=follow_ups(1)) == Replayed("")
             assert await state() == ([], [])
 
-            CountingConnection.writes = 0
+            CountingConnection.writes = store.multiplexed.sent = 0
             assert await store.submit(PID, first, session("q2"), message_id="m2", then=follow_ups(1)) == Written(
                 first + 1, session("q2").model_dump_json().encode()
             )
-            assert CountingConnection.writes == 1
+            assert CountingConnection.writes + store.multiplexed.sent == 1
             assert await state() == ([1], ["checkin_scheduled", "assessment"])  # nothing was pending to cancel
 
             await store.submit(PID, first + 1, session("q3"), message_id="m3", then=follow_ups(2))

@@ -319,7 +319,7 @@ async def harness(stack: Stack) -> AsyncIterator[Harness]:
         await h.http.aclose()
         await telegram.stop()
         await sms.aclose()
-        await client.aclose()
+        await services.aclose()
 
 
 def run(stack: Stack, scenario: Callable[[Harness], Awaitable[None]]) -> None:

@@ -53,13 +53,14 @@ class WorkerThread:
         telegram, sms = make_channels(self.settings, content, per_process_limiter=False)
         assert telegram is not None
         await telegram.start()
-        worker = Worker(Services.build(self.settings, content, client, SystemClock()), telegram=telegram, sms=sms)
+        services = Services.build(self.settings, content, client, SystemClock())
+        worker = Worker(services, telegram=telegram, sms=sms)
         self.ready.set()
         try:
             await worker.run(self._stop)
         finally:
             await telegram.stop()
-            await client.aclose()
+            await services.aclose()
 
     def __enter__(self) -> WorkerThread:
         self._thread.start()
