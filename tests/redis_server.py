@@ -46,7 +46,7 @@ class RedisServerUnavailable(RuntimeError):
     """No redis-server binary, or it would not start."""
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -122,7 +122,7 @@ class RedisServer:
             self._atexit = True
         # A fresh port can be taken between probing and binding; the fixed port of a restart cannot change.
         for _ in range(5 if self._port is None else 1):
-            port = self._port or _free_port()
+            port = self._port or free_port()
             if port == _SHARED_PORT:
                 continue
             proc = self._spawn(binary, port)

@@ -4,9 +4,12 @@ commands whatever else is in flight, errors and timeouts are redis-py's, and a r
 from __future__ import annotations
 
 import asyncio
+import shutil
+import subprocess
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import redis.asyncio
@@ -17,7 +20,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from bot.storage.conversations import Loaded, RedisConversationStore, Written
 from bot.storage.multiplex import Multiplexed
 from bot.triage.session import Session
-from tests.redis_server import RedisServer
+from tests.redis_server import RedisServer, free_port, stop_process
 
 pytestmark = pytest.mark.real_redis
 
@@ -232,3 +235,53 @@ def test_a_wrong_estimate_of_the_servers_clock_is_learnt_again(redis_url: str) -
             assert isinstance(again, Written)  # the clock was asked again
 
     asyncio.run(main())
+
+
+# --- a TLS server with a password, as managed Redis services run it ---------------------------------------------
+
+
+@pytest.fixture
+def tls_redis_url(tmp_path: Path) -> Iterator[str]:
+    """A private redis-server that speaks only TLS (a self-signed certificate for 127.0.0.1) and wants a password;
+    its URL carries both, as a platform's REDIS_URL does."""
+    openssl, server = shutil.which("openssl"), shutil.which("redis-server")
+    if openssl is None or server is None:
+        pytest.skip("needs openssl and redis-server")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"]
+        + ["-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    port = free_port()
+    args = [server, "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    args += ["--tls-cert-file", str(cert), "--tls-key-file", str(key), "--tls-ca-cert-file", str(cert)]
+    args += ["--tls-auth-clients", "no", "--requirepass", "s3cret", "--dir", str(tmp_path)]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"rediss://:s3cret@127.0.0.1:{port}/2?ssl_ca_certs={cert}"
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with redis.Redis.from_url(url, socket_timeout=1) as client:
+                    client.ping()
+                break
+            except redis.exceptions.ConnectionError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.05)
+        yield url
+    finally:
+        stop_process(proc)
+
+
+def test_a_tls_server_with_a_password_is_shared_as_well(tls_redis_url: str) -> None:
+    async def scenario(shared: Multiplexed, client: redis.asyncio.Redis) -> None:
+        replies = await asyncio.gather(*(shared.execute("ECHO", f"m{i}") for i in range(100)))
+        assert replies == [f"m{i}".encode() for i in range(100)]
+        await shared.execute("SET", "where", "db2")
+        assert await client.get("where") == b"db2"  # the URL's database, through the same handshake
+        assert shared.multiplexing  # shared, not left to the pool
+
+    run(tls_redis_url, scenario)
