@@ -40,7 +40,7 @@ class Written:
     that keeps it, so it is encoded once a turn."""
 
     revision: int
-    session_json: bytes = b""
+    session_json: bytes
 
 
 @dataclass(frozen=True)
@@ -256,7 +256,8 @@ def _check(revision: int) -> None:
 
 
 class RedisConversationStore(ConversationStore):
-    """Load is one round trip (MGET), submit is one (EVALSHA). Redis errors propagate; nothing is logged.
+    """Load is one round trip (MGET), submit is one (EVALSHA). Redis errors propagate; nothing is logged but a wrong
+    estimate of Redis's clock.
 
     Both go through one connection shared by every request of the process (`multiplexed`, bot/storage/multiplex.py):
     they are what every message does. The rest (deletion, delivery marks, the send queue) uses the client's pool."""
