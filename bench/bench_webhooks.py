@@ -8,9 +8,11 @@ the same way doing one Redis GET and one pipelined SET+EXPIRE.
 
 Per run: messages/s and p50/p99 latency with --concurrency clients (closed loop; the floor and the webhooks in turn
 for --rounds rounds, each webhook compared with its round's floor pass), the server's CPU per message, then
-p50/p99 at half the floor's measured rate (open loop, latency from each request's scheduled time), and the cost of
-parsing a Telegram update (PTB's Update.de_json against bot.channels.telegram.parse_update). Then the medians over runs.
-Run: .venv/bin/python bench/bench_webhooks.py [--requests 3000] [--concurrency 16] [--runs 3] [--rounds 3] [--profile]
+p50/p99 at half the floor's measured rate for --paced-seconds (open loop, latency from each request's scheduled
+time), and the cost of parsing a Telegram update (PTB's Update.de_json against bot.channels.telegram.parse_update).
+Then the medians over runs.
+Run: .venv/bin/python bench/bench_webhooks.py [--requests 3000] [--paced-seconds 6] [--concurrency 16] [--runs 3]
+     [--rounds 3] [--profile]
 """
 
 from __future__ import annotations
@@ -624,8 +626,9 @@ def one_run(args: argparse.Namespace, redis: RedisServer, telegram_api: Child, i
         closed = {name: closed[name] for name in targets}
         rate = closed["floor"].rate / 2
         # A target slower than the pace builds an unbounded queue: its p99 would only measure the pass's length.
+        paced_total = int(args.paced_seconds * rate)
         paced_passes = {
-            name: measured(targets[name], paced(targets[name], args.requests, rate, ids), processes(targets[name]))
+            name: measured(targets[name], paced(targets[name], paced_total, rate, ids), processes(targets[name]))
             for name in FLOOR_PACE
             if closed[name].rate >= rate
         }
@@ -811,6 +814,13 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=3, help="floor / webhook pairs per run")
+    parser.add_argument(
+        "--paced-seconds",
+        type=int,
+        default=6,
+        help="length of each pass at half the floor's rate: long enough that one stall of the machine (tens of ms) "
+        "is not the p99 of the pass by itself",
+    )
     parser.add_argument("--parse-samples", type=int, default=10_000)
     parser.add_argument("--profile", action="store_true", help="profile each webhook instead of timing it")
     parser.add_argument(
