@@ -202,8 +202,8 @@ def serve(name: str, config: dict[str, Any]) -> None:
     served = app[name](config)
     if name != "telegram-api":
         settle_heap()  # as `kneebot serve` does once its app is built; the floor is served the same way
-    # "pure": asyncio's loop and h11 (and, from Child, redis-py without hiredis), for --stacks; else uvicorn's
-    # defaults, which take uvloop and httptools as `kneebot serve` does.
+    # "pure": asyncio's loop and h11 (and, from Child, redis-py without hiredis, so no shared connection), for
+    # --stacks; else uvicorn's defaults, which take uvloop and httptools as `kneebot serve` does.
     stack: dict[str, Any] = {"loop": "asyncio", "http": "h11"} if config.get("stack") == "pure" else {}
     server = ReadyServer(uvicorn.Config(served, host="127.0.0.1", port=0, log_level="warning", **stack))
     profile = cProfile.Profile() if config.get("profile") else None
@@ -768,8 +768,9 @@ def profile(args: argparse.Namespace, redis: RedisServer, telegram_api: Child, i
 
 
 def stacks(args: argparse.Namespace, redis: RedisServer, telegram_api: Child, ids: Ids, log_dir: Path) -> None:
-    """The floor and the SMS webhook on the pure-Python stack (asyncio's loop, h11, redis-py's own parser) and on
-    the one kneebot installs (uvloop, httptools, hiredis), in turn for --rounds rounds of closed-loop passes."""
+    """The floor and the SMS webhook on the pure-Python stack (asyncio's loop, h11, redis-py's own parser; without
+    hiredis the conversation store's commands go through the pool, not its shared connection) and on the one kneebot
+    installs (uvloop, httptools, hiredis), in turn for --rounds rounds of closed-loop passes."""
     redis.flushall()
     config = {"redis_url": redis.url, "telegram_api": telegram_api.url, "db": 1}
     children = {

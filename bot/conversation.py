@@ -213,12 +213,12 @@ class ConversationService:
             turn = advance(
                 flow, session, event, now, policy=self.policy, labels=self._labels, checkin=self.content.checkin
             )
-            if any(isinstance(e, DeleteData) for e in turn.effects):
+            follow_ups = _follow_ups(turn)
+            if any(isinstance(e, DeleteData) for e in follow_ups):
                 self.recent.drop(participant)
-                await self._apply(participant, turn.session, _follow_ups(turn), address)
+                await self._apply(participant, turn.session, follow_ups, address)
                 await self.store.delete(participant)
                 return Handled(turn.replies, turn.session.locale)
-            follow_ups = _follow_ups(turn)
             then = self.sink.carried(participant, turn.session, follow_ups, address)
             submitted = await self.store.submit(
                 participant,
