@@ -145,6 +145,33 @@ _WORD = re.compile(r"[a-z0-9]+")
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "\u00b4": "'"})
 
 
+# Invisible characters (Unicode's "format" category: zero-width space and joiners, soft hyphen, byte-order and
+# direction marks, emoji tags) are dropped before anything else: "bre\u200bath" is "breath".
+_INVISIBLE = dict.fromkeys(
+    c for c in (*range(0x20000), *range(0xE0000, 0xE0080)) if unicodedata.category(chr(c)) == "Cf"
+)
+PUNCTUATION = frozenset({".", ",", ";", ":", "!", "?", "\n"})
+_SPLIT = re.compile(r"[0-9]+(?:\.[0-9]+)?|w/o|w/|&|/|[a-z0-9]+(?:'[a-z0-9]+)*'?|[.,;:!?\n]")
+_SQUEEZE = re.compile(r"([a-z])\1{2,}")
+_SENTENCE_OPENERS = str.maketrans({"\u00bf": " . ", "\u00a1": " ", "\u2026": " . "})
+
+
+def clean(text: str) -> str:
+    """Text as every locale's phrases are written: Unicode NFKC, invisible characters dropped, lowercase, no accents,
+    one kind of apostrophe, letters typed three or more times in a row squeezed to two ("sooooo" -> "soo"), a Spanish
+    decimal comma as a point (38,5), an opening "¿" as a sentence break; emoji and other symbols are spaces."""
+    text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE).translate(_APOSTROPHES).lower()
+    text = _strip_accents(text).translate(_SENTENCE_OPENERS)
+    text = _DECIMAL_COMMA.sub(".", text)
+    return _SQUEEZE.sub(r"\1\1", text)
+
+
+def split_words(cleaned: str) -> list[str]:
+    """The words (apostrophes kept: "can't"), numbers (38.5), the SMS signs w/ w/o & /, and the punctuation tokens
+    of a cleaned text; anything else separates them."""
+    return _SPLIT.findall(cleaned)
+
+
 def _strip_accents(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
@@ -189,7 +216,7 @@ def _normalise_short(text: str) -> str:
 
 
 def _normalise(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES).lower()
+    text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE).translate(_APOSTROPHES).lower()
     text = _strip_accents(text)
     text = _WITHOUT.sub(" without ", text)
     text = _WITH.sub(" with ", text).replace("&", " and ")

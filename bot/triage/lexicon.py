@@ -1,0 +1,372 @@
+"""Words as data, matched by code: shorthand, spelling tolerance and phrase patterns over a message's words. Pure.
+
+Every locale's language knowledge (locales/<lang>/*.yaml) is written as phrases in a small pattern language, read
+here once at start-up and matched in time linear in the message's length:
+
+    short of breath             the words in this order
+    (catch|get) my breath       one of the alternatives (each may be several words)
+    [really] bad                optional words
+    breathless*                 a word starting with this (at least three letters before the star)
+    {limb} ... cold             a named class of words (alternatives defined once beside the phrases)
+    cannot ... breathe          up to 3 words in between ("...5": up to 5); never across a clause break
+
+A message is read into tokens first (`Lexicon.read`): cleaned (text.clean), SMS shorthand and contractions expanded
+from each locale's table ("cant" -> "cannot", "xq" -> "porque"), and each unknown word of five letters or more
+corrected to the nearest word some phrase uses, by Damerau-Levenshtein distance (rapidfuzz), when the correction is
+unambiguous: one edit up to seven letters, two from eight, and the first letter kept. Words a locale lists as
+`keep` (real words close to a vocabulary word: "chess", "breed") are never corrected.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import product
+
+from rapidfuzz import process
+from rapidfuzz.distance import DamerauLevenshtein
+
+from bot.triage.text import PUNCTUATION, clean, split_words
+
+MIN_FUZZY = 5  # shorter words are matched exactly: "pale" must never become "male"
+LONG_WORD = 8  # from this length two edits are allowed
+MAX_EXPANSIONS = 4096  # alternatives multiply: a phrase that expands further is a mistake in the data
+DEFAULT_GAP = 3
+MAX_GAP = 8
+MIN_STEM = 3
+# Tokens a gap never skips: a phrase's words stay within one clause.
+CLAUSE_BREAKS = frozenset(PUNCTUATION)
+
+
+class PhraseError(ValueError):
+    """A phrase that cannot be read; the message names the phrase."""
+
+
+# --- the pattern language -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+
+
+@dataclass(frozen=True)
+class Stem:
+    prefix: str
+
+
+@dataclass(frozen=True)
+class Gap:
+    most: int
+
+
+Element = Word | Stem | Gap
+Sequence_ = tuple[Element, ...]
+
+_TOKEN = re.compile(r"\(|\)|\[|\]|\||\{[a-z_]+\}|\.\.\.\d*|[^\s()\[\]|{}]+")
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _lex(phrase: str) -> list[str]:
+    return _TOKEN.findall(phrase)
+
+
+def _parse(phrase: str, classes: Mapping[str, Sequence[str]]) -> list[Sequence_]:
+    """Every linear sequence of elements the phrase stands for."""
+    tokens = _lex(phrase)
+    position = 0
+
+    def alternatives(closing: str | None) -> list[Sequence_]:
+        nonlocal position
+        options: list[Sequence_] = []
+        current: list[list[Sequence_]] = []  # one list of alternatives per part, multiplied out at the end
+        while True:
+            if position >= len(tokens):
+                if closing is not None:
+                    raise PhraseError(f"{phrase!r}: missing {closing!r}")
+                break
+            token = tokens[position]
+            position += 1
+            if token == closing:
+                break
+            if token in (")", "]"):
+                raise PhraseError(f"{phrase!r}: unexpected {token!r}")
+            if token == "|":
+                options.extend(_multiply(current, phrase))
+                current = []
+            elif token == "(":
+                current.append(alternatives(")"))
+            elif token == "[":
+                current.append([(), *alternatives("]")])
+            elif token.startswith("{"):
+                name = token[1:-1]
+                if name not in classes:
+                    raise PhraseError(f"{phrase!r}: no class {name!r}")
+                members = [seq for member in classes[name] for seq in _parse(member, {})]
+                current.append(members)
+            elif token.startswith("..."):
+                most = int(token[3:]) if len(token) > 3 else DEFAULT_GAP
+                if not 1 <= most <= MAX_GAP:
+                    raise PhraseError(f"{phrase!r}: a gap is 1 to {MAX_GAP} words")
+                current.append([(Gap(most),)])
+            else:
+                current.append([(_element(token, phrase),)])
+        options.extend(_multiply(current, phrase))
+        return options
+
+    sequences = alternatives(None)
+    for seq in sequences:
+        if not seq:
+            raise PhraseError(f"{phrase!r}: can match nothing")
+        if isinstance(seq[0], Gap) or isinstance(seq[-1], Gap):
+            raise PhraseError(f"{phrase!r}: a gap must be between words")
+    return sequences
+
+
+def _element(token: str, phrase: str) -> Word | Stem:
+    if token.endswith("*"):
+        prefix = token[:-1]
+        if len(prefix) < MIN_STEM or not _WORD.fullmatch(prefix):
+            raise PhraseError(f"{phrase!r}: a stem needs {MIN_STEM}+ letters before '*'")
+        return Stem(prefix)
+    if not _WORD.fullmatch(token):
+        raise PhraseError(f"{phrase!r}: {token!r} is not a word (lowercase letters and digits, no accents)")
+    return Word(token)
+
+
+def _multiply(parts: list[list[Sequence_]], phrase: str) -> list[Sequence_]:
+    total = 1
+    for part in parts:
+        total *= max(1, len(part))
+        if total > MAX_EXPANSIONS:
+            raise PhraseError(f"{phrase!r}: more than {MAX_EXPANSIONS} alternatives; split it")
+    return [tuple(e for piece in combo for e in piece) for combo in product(*parts)]
+
+
+# --- matching ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A phrase of `key` found at tokens [start, end)."""
+
+    key: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    key: str
+    elements: Sequence_
+
+
+@dataclass
+class PhraseSet:
+    """Phrases grouped by key (a concept, an answer): `find` every occurrence in a token sequence."""
+
+    phrases: Mapping[str, Sequence[str]]
+    classes: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._by_word: dict[str, list[_Compiled]] = {}
+        self._by_stem: dict[str, list[_Compiled]] = {}
+        self._words: set[str] = set()
+        self._stems: set[str] = set()
+        for key, phrases in self.phrases.items():
+            for phrase in phrases:
+                for elements in _parse(phrase.strip().lower(), self.classes):
+                    compiled = _Compiled(key, elements)
+                    first = elements[0]
+                    if isinstance(first, Word):
+                        self._by_word.setdefault(first.text, []).append(compiled)
+                    else:
+                        assert isinstance(first, Stem)
+                        self._by_stem.setdefault(first.prefix, []).append(compiled)
+                    for e in elements:
+                        if isinstance(e, Word):
+                            self._words.add(e.text)
+                        elif isinstance(e, Stem):
+                            self._stems.add(e.prefix)
+        self._stem_lengths = sorted({len(p) for p in self._by_stem}, reverse=True)
+
+    @property
+    def words(self) -> frozenset[str]:
+        """Every whole word the phrases use: the vocabulary spelling is corrected towards."""
+        return frozenset(self._words)
+
+    @property
+    def stems(self) -> frozenset[str]:
+        """Every stem (the part before '*') the phrases use: a word's start is corrected towards these."""
+        return frozenset(self._stems)
+
+    def find(self, tokens: Sequence[str], start: int = 0, end: int | None = None) -> list[Hit]:
+        """Every phrase found within tokens[start:end]: for each key and start position, the shortest match."""
+        stop = len(tokens) if end is None else end
+        hits: list[Hit] = []
+        for i in range(start, stop):
+            seen: set[str] = set()
+            for compiled in self._candidates(tokens[i]):
+                if compiled.key in seen:
+                    continue
+                last = _match(compiled.elements, tokens, i, stop)
+                if last is not None:
+                    seen.add(compiled.key)
+                    hits.append(Hit(compiled.key, i, last))
+        return hits
+
+    def whole(self, tokens: Sequence[str]) -> set[str]:
+        """The keys with a phrase that spans all of `tokens` (an answer given in so many words)."""
+        found = set()
+        for compiled in self._candidates(tokens[0]) if tokens else ():
+            if _match(compiled.elements, tokens, 0, len(tokens), whole=True) is not None:
+                found.add(compiled.key)
+        return found
+
+    def _candidates(self, token: str) -> Iterator[_Compiled]:
+        yield from self._by_word.get(token, ())
+        for length in self._stem_lengths:
+            if length <= len(token):
+                yield from self._by_stem.get(token[:length], ())
+
+
+def _matches(element: Word | Stem, token: str) -> bool:
+    if isinstance(element, Word):
+        return token == element.text
+    return token.startswith(element.prefix)
+
+
+def _match(elements: Sequence_, tokens: Sequence[str], i: int, stop: int, *, whole: bool = False) -> int | None:
+    """The end of the shortest match of `elements` starting at token i, before `stop`; None if there is none.
+    Backtracks over gaps only, each at most MAX_GAP wide, so the cost per start is bounded by the phrase."""
+    if not elements:
+        return i if not whole or i == stop else None
+    head, rest = elements[0], elements[1:]
+    if isinstance(head, Gap):
+        for skip in range(head.most + 1):
+            j = i + skip
+            if j > stop:
+                break
+            if skip and tokens[j - 1] in CLAUSE_BREAKS:
+                break
+            found = _match(rest, tokens, j, stop, whole=whole)
+            if found is not None:
+                return found
+        return None
+    if i >= stop or not _matches(head, tokens[i]):
+        return None
+    return _match(rest, tokens, i + 1, stop, whole=whole)
+
+
+# --- reading a message ------------------------------------------------------------------------------------------
+
+
+class Lexicon:
+    """How messages are read into tokens: shorthand expanded, spelling corrected towards `vocabulary`.
+
+    `shorthand` maps a word as typed (apostrophes kept: "can't", "cant") to what it stands for ("cannot"); `keep`
+    lists real words that must never be corrected into a vocabulary word. Both come from every locale at once: people
+    mix languages, so every message is read with all of them.
+    """
+
+    def __init__(
+        self,
+        vocabulary: Iterable[str],
+        shorthand: Mapping[str, str],
+        *,
+        stems: Iterable[str] = (),
+        keep: Iterable[str] = (),
+    ) -> None:
+        self.shorthand = dict(shorthand)
+        expanded = {w for value in self.shorthand.values() for w in split_words(value)}
+        self.vocabulary = frozenset(vocabulary) | expanded
+        self.stems = frozenset(stems)
+        self.keep = frozenset(keep)
+        # Candidates by first letter: a typo keeps its first letter, and the search stays small.
+        self._by_initial: dict[str, list[str]] = {}
+        for word in sorted(self.vocabulary):
+            if len(word) >= MIN_FUZZY - 1:
+                self._by_initial.setdefault(word[0], []).append(word)
+        self._stems_by_initial: dict[str, list[str]] = {}
+        for stem in sorted(self.stems):
+            if len(stem) >= MIN_FUZZY:
+                self._stems_by_initial.setdefault(stem[0], []).append(stem)
+        self._corrected: dict[str, str] = {}  # typos of vocabulary words only: never a word nobody listed
+
+    def read(self, text: str) -> tuple[str, ...]:
+        """The message as tokens: words (corrected) and the punctuation tokens . , ; : ! ? and newline."""
+        tokens: list[str] = []
+        for raw in split_words(clean(text)):
+            expansion = self.shorthand.get(raw)
+            if expansion is None and "'" in raw:
+                expansion = self.shorthand.get(raw.replace("'", ""))
+            if expansion is not None:
+                tokens.extend(split_words(expansion))
+                continue
+            word = raw.replace("'", "")
+            if word:
+                tokens.extend(self.correct(word))
+        return tuple(tokens)
+
+    def correct(self, word: str) -> tuple[str, ...]:
+        """The word as the vocabulary spells it: itself when known or not close to one word; a run-together pair
+        ("chestpain") as its two words."""
+        if word in self.vocabulary or word in self.keep or word in PUNCTUATION or len(word) < MIN_FUZZY:
+            return (word,)
+        if any(word[:n] in self.stems for n in range(MIN_STEM, len(word) + 1)):
+            return (word,)
+        if not word.isalpha():
+            return (word,)
+        known = self._corrected.get(word)
+        if known is not None:
+            return tuple(known.split(" "))
+        nearest = min(filter(None, (self._nearest(word), self._stemmed(word))), default=None)
+        found = nearest[1] if nearest else self._split(word)
+        if found is None:
+            return (word,)
+        if len(self._corrected) < 65536:
+            self._corrected[word] = found
+        return tuple(found.split(" "))
+
+    def _nearest(self, word: str) -> tuple[int, str] | None:
+        """The nearest vocabulary word and its distance."""
+        most = 2 if len(word) >= LONG_WORD else 1
+        choices = [w for w in self._by_initial.get(word[0], ()) if abs(len(w) - len(word)) <= most]
+        found = process.extract(word, choices, scorer=DamerauLevenshtein.distance, score_cutoff=most, limit=None)
+        if not found:
+            return None
+        best = min(distance for _, distance, _ in found)
+        nearest = sorted(w for w, distance, _ in found if distance == best)
+        # Equally near several words: the one sharing the longest start with what was typed, then the first.
+        return best, max(nearest, key=lambda w: (_common_prefix(w, word), -nearest.index(w)))
+
+    def _stemmed(self, word: str) -> tuple[int, str] | None:
+        """A word whose start is a typo of a stem ("brethlessness" for breathless*): the stem, then the rest (and
+        the distance)."""
+        best: tuple[int, int, str] | None = None  # (distance, how far the length is from the stem's, result)
+        for stem in self._stems_by_initial.get(word[0], ()):
+            most = 2 if len(stem) >= LONG_WORD else 1
+            for length in range(len(stem) - most, min(len(stem) + most, len(word)) + 1):
+                distance = DamerauLevenshtein.distance(word[:length], stem, score_cutoff=most)
+                candidate = (distance, abs(length - len(stem)), stem + word[length:])
+                if distance <= most and (best is None or candidate < best):
+                    best = candidate
+        return (best[0], best[2]) if best else None
+
+    def _split(self, word: str) -> str | None:
+        """Two words run together ("shortof", "chestpain"), each a vocabulary word of two letters or more."""
+        for cut in range(2, len(word) - 1):
+            left, right = word[:cut], word[cut:]
+            if left in self.vocabulary and right in self.vocabulary:
+                return f"{left} {right}"
+        return None
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n

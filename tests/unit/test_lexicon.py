@@ -1,0 +1,109 @@
+"""The pattern language and the reader every locale's phrases go through: alternatives, options, stems, classes,
+gaps within a clause, shorthand and spelling tolerance with its guards (bench/bench_screen.py measures the time)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.triage.lexicon import Hit, Lexicon, PhraseError, PhraseSet
+from bot.triage.text import clean, split_words
+
+PHRASES = PhraseSet(
+    {
+        "breathless": ["short of breath", "(cannot|struggling to) ...2 breathe", "breathless*", "out of (breath|puff)"],
+        "cold_foot": ["{limb} ... (cold|blue)"],
+        "none": ["none [of (these|them|the above)]"],
+    },
+    classes={"limb": ["foot", "lower leg", "toes"]},
+)
+READER = Lexicon(
+    PHRASES.words,
+    {"cant": "cannot", "can't": "cannot", "im": "i am", "w/o": "without", "&": "and"},
+    stems=PHRASES.stems,
+    keep={"chess"},
+)
+
+
+def keys(text: str) -> list[str]:
+    return [hit.key for hit in PHRASES.find(READER.read(text))]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I'm short of breath", ["breathless"]),
+        ("i cant really breathe", ["breathless"]),
+        ("I can't breathe", ["breathless"]),
+        ("struggling to breathe", ["breathless"]),
+        ("so breathless today", ["breathless"]),
+        ("breathlessness", ["breathless"]),
+        ("out of puff", ["breathless"]),
+        ("my lower leg is sooo coooold", ["cold_foot"]),
+        ("toes blue", ["cold_foot"]),
+        ("none of the above", ["none"]),
+        ("none", ["none"]),
+    ],
+)
+def test_phrases_match(text: str, expected: list[str]) -> None:
+    assert keys(text) == expected
+
+
+def test_a_gap_is_bounded_and_never_crosses_a_clause() -> None:
+    assert keys("cannot really quite breathe") == ["breathless"]
+    assert keys("cannot walk far at all, breathe fine") == []
+    assert keys("my foot. it is cold") == []
+    assert keys("my foot is a bit cold") == ["cold_foot"]
+    assert keys("my foot is very very very very cold") == []
+
+
+def test_hits_are_spans_of_tokens() -> None:
+    tokens = READER.read("yes, short of breath")
+    assert tokens == ("yes", ",", "short", "of", "breath")
+    assert PHRASES.find(tokens) == [Hit("breathless", 2, 5)]
+
+
+def test_whole_matches_only_the_whole_answer() -> None:
+    assert PHRASES.whole(READER.read("None of these")) == {"none"}
+    assert PHRASES.whole(READER.read("none of these, but my foot is cold")) == set()
+
+
+@pytest.mark.parametrize(
+    ("typed", "read"),
+    [
+        ("breth", ("breath",)),  # one edit
+        ("brethe", ("breathe",)),
+        ("breathles", ("breathless",)),  # a typo of a stem
+        ("brethlessness", ("breathlessness",)),  # a typo in a stem's part
+        ("shortof", ("short", "of")),  # run together
+        ("chess", ("chess",)),  # a real word the locale keeps
+        ("pale", ("pale",)),  # short words are never corrected
+        ("bre\u200bath\u00adless", ("breathless",)),  # invisible characters
+        ("b r e a t h", ("b", "r", "e", "a", "t", "h")),
+        ("w/o", ("without",)),
+    ],
+)
+def test_reading(typed: str, read: tuple[str, ...]) -> None:
+    assert READER.read(typed) == read
+
+
+def test_a_typo_keeps_its_first_letter() -> None:
+    assert READER.read("greath") == ("greath",)
+
+
+def test_clean_drops_what_is_not_a_word() -> None:
+    assert clean("¿Puedo RESPIRAR? 38,5 \U0001f62d") == " . puedo respirar? 38.5 \U0001f62d"
+    assert split_words(clean("¿Puedo RESPIRAR? 38,5 \U0001f62d")) == [".", "puedo", "respirar", "?", "38.5"]
+
+
+@pytest.mark.parametrize(
+    "phrase",
+    ["(a|b", "a)", "{nope} a", "... a", "a ...", "ab* c", "a ...9 b", "caf\u00e9", "[]"],
+)
+def test_a_phrase_that_cannot_be_read_names_itself(phrase: str) -> None:
+    with pytest.raises(PhraseError, match="'"):
+        PhraseSet({"k": [phrase]})
+
+
+def test_alternatives_that_multiply_too_far_are_refused() -> None:
+    with pytest.raises(PhraseError, match="alternatives"):
+        PhraseSet({"k": ["(a|b|c|d|e|f|g|h) " * 5]})
