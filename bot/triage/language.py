@@ -1,0 +1,57 @@
+"""What the core knows of the languages people write in, built once at start-up from every locale's vocabulary. Pure.
+
+The vocabulary files (locales/<lang>/vocabulary/*.yaml) are read and validated by bot.content against the models
+here; `build_language` turns them into the objects the engine matches messages with. Every message is read with all
+locales at once: people mix languages ("tengo el calf swollen"), so a locale only chooses the language of the replies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.triage.lexicon import Lexicon, PhraseSet
+
+
+class WordsFile(BaseModel):
+    """locales/<lang>/vocabulary/words.yaml: how people shorten and spell, in one language."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # A word as typed (apostrophes kept) -> what it stands for: "cant" -> "cannot", "xq" -> "porque".
+    shorthand: dict[str, str] = {}
+    # Real words that are one or two letters from a vocabulary word and must never be corrected into it.
+    keep: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """One locale's vocabulary files, validated (bot.content builds one per locale folder)."""
+
+    locale: str
+    words: WordsFile
+
+
+@dataclass(frozen=True)
+class Language:
+    """The reader every message goes through, with the phrase sets built from the same vocabulary."""
+
+    lexicon: Lexicon
+
+
+def build_language(vocabularies: Mapping[str, Vocabulary], phrase_sets: tuple[PhraseSet, ...] = ()) -> Language:
+    """One Language for all locales: the shorthand and kept words of every locale, and spelling corrected towards
+    every word any phrase set uses."""
+    shorthand: dict[str, str] = {}
+    keep: set[str] = set()
+    for locale, vocabulary in sorted(vocabularies.items()):
+        for typed, meant in vocabulary.words.shorthand.items():
+            if shorthand.setdefault(typed, meant) != meant:
+                elsewhere = shorthand[typed]
+                raise ValueError(f"{locale}: shorthand {typed!r} means {meant!r} here, {elsewhere!r} elsewhere")
+        keep.update(vocabulary.words.keep)
+    words = frozenset().union(*(p.words for p in phrase_sets))
+    stems = frozenset().union(*(p.stems for p in phrase_sets))
+    return Language(Lexicon(words, shorthand, stems=stems, keep=keep))
