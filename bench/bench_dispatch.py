@@ -56,7 +56,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 from bench.common import ReadyServer, most_in_any_window, process_cpu_s, ready_port, version  # noqa: E402
 from bot.clock import SystemClock  # noqa: E402
-from bot.content import Content, load_content  # noqa: E402
+from bot.content.loader import Content, load_content  # noqa: E402
 from bot.conversation import ConversationService  # noqa: E402
 from bot.storage import keys  # noqa: E402
 from bot.storage.checkins import Address, CheckIn, CheckInStore  # noqa: E402

@@ -39,7 +39,7 @@ from bench_dispatch import ID_SECRET, SMS_SCRIPT, chat_id, completed_session, ph
 
 from bot.clock import SystemClock  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from bot.content import Content, load_content  # noqa: E402
+from bot.content.loader import Content, load_content  # noqa: E402
 from bot.storage import keys  # noqa: E402
 from bot.storage.checkins import Address, CheckIn, CheckInStore  # noqa: E402
 from bot.storage.conversations import RedisConversationStore  # noqa: E402

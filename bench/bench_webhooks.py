@@ -60,7 +60,7 @@ sys.path.insert(0, str(ROOT))
 from bench.common import TICKS, ReadyServer, process_cpu_s, ready_port, version  # noqa: E402
 from bot.channels.telegram import parse_update  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from bot.content import load_content  # noqa: E402
+from bot.content.loader import load_content  # noqa: E402
 from bot.logs import configure_logging  # noqa: E402
 from bot.server import SMS_PATH, TELEGRAM_PATH, create_app  # noqa: E402
 from bot.storage import keys  # noqa: E402

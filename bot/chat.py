@@ -10,7 +10,7 @@ import click
 from bot.channels.render import render_terminal
 from bot.clock import SystemClock
 from bot.config import Settings
-from bot.content import Content
+from bot.content.loader import Content
 from bot.conversation import ConversationService
 from bot.storage import keys
 from bot.storage.conversations import ConversationStore, MemoryConversationStore, RedisConversationStore

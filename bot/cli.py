@@ -26,7 +26,7 @@ def emit(data: object) -> None:
 
 
 def _content() -> Any:
-    from bot.content import ContentError, load_content
+    from bot.content.loader import ContentError, load_content
 
     try:
         return load_content()

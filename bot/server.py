@@ -24,7 +24,7 @@ from bot.channels.sms import SmsChannel, SmsFormError, parse_form
 from bot.channels.telegram import TelegramChannel, parse_staff_press
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.content import Content, load_content
+from bot.content.loader import Content, load_content
 from bot.conversation import ConversationService, Handled
 from bot.delivery import Deliverer, DeliveryFailed, OptedOut
 from bot.metrics import Metrics

@@ -16,7 +16,7 @@ from bot.channels.sms import SmsChannel
 from bot.channels.telegram import TelegramChannel
 from bot.clock import Clock
 from bot.config import Settings
-from bot.content import Content
+from bot.content.loader import Content
 from bot.conversation import ConversationService
 from bot.followup import RedisFollowUp
 from bot.storage.audit import AuditLog

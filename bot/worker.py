@@ -30,7 +30,7 @@ from bot.channels.sms import SmsChannel
 from bot.channels.telegram import TelegramChannel
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.content import Content
+from bot.content.loader import Content
 from bot.conversation import decode_replies
 from bot.delivery import Deliverer, DeliveryFailed, NoSlot, OptedOut
 from bot.metrics import Metrics

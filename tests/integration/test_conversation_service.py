@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 import redis.asyncio
 
-from bot.content import Content
+from bot.content.loader import Content
 from bot.conversation import ConversationService, Handled, Recent
 from bot.storage.conversations import Loaded, RedisConversationStore
 from bot.triage.events import CommandReceived, Event, MessageReceived

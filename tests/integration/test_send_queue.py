@@ -18,7 +18,7 @@ from pydantic import SecretStr
 
 from bot.clock import SystemClock
 from bot.config import Settings
-from bot.content import load_content
+from bot.content.loader import load_content
 from bot.server import TELEGRAM_PATH, WORKERS_CHECK_S, create_app
 from bot.storage import keys
 from bot.wiring import Services, make_channels, redis_client

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped, unused-ignore]
 
 from bot.config import Settings
-from bot.content import load_content
+from bot.content.loader import load_content
 from bot.logs import configure_logging
 from bot.server import SMS_PATH, TELEGRAM_PATH, create_app
 from bot.simulate import persona_answer

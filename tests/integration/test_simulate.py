@@ -11,7 +11,7 @@ from conftest import FixedClock
 
 from bot.channels.render import MAX_SMS_SEGMENTS
 from bot.channels.segments import segments
-from bot.content import Content
+from bot.content.loader import Content
 from bot.simulate import simulate
 from bot.triage.findings import Findings
 
