@@ -57,7 +57,7 @@ if str(ROOT) not in sys.path:
 from bench.common import ReadyServer, most_in_any_window, process_cpu_s, ready_port, version  # noqa: E402
 from bot.clock import SystemClock  # noqa: E402
 from bot.content.loader import Content, load_content  # noqa: E402
-from bot.conversation import ConversationService  # noqa: E402
+from bot.shell.conversation import ConversationService  # noqa: E402
 from bot.storage import keys  # noqa: E402
 from bot.storage.checkins import Address, CheckIn, CheckInStore  # noqa: E402
 from bot.storage.conversations import MemoryConversationStore, RedisConversationStore  # noqa: E402
@@ -463,7 +463,7 @@ class Result:
         return self.config.telegram_rate if channel == "telegram" else self.config.sms_rate
 
     def count(self, channel: str) -> int:
-        """The limit as whole messages per window (bot/delivery.py)."""
+        """The limit as whole messages per window (bot/shell/delivery.py)."""
         return count_of(self.limit(channel))
 
     def window_s(self, channel: str) -> float:
@@ -518,7 +518,7 @@ class Result:
 
 
 def count_of(rate: float) -> int:
-    """A rate as whole messages per window, as bot/delivery.py sets its limits."""
+    """A rate as whole messages per window, as bot/shell/delivery.py sets its limits."""
     return max(1, int(rate)) if rate >= 1 else 1
 
 

@@ -25,10 +25,10 @@ from bot.channels.telegram import TelegramChannel, parse_staff_press
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.content.loader import Content, load_content
-from bot.conversation import ConversationService, Handled
-from bot.delivery import Deliverer, DeliveryFailed, OptedOut
-from bot.metrics import Metrics
-from bot.staff import StaffAction, act, card, parse_button, parse_sms
+from bot.shell.conversation import ConversationService, Handled
+from bot.shell.delivery import Deliverer, DeliveryFailed, OptedOut
+from bot.shell.metrics import Metrics
+from bot.shell.staff import StaffAction, act, card, parse_button, parse_sms
 from bot.storage import keys
 from bot.storage.checkins import Address
 from bot.storage.conversations import ConversationStore, MemoryConversationStore

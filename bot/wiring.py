@@ -17,8 +17,8 @@ from bot.channels.telegram import TelegramChannel
 from bot.clock import Clock
 from bot.config import Settings
 from bot.content.loader import Content
-from bot.conversation import ConversationService
-from bot.followup import RedisFollowUp
+from bot.shell.conversation import ConversationService
+from bot.shell.followup import RedisFollowUp
 from bot.storage.audit import AuditLog
 from bot.storage.cases import CaseStore
 from bot.storage.checkins import CheckInStore

@@ -31,10 +31,10 @@ from bot.channels.telegram import TelegramChannel
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.content.loader import Content
-from bot.conversation import decode_replies
-from bot.delivery import Deliverer, DeliveryFailed, NoSlot, OptedOut
-from bot.metrics import Metrics
-from bot.staff import card, oncall_for_page, sms_page
+from bot.shell.conversation import decode_replies
+from bot.shell.delivery import Deliverer, DeliveryFailed, NoSlot, OptedOut
+from bot.shell.metrics import Metrics
+from bot.shell.staff import card, oncall_for_page, sms_page
 from bot.storage import keys
 from bot.storage.checkins import Address, Claimed
 from bot.storage.schedule import Claim

@@ -20,7 +20,7 @@ from bot.channels.render import TelegramMessage
 from bot.channels.sms import SmsChannel, SmsSendError, SmsUnsubscribed
 from bot.channels.telegram import TelegramBlocked, TelegramChannel, TelegramSendError
 from bot.config import Settings
-from bot.metrics import Metrics
+from bot.shell.metrics import Metrics
 from bot.storage.checkins import Address
 from bot.storage.conversations import ConversationStore
 from bot.storage.ratelimit import Grant, Limit, RedisRateLimiter
