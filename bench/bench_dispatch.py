@@ -55,6 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 from bench.common import ReadyServer, most_in_any_window, process_cpu_s, ready_port, version  # noqa: E402
+from bot.app.worker import CONCURRENCY  # noqa: E402
 from bot.clock import SystemClock  # noqa: E402
 from bot.content.loader import Content, load_content  # noqa: E402
 from bot.shell.conversation import ConversationService  # noqa: E402
@@ -64,7 +65,6 @@ from bot.storage.conversations import MemoryConversationStore, RedisConversation
 from bot.triage.events import MessageReceived  # noqa: E402
 from bot.triage.findings import Level  # noqa: E402
 from bot.triage.session import Session, SessionStatus  # noqa: E402
-from bot.worker import CONCURRENCY  # noqa: E402
 from tests.integration.fakes.telegram_api import TOKEN, FakeTelegramAPI  # noqa: E402
 from tests.integration.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioApi  # noqa: E402
 from tests.redis_server import RedisServer, stop_process  # noqa: E402
@@ -329,7 +329,7 @@ def worker_command() -> list[str]:
 
 def worker_env(config: Config, redis_url: str, telegram_url: str, twilio_url: str) -> dict[str, str]:
     """The process environment without any setting of ours, then the bench's (no quiet hours, no staff paging)."""
-    from bot.config import Settings
+    from bot.app.settings import Settings
 
     ours = {name.upper() for name in Settings.model_fields}
     env = {k: v for k, v in os.environ.items() if k.upper() not in ours}

@@ -219,7 +219,7 @@ class SmsChannel:
                 self._account_sid,
                 self._auth_token,
                 http_client=self._http,
-                # Twilio falls back to os.environ when this is empty; only bot.config reads the environment.
+                # Twilio falls back to os.environ when this is empty; only bot.app.settings reads the environment.
                 environment={"TWILIO_EDGE": "", "TWILIO_REGION": ""},
             )
         return self._client

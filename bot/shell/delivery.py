@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 from redis.exceptions import RedisError
 
+from bot.app.settings import Settings
 from bot.channels.render import TelegramMessage
 from bot.channels.sms import SmsChannel, SmsSendError, SmsUnsubscribed
 from bot.channels.telegram import TelegramBlocked, TelegramChannel, TelegramSendError
-from bot.config import Settings
 from bot.shell.metrics import Metrics
 from bot.storage.checkins import Address
 from bot.storage.conversations import ConversationStore

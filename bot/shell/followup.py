@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from bot.app.settings import Settings
 from bot.clock import Clock
-from bot.config import Settings
 from bot.storage.audit import AuditLog
 from bot.storage.cases import CaseStore
 from bot.storage.checkins import Address, CheckIn, CheckInStore

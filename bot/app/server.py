@@ -19,11 +19,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from bot.app.settings import Settings
+from bot.app.wiring import Services, make_channels, redis_client
 from bot.channels.base import Inbound
 from bot.channels.sms import SmsChannel, SmsFormError, parse_form
 from bot.channels.telegram import TelegramChannel, parse_staff_press
 from bot.clock import Clock, SystemClock
-from bot.config import Settings
 from bot.content.loader import Content, load_content
 from bot.shell.conversation import ConversationService, Handled
 from bot.shell.delivery import Deliverer, DeliveryFailed, OptedOut
@@ -35,7 +36,6 @@ from bot.storage.conversations import ConversationStore, MemoryConversationStore
 from bot.triage.effects import Text
 from bot.triage.emergency import emergency_number
 from bot.triage.events import CommandReceived, Event
-from bot.wiring import Services, make_channels, redis_client
 
 log = logging.getLogger("kneebot.server")
 TELEGRAM_PATH = "/telegram/webhook"

@@ -26,10 +26,11 @@ from zoneinfo import ZoneInfo
 
 from redis.exceptions import RedisError, ResponseError
 
+from bot.app.settings import Settings
+from bot.app.wiring import Services, make_channels, redis_client
 from bot.channels.sms import SmsChannel
 from bot.channels.telegram import TelegramChannel
 from bot.clock import Clock, SystemClock
-from bot.config import Settings
 from bot.content.loader import Content
 from bot.shell.conversation import decode_replies
 from bot.shell.delivery import Deliverer, DeliveryFailed, NoSlot, OptedOut
@@ -40,7 +41,6 @@ from bot.storage.checkins import Address, Claimed
 from bot.storage.schedule import Claim
 from bot.timing import defer_for_quiet_hours, zone_for
 from bot.triage.events import CheckInDue, CommandReceived
-from bot.wiring import Services, make_channels, redis_client
 
 log = logging.getLogger("kneebot.worker")
 CONCURRENCY = 16  # check-ins claimed and in flight at once in one worker: a bound on what a killed worker resends

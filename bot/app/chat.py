@@ -7,9 +7,9 @@ import sys
 
 import click
 
+from bot.app.settings import Settings
 from bot.channels.render import render_terminal
 from bot.clock import SystemClock
-from bot.config import Settings
 from bot.content.loader import Content
 from bot.shell.conversation import ConversationService
 from bot.storage import keys

@@ -12,10 +12,10 @@ import redis.asyncio
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from bot.app.settings import Settings
 from bot.channels.sms import SmsChannel
 from bot.channels.telegram import TelegramChannel
 from bot.clock import Clock
-from bot.config import Settings
 from bot.content.loader import Content
 from bot.shell.conversation import ConversationService
 from bot.shell.followup import RedisFollowUp
