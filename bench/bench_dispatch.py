@@ -317,7 +317,7 @@ class Config:
 
 
 def lease_s(lease: str) -> float:
-    from bot.timing import parse_duration
+    from bot.app.settings import parse_duration
 
     return parse_duration(lease).total_seconds()
 

@@ -35,11 +35,11 @@ from bot.content.loader import Content
 from bot.shell.conversation import decode_replies
 from bot.shell.delivery import Deliverer, DeliveryFailed, NoSlot, OptedOut
 from bot.shell.metrics import Metrics
+from bot.shell.scheduling import defer_for_quiet_hours, zone_for
 from bot.shell.staff import card, oncall_for_page, sms_page
 from bot.storage import keys
 from bot.storage.checkins import Address, Claimed
 from bot.storage.schedule import Claim
-from bot.timing import defer_for_quiet_hours, zone_for
 from bot.triage.events import CheckInDue, CommandReceived
 
 log = logging.getLogger("kneebot.worker")

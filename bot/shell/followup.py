@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo
 
 from bot.app.settings import Settings
 from bot.clock import Clock
+from bot.shell.scheduling import defer_for_quiet_hours, zone_for
 from bot.storage.audit import AuditLog
 from bot.storage.cases import CaseStore
 from bot.storage.checkins import Address, CheckIn, CheckInStore
 from bot.storage.schedule import Batch
-from bot.timing import defer_for_quiet_hours, zone_for
 from bot.triage.effects import AuditRecord, CancelCheckIns, Effect, Escalate, ScheduleCheckIn
 from bot.triage.session import Session
 
