@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.app.settings import Settings
-from bot.app.wiring import Services, make_channels, redis_client
+from bot.app.wiring import Services, delivery_limits, make_channels, redis_client
 from bot.channels.base import Inbound
 from bot.channels.sms import SmsChannel, SmsFormError, parse_form
 from bot.channels.telegram import TelegramChannel, parse_staff_press
@@ -213,7 +213,8 @@ def create_app(
     # With Redis, the limiter shared through it holds Telegram's limits across processes; without, PTB's own.
     telegram, sms = make_channels(settings, content, per_process_limiter=services is None)
     counters = Metrics()
-    deliverer = Deliverer(settings, store, services.limiter if services else None, telegram, sms, counters)
+    limiter = services.limiter if services else None
+    deliverer = Deliverer(delivery_limits(settings), store, limiter, telegram, sms, counters)
     app_state = App(settings, content, store, service, counters, deliverer, services, telegram, sms, clock)
 
     @asynccontextmanager

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from redis.exceptions import RedisError, ResponseError
 
 from bot.app.settings import Settings
-from bot.app.wiring import Services, make_channels, redis_client
+from bot.app.wiring import Services, delivery_limits, make_channels, redis_client
 from bot.channels.sms import SmsChannel
 from bot.channels.telegram import TelegramChannel
 from bot.clock import Clock, SystemClock
@@ -76,7 +76,8 @@ class Worker:
         self.s = services
         self.settings, self.clock = services.settings, services.clock
         self.telegram, self.sms = telegram, sms
-        self.deliverer = Deliverer(services.settings, services.store, services.limiter, telegram, sms, metrics)
+        rates = delivery_limits(services.settings)
+        self.deliverer = Deliverer(rates, services.store, services.limiter, telegram, sms, metrics)
         self.stats = Stats()
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
         self._group_ready = False
