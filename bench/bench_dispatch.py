@@ -55,16 +55,16 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 from bench.common import ReadyServer, most_in_any_window, process_cpu_s, ready_port, version  # noqa: E402
+from bot.app.worker import CONCURRENCY  # noqa: E402
 from bot.clock import SystemClock  # noqa: E402
-from bot.content import Content, load_content  # noqa: E402
-from bot.conversation import ConversationService  # noqa: E402
+from bot.content.loader import Content, load_content  # noqa: E402
+from bot.shell.conversation import ConversationService  # noqa: E402
 from bot.storage import keys  # noqa: E402
 from bot.storage.checkins import Address, CheckIn, CheckInStore  # noqa: E402
 from bot.storage.conversations import MemoryConversationStore, RedisConversationStore  # noqa: E402
 from bot.triage.events import MessageReceived  # noqa: E402
 from bot.triage.findings import Level  # noqa: E402
 from bot.triage.session import Session, SessionStatus  # noqa: E402
-from bot.worker import CONCURRENCY  # noqa: E402
 from tests.integration.fakes.telegram_api import TOKEN, FakeTelegramAPI  # noqa: E402
 from tests.integration.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioApi  # noqa: E402
 from tests.redis_server import RedisServer, stop_process  # noqa: E402
@@ -317,7 +317,7 @@ class Config:
 
 
 def lease_s(lease: str) -> float:
-    from bot.timing import parse_duration
+    from bot.app.settings import parse_duration
 
     return parse_duration(lease).total_seconds()
 
@@ -329,7 +329,7 @@ def worker_command() -> list[str]:
 
 def worker_env(config: Config, redis_url: str, telegram_url: str, twilio_url: str) -> dict[str, str]:
     """The process environment without any setting of ours, then the bench's (no quiet hours, no staff paging)."""
-    from bot.config import Settings
+    from bot.app.settings import Settings
 
     ours = {name.upper() for name in Settings.model_fields}
     env = {k: v for k, v in os.environ.items() if k.upper() not in ours}
@@ -463,7 +463,7 @@ class Result:
         return self.config.telegram_rate if channel == "telegram" else self.config.sms_rate
 
     def count(self, channel: str) -> int:
-        """The limit as whole messages per window (bot/delivery.py)."""
+        """The limit as whole messages per window (bot/shell/delivery.py)."""
         return count_of(self.limit(channel))
 
     def window_s(self, channel: str) -> float:
@@ -518,7 +518,7 @@ class Result:
 
 
 def count_of(rate: float) -> int:
-    """A rate as whole messages per window, as bot/delivery.py sets its limits."""
+    """A rate as whole messages per window, as bot/shell/delivery.py sets its limits."""
     return max(1, int(rate)) if rate >= 1 else 1
 
 

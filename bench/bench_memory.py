@@ -37,16 +37,16 @@ for path in (ROOT, ROOT / "bench"):
         sys.path.insert(0, str(path))
 from bench_dispatch import ID_SECRET, SMS_SCRIPT, chat_id, completed_session, phone, print_machine  # noqa: E402
 
+from bot.app.settings import Settings  # noqa: E402
+from bot.app.wiring import Services  # noqa: E402
 from bot.clock import SystemClock  # noqa: E402
-from bot.config import Settings  # noqa: E402
-from bot.content import Content, load_content  # noqa: E402
+from bot.content.loader import Content, load_content  # noqa: E402
 from bot.storage import keys  # noqa: E402
 from bot.storage.checkins import Address, CheckIn, CheckInStore  # noqa: E402
 from bot.storage.conversations import RedisConversationStore  # noqa: E402
 from bot.triage.events import MessageReceived  # noqa: E402
 from bot.triage.findings import Level  # noqa: E402
 from bot.triage.session import Session  # noqa: E402
-from bot.wiring import Services  # noqa: E402
 from tests.redis_server import RedisServer  # noqa: E402
 
 CONCURRENCY = 64

@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from redis_server import CountingConnection, RedisServer  # noqa: E402
 
 from bot.clock import SystemClock  # noqa: E402
-from bot.content import load_content  # noqa: E402
-from bot.conversation import ConversationService  # noqa: E402
+from bot.content.loader import load_content  # noqa: E402
+from bot.shell.conversation import ConversationService  # noqa: E402
 from bot.storage.conversations import RedisConversationStore  # noqa: E402
 from bot.triage.events import CommandReceived, MessageReceived  # noqa: E402
 

@@ -1,5 +1,5 @@
 """python -m bot: the same command line as `kneebot`."""
 
-from bot.cli import main
+from bot.app.cli import main
 
 main()

@@ -11,7 +11,7 @@ import pytest
 import redis.asyncio
 from redis_server import RedisServer, RedisServerUnavailable
 
-from bot.content import Content, load_content
+from bot.content.loader import Content, load_content
 
 # --- Redis: a private server for the session, emptied before each test --------------------------------------
 

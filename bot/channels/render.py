@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.channels.segments import segments, to_gsm
-from bot.i18n import Catalog
+from bot.content.catalog import Catalog
 from bot.triage.effects import SendReply
 
 MAX_SMS_SEGMENTS = 3

@@ -20,7 +20,7 @@ from twilio.rest import Client  # type: ignore[import-untyped, unused-ignore]
 from bot.channels.base import Inbound
 from bot.channels.render import render_sms
 from bot.channels.segments import to_gsm
-from bot.i18n import Catalog
+from bot.content.catalog import Catalog
 from bot.triage.effects import Param, SendReply, Text
 from bot.triage.events import CommandReceived, Event, MessageReceived
 
@@ -219,7 +219,7 @@ class SmsChannel:
                 self._account_sid,
                 self._auth_token,
                 http_client=self._http,
-                # Twilio falls back to os.environ when this is empty; only bot.config reads the environment.
+                # Twilio falls back to os.environ when this is empty; only bot.app.settings reads the environment.
                 environment={"TWILIO_EDGE": "", "TWILIO_REGION": ""},
             )
         return self._client

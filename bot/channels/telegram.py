@@ -22,7 +22,7 @@ from telegram.warnings import PTBDeprecationWarning
 from bot.channels.base import Inbound
 from bot.channels.render import TelegramMessage, render_telegram
 from bot.channels.telegram_http import AiohttpRequest
-from bot.i18n import Catalog
+from bot.content.catalog import Catalog
 from bot.triage.effects import SendReply, Text
 from bot.triage.events import ChoiceSelected, CommandReceived, Event, MessageReceived
 

@@ -105,7 +105,7 @@ def test_chat_shows_the_checkin_on_request() -> None:
 
 def test_triage_and_screen_do_not_import_the_web_stack_or_redis() -> None:
     code = (
-        "import sys; from bot.cli import main\n"
+        "import sys; from bot.app.cli import main\n"
         "try: main(['screen', 'hello'])\n"
         "except SystemExit: pass\n"
         "bad = [m for m in ('redis', 'starlette', 'telegram', 'twilio', 'uvicorn') if m in sys.modules]\n"
@@ -162,7 +162,7 @@ def test_worker_runs_until_sigterm_then_exits_cleanly(redis_url: str) -> None:
 def test_services_run_on_uvloop_where_it_is_installed() -> None:
     import asyncio
 
-    from bot.wiring import run_service
+    from bot.app.wiring import run_service
 
     async def loop_module() -> str:
         return type(asyncio.get_running_loop()).__module__

@@ -10,8 +10,8 @@ from collections.abc import Awaitable, Callable
 import pytest
 import redis.asyncio
 
-from bot.content import Content
-from bot.conversation import ConversationService, Handled, Recent
+from bot.content.loader import Content
+from bot.shell.conversation import ConversationService, Handled, Recent
 from bot.storage.conversations import Loaded, RedisConversationStore
 from bot.triage.events import CommandReceived, Event, MessageReceived
 from bot.triage.session import Session

@@ -26,10 +26,12 @@ from pydantic import SecretStr
 from redis_server import RedisServer
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped, unused-ignore]
 
-from bot.config import Settings
-from bot.content import load_content
-from bot.server import SMS_PATH, TELEGRAM_PATH, create_app
-from bot.simulate import persona_answer
+from bot.app.server import SMS_PATH, TELEGRAM_PATH, create_app
+from bot.app.settings import Settings
+from bot.app.simulate import persona_answer
+from bot.app.wiring import Services, make_channels
+from bot.app.worker import Worker
+from bot.content.loader import load_content
 from bot.storage import keys
 from bot.storage.audit import ALLOWED_FIELDS, AuditLog
 from bot.storage.cases import Case
@@ -37,8 +39,6 @@ from bot.storage.checkins import SPREAD_MS, CheckIn, spread_ms
 from bot.storage.ratelimit import Grant
 from bot.triage.findings import Findings
 from bot.triage.session import SessionStatus
-from bot.wiring import Services, make_channels
-from bot.worker import Worker
 from tests.integration.fakes.serve import ServedApp
 from tests.integration.fakes.telegram_api import TOKEN, FakeTelegramAPI, callback_update, message_update
 from tests.integration.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioApi

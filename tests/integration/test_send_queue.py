@@ -16,13 +16,13 @@ import pytest
 import redis as sync_redis
 from pydantic import SecretStr
 
+from bot.app.server import TELEGRAM_PATH, WORKERS_CHECK_S, create_app
+from bot.app.settings import Settings
+from bot.app.wiring import Services, make_channels, redis_client
+from bot.app.worker import GROUP, Worker
 from bot.clock import SystemClock
-from bot.config import Settings
-from bot.content import load_content
-from bot.server import TELEGRAM_PATH, WORKERS_CHECK_S, create_app
+from bot.content.loader import load_content
 from bot.storage import keys
-from bot.wiring import Services, make_channels, redis_client
-from bot.worker import GROUP, Worker
 from tests.integration.fakes.serve import ServedApp
 from tests.integration.fakes.telegram_api import (
     TOKEN,

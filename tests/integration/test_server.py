@@ -17,11 +17,11 @@ from clinical import VIGNETTES
 from pydantic import SecretStr
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped, unused-ignore]
 
-from bot.config import Settings
-from bot.content import load_content
-from bot.logs import configure_logging
-from bot.server import SMS_PATH, TELEGRAM_PATH, create_app
-from bot.simulate import persona_answer
+from bot.app.logs import configure_logging
+from bot.app.server import SMS_PATH, TELEGRAM_PATH, create_app
+from bot.app.settings import Settings
+from bot.app.simulate import persona_answer
+from bot.content.loader import load_content
 from bot.triage.findings import Findings
 from bot.triage.flow import FlowDefinition
 from tests.integration.fakes.serve import ServedApp

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped, unused-ignore]
 
-from bot.config import Settings
-from bot.server import MAX_BODY, SMS_PATH, TELEGRAM_PATH, create_app
+from bot.app.server import MAX_BODY, SMS_PATH, TELEGRAM_PATH, create_app
+from bot.app.settings import Settings
 from tests.integration.fakes.serve import ServedApp
 from tests.integration.fakes.telegram_api import TOKEN, FakeTelegramAPI, callback_update, message_update
 from tests.integration.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioApi

@@ -9,10 +9,10 @@ import pytest
 from clinical import VIGNETTES, shared_examples
 from conftest import FixedClock
 
+from bot.app.simulate import simulate
 from bot.channels.render import MAX_SMS_SEGMENTS
 from bot.channels.segments import segments
-from bot.content import Content
-from bot.simulate import simulate
+from bot.content.loader import Content
 from bot.triage.findings import Findings
 
 

@@ -13,7 +13,7 @@ import pytest
 from bot.channels.render import MAX_SMS_SEGMENTS, render_sms
 from bot.channels.segments import segments
 from bot.channels.sms import SmsChannel, SmsSendError, SmsUnsubscribed
-from bot.content import Content
+from bot.content.loader import Content
 from bot.triage.effects import ChoiceOption, SendReply, Text
 from tests.integration.fakes.serve import ServedApp
 from tests.integration.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioApi

@@ -13,8 +13,8 @@ import pytest
 
 from bot.channels.base import Inbound
 from bot.channels.telegram import COMMANDS, TelegramBlocked, TelegramChannel, TelegramSendError, parse_update
-from bot.content import Content
-from bot.i18n import Catalog
+from bot.content.catalog import Catalog
+from bot.content.loader import Content
 from bot.triage.effects import SendReply, Text
 from bot.triage.engine import advance, new_session
 from bot.triage.events import ChoiceSelected, CommandReceived, Event, MessageReceived

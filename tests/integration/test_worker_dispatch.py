@@ -17,7 +17,7 @@ import pytest
 from redis_server import RedisServer
 
 from bench.bench_dispatch import IN_FLIGHT_S, Config, Result, print_result, run_dispatch
-from bot.worker import CONCURRENCY
+from bot.app.worker import CONCURRENCY
 
 pytestmark = pytest.mark.real_redis
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.content import Content
+from bot.content.loader import Content
 from bot.triage.effects import AuditRecord, CancelCheckIns, Escalate, ScheduleCheckIn
 from bot.triage.engine import DEFAULT_CHECKINS, Escalation, Policy, Turn, advance, new_session
 from bot.triage.events import CheckInDue, ChoiceSelected, Event, MessageReceived

@@ -9,8 +9,8 @@ import pytest
 
 from bot.channels.render import MAX_SMS_SEGMENTS, render_sms
 from bot.channels.segments import segments, to_gsm
-from bot.content import ROOT, Content, ContentError, check, load_content
-from bot.i18n import placeholders
+from bot.content.catalog import placeholders
+from bot.content.loader import ROOT, Content, ContentError, check, load_content
 from bot.triage.effects import ChoiceOption, SendReply, Text
 
 # The longest value each placeholder takes in a real message.

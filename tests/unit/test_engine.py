@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.content import Content
-from bot.i18n import Catalog
+from bot.content.catalog import Catalog
+from bot.content.loader import Content
 from bot.triage.effects import CancelCheckIns, DeleteData, Escalate, ScheduleCheckIn, SendReply
 from bot.triage.engine import Policy, Turn, advance, new_session
 from bot.triage.events import ChoiceSelected, CommandReceived, Event, MessageReceived

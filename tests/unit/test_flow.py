@@ -9,7 +9,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from bot.content import ROOT, Content
+from bot.content.loader import ROOT, Content
 from bot.triage.flow import FlowDefinition, to_mermaid
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.content import Content
+from bot.content.loader import Content
 from bot.triage.matching import match_answer, parse_command, parse_days
 
 

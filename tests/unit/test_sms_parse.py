@@ -17,8 +17,8 @@ from bot.channels.base import Inbound
 from bot.channels.render import MAX_SMS_SEGMENTS, render_sms
 from bot.channels.segments import is_gsm, segments, to_gsm
 from bot.channels.sms import SmsChannel, SmsFormError, parse_form, sha1_signature, twiml_messages
-from bot.content import Content
-from bot.i18n import Catalog, placeholders
+from bot.content.catalog import Catalog, placeholders
+from bot.content.loader import Content
 from bot.triage.effects import ChoiceOption, SendReply, Text
 from bot.triage.events import CommandReceived, MessageReceived
 

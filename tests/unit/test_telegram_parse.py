@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from bot.channels.base import Inbound
 from bot.channels.telegram import emphasise_number, parse_update
-from bot.content import Content
+from bot.content.loader import Content
 from bot.triage.events import ChoiceSelected, CommandReceived, Event, MessageReceived
 
 CHAT = 42

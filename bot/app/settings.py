@@ -1,16 +1,23 @@
-"""Settings from the environment (pydantic-settings); the only reader of the environment."""
+"""Settings from the environment (pydantic-settings); the only reader of the environment.
+
+Settings arrive as short strings (environment variables, command-line options), so the check-in ones are parsed here,
+strictly, with one-line errors that name the bad text: a typo in a schedule should stop the bot at start-up, not
+silently change when people are asked how they are.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from datetime import time, timedelta
+from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot import timing
-from bot.triage.engine import Escalation, Policy
+from bot.shell.scheduling import QuietHours, zone_for
+from bot.triage.engine import DEFAULT_CHECKINS, Escalation, Policy
 from bot.triage.findings import Level
 
 
@@ -66,25 +73,25 @@ class Settings(BaseSettings):
     @field_validator("checkin_schedule")
     @classmethod
     def _schedule(cls, value: str) -> str:
-        timing.parse_checkin_schedule(value)
+        parse_checkin_schedule(value)
         return value
 
     @field_validator("quiet_hours")
     @classmethod
     def _quiet(cls, value: str) -> str:
-        timing.parse_quiet_hours(value)
+        parse_quiet_hours(value)
         return value
 
     @field_validator("checkin_lease", "escalation_ack_deadline")
     @classmethod
     def _duration(cls, value: str) -> str:
-        timing.parse_duration(value)
+        parse_duration(value)
         return value
 
     @field_validator("default_time_zone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        timing.zone_for(None, None, value)
+        zone_for(None, None, value)
         return value
 
     @field_validator("oncall_sms_numbers")
@@ -97,23 +104,23 @@ class Settings(BaseSettings):
 
     @cached_property
     def checkins(self) -> dict[Level, tuple[timedelta, ...]]:
-        return timing.parse_checkin_schedule(self.checkin_schedule)
+        return parse_checkin_schedule(self.checkin_schedule)
 
     @cached_property
-    def quiet(self) -> timing.QuietHours | None:
-        return timing.parse_quiet_hours(self.quiet_hours)
+    def quiet(self) -> QuietHours | None:
+        return parse_quiet_hours(self.quiet_hours)
 
     @cached_property
     def zone(self) -> ZoneInfo:
-        return timing.zone_for(None, None, self.default_time_zone)
+        return zone_for(None, None, self.default_time_zone)
 
     @property
     def lease(self) -> timedelta:
-        return timing.parse_duration(self.checkin_lease)
+        return parse_duration(self.checkin_lease)
 
     @property
     def ack_deadline(self) -> timedelta:
-        return timing.parse_duration(self.escalation_ack_deadline)
+        return parse_duration(self.escalation_ack_deadline)
 
     @property
     def oncall(self) -> tuple[str, ...]:
@@ -164,3 +171,86 @@ class Settings(BaseSettings):
 
 def _split(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
+
+
+# ASCII digits only: str.isdigit and \d also accept other scripts' digits, which no one means in a setting.
+_DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)([smhd])", re.ASCII)
+_MICROSECONDS_PER_UNIT = {"s": 10**6, "m": 60 * 10**6, "h": 3600 * 10**6, "d": 86400 * 10**6}
+_QUIET_HOURS = re.compile(r"([0-9]{2}):([0-9]{2})-([0-9]{2}):([0-9]{2})", re.ASCII)
+
+
+def parse_duration(text: str) -> timedelta:
+    """A positive duration such as '90s', '15m', '6h', '2d' or '1.5h'.
+
+    Only these four units, lower case, with no sign and no exponent: the schedule is a clinical setting and a
+    value such as '6H' or '1e3m' is more likely a mistake than a wish. Decimal arithmetic keeps '1.5h' exact.
+    Surrounding whitespace is ignored so that 'urgent = 6h' reads as meant.
+    """
+    match = _DURATION.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(
+            f"invalid duration {text!r}: expected a positive number and a unit s, m, h or d, such as '90s' or '1.5h'"
+        )
+    number, unit = match.groups()
+    try:
+        microseconds = int((Decimal(number) * _MICROSECONDS_PER_UNIT[unit]).to_integral_value())
+        duration = timedelta(microseconds=microseconds)
+    except (InvalidOperation, OverflowError):
+        raise ValueError(f"invalid duration {text!r}: too long") from None
+    if duration <= timedelta(0):
+        raise ValueError(f"invalid duration {text!r}: must be more than zero")
+    return duration
+
+
+def parse_checkin_schedule(text: str) -> dict[Level, tuple[timedelta, ...]]:
+    """Check-in delays per level, e.g. 'emergency=1h;urgent=6h;soon=60h;self_care=48h,7d'.
+
+    A deployment usually wants to change one level, so levels not named keep DEFAULT_CHECKINS; 'soon=' (named,
+    empty) turns a level's check-ins off. Delays count from the assessment, so within a level they must strictly
+    increase: a repeat or a step back is a typo, not a second check-in. Empty entries (a trailing ';') are ignored;
+    anything else odd (an unknown level, a level named twice, a bad delay) is an error naming the entry.
+    """
+    schedule: dict[Level, tuple[timedelta, ...]] = {}
+    for entry in text.split(";"):
+        if not entry.strip():
+            continue
+        name, sep, value = entry.partition("=")
+        name = name.strip()
+        if not sep:
+            raise ValueError(f"invalid check-in entry {entry.strip()!r}: expected level=delay[,delay...]")
+        if name not in Level.__members__:
+            known = ", ".join(level.value for level in Level)
+            raise ValueError(f"invalid check-in entry {entry.strip()!r}: unknown level {name!r} (known: {known})")
+        level = Level(name)
+        if level in schedule:
+            raise ValueError(f"invalid check-in schedule {text!r}: level {name!r} is named more than once")
+        try:
+            delays = tuple(parse_duration(part) for part in value.split(",")) if value.strip() else ()
+        except ValueError as error:
+            raise ValueError(f"invalid check-in entry {entry.strip()!r}: {error}") from None
+        for earlier, later in zip(delays, delays[1:], strict=False):
+            if later <= earlier:
+                raise ValueError(f"invalid check-in entry {entry.strip()!r}: delays must strictly increase")
+        schedule[level] = delays
+    return {level: schedule.get(level, tuple(DEFAULT_CHECKINS[level])) for level in Level}
+
+
+def parse_quiet_hours(text: str) -> QuietHours | None:
+    """'21:00-08:00' -> QuietHours; '' or whitespace -> None, which turns quiet hours off.
+
+    Exactly 'HH:MM-HH:MM' on a 24-hour clock (00:00 to 23:59), so that '9-5' or '9pm-8am' fail loudly instead of
+    being guessed at.
+    """
+    stripped = text.strip()
+    if not stripped:
+        return None
+    match = _QUIET_HOURS.fullmatch(stripped)
+    if match is None:
+        raise ValueError(f"invalid quiet hours {text!r}: expected HH:MM-HH:MM, such as '21:00-08:00'")
+    start_h, start_m, end_h, end_m = (int(group) for group in match.groups())
+    if start_h > 23 or end_h > 23 or start_m > 59 or end_m > 59:
+        raise ValueError(f"invalid quiet hours {text!r}: times run from 00:00 to 23:59")
+    try:
+        return QuietHours(start=time(start_h, start_m), end=time(end_h, end_m))
+    except ValueError as error:
+        raise ValueError(f"invalid quiet hours {text!r}: {error}") from None

@@ -1,10 +1,7 @@
-"""When check-ins go out: the check-in settings and the quiet-hours rule.
+"""When check-ins go out: the quiet-hours rule and the person's time zone.
 
-Settings arrive as short strings (environment variables, command-line options), so they are parsed here, strictly,
-with one-line errors that name the bad text: a typo in a schedule should stop the bot at start-up, not silently
-change when people are asked how they are. Everything here is pure apart from reading the time-zone database
-(zoneinfo, and its country table zone.tab) and phonenumbers' offline metadata; the wall clock is read only through
-bot.clock, and only when the caller gives no `now`.
+Everything here is pure apart from reading the time-zone database (zoneinfo, and its country table zone.tab) and
+phonenumbers' offline metadata; the wall clock is read only through bot.clock, and only when the caller gives no `now`.
 """
 
 from __future__ import annotations
@@ -14,7 +11,6 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -24,84 +20,15 @@ import phonenumbers
 from phonenumbers import timezone as phone_timezone
 
 from bot.clock import SystemClock
-from bot.triage.engine import DEFAULT_CHECKINS
-from bot.triage.findings import Level
 
-__all__ = [
-    "QuietHours",
-    "defer_for_quiet_hours",
-    "parse_checkin_schedule",
-    "parse_duration",
-    "parse_quiet_hours",
-    "zone_for",
-]
+__all__ = ["QuietHours", "defer_for_quiet_hours", "zone_for"]
 
-# ASCII digits only: str.isdigit and \d also accept other scripts' digits, which no one means in a setting.
-_DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)([smhd])", re.ASCII)
-_MICROSECONDS_PER_UNIT = {"s": 10**6, "m": 60 * 10**6, "h": 3600 * 10**6, "d": 86400 * 10**6}
-_QUIET_HOURS = re.compile(r"([0-9]{2}):([0-9]{2})-([0-9]{2}):([0-9]{2})", re.ASCII)
 _COUNTRY = re.compile(r"[A-Z]{2}", re.ASCII)
 
 # Zones that agree "now" can still part ways at the next DST change, and a check-in is scheduled up to days ahead,
 # so "same offset" is checked now and once a day for the coming year.
 _AGREEMENT_HORIZON_DAYS = 366
 _MAX_DEFERRALS = 8
-
-
-def parse_duration(text: str) -> timedelta:
-    """A positive duration such as '90s', '15m', '6h', '2d' or '1.5h'.
-
-    Only these four units, lower case, with no sign and no exponent: the schedule is a clinical setting and a
-    value such as '6H' or '1e3m' is more likely a mistake than a wish. Decimal arithmetic keeps '1.5h' exact.
-    Surrounding whitespace is ignored so that 'urgent = 6h' reads as meant.
-    """
-    match = _DURATION.fullmatch(text.strip())
-    if match is None:
-        raise ValueError(
-            f"invalid duration {text!r}: expected a positive number and a unit s, m, h or d, such as '90s' or '1.5h'"
-        )
-    number, unit = match.groups()
-    try:
-        microseconds = int((Decimal(number) * _MICROSECONDS_PER_UNIT[unit]).to_integral_value())
-        duration = timedelta(microseconds=microseconds)
-    except (InvalidOperation, OverflowError):
-        raise ValueError(f"invalid duration {text!r}: too long") from None
-    if duration <= timedelta(0):
-        raise ValueError(f"invalid duration {text!r}: must be more than zero")
-    return duration
-
-
-def parse_checkin_schedule(text: str) -> dict[Level, tuple[timedelta, ...]]:
-    """Check-in delays per level, e.g. 'emergency=1h;urgent=6h;soon=60h;self_care=48h,7d'.
-
-    A deployment usually wants to change one level, so levels not named keep DEFAULT_CHECKINS; 'soon=' (named,
-    empty) turns a level's check-ins off. Delays count from the assessment, so within a level they must strictly
-    increase: a repeat or a step back is a typo, not a second check-in. Empty entries (a trailing ';') are ignored;
-    anything else odd (an unknown level, a level named twice, a bad delay) is an error naming the entry.
-    """
-    schedule: dict[Level, tuple[timedelta, ...]] = {}
-    for entry in text.split(";"):
-        if not entry.strip():
-            continue
-        name, sep, value = entry.partition("=")
-        name = name.strip()
-        if not sep:
-            raise ValueError(f"invalid check-in entry {entry.strip()!r}: expected level=delay[,delay...]")
-        if name not in Level.__members__:
-            known = ", ".join(level.value for level in Level)
-            raise ValueError(f"invalid check-in entry {entry.strip()!r}: unknown level {name!r} (known: {known})")
-        level = Level(name)
-        if level in schedule:
-            raise ValueError(f"invalid check-in schedule {text!r}: level {name!r} is named more than once")
-        try:
-            delays = tuple(parse_duration(part) for part in value.split(",")) if value.strip() else ()
-        except ValueError as error:
-            raise ValueError(f"invalid check-in entry {entry.strip()!r}: {error}") from None
-        for earlier, later in zip(delays, delays[1:], strict=False):
-            if later <= earlier:
-                raise ValueError(f"invalid check-in entry {entry.strip()!r}: delays must strictly increase")
-        schedule[level] = delays
-    return {level: schedule.get(level, tuple(DEFAULT_CHECKINS[level])) for level in Level}
 
 
 @dataclass(frozen=True)
@@ -126,27 +53,6 @@ class QuietHours:
         if self.start < self.end:
             return self.start <= wall < self.end
         return wall >= self.start or wall < self.end
-
-
-def parse_quiet_hours(text: str) -> QuietHours | None:
-    """'21:00-08:00' -> QuietHours; '' or whitespace -> None, which turns quiet hours off.
-
-    Exactly 'HH:MM-HH:MM' on a 24-hour clock (00:00 to 23:59), so that '9-5' or '9pm-8am' fail loudly instead of
-    being guessed at.
-    """
-    stripped = text.strip()
-    if not stripped:
-        return None
-    match = _QUIET_HOURS.fullmatch(stripped)
-    if match is None:
-        raise ValueError(f"invalid quiet hours {text!r}: expected HH:MM-HH:MM, such as '21:00-08:00'")
-    start_h, start_m, end_h, end_m = (int(group) for group in match.groups())
-    if start_h > 23 or end_h > 23 or start_m > 59 or end_m > 59:
-        raise ValueError(f"invalid quiet hours {text!r}: times run from 00:00 to 23:59")
-    try:
-        return QuietHours(start=time(start_h, start_m), end=time(end_h, end_m))
-    except ValueError as error:
-        raise ValueError(f"invalid quiet hours {text!r}: {error}") from None
 
 
 def zone_for(phone: str | None, country: str | None, default: str, *, now: datetime | None = None) -> ZoneInfo:

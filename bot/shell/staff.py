@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.channels.render import Button, TelegramMessage
-from bot.i18n import Catalog
+from bot.content.catalog import Catalog
 from bot.storage.audit import AuditLog
 from bot.storage.cases import Case, CaseStore
 from bot.triage.effects import Text

@@ -12,13 +12,14 @@ import redis.asyncio
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from bot.app.settings import Settings
 from bot.channels.sms import SmsChannel
 from bot.channels.telegram import TelegramChannel
 from bot.clock import Clock
-from bot.config import Settings
-from bot.content import Content
-from bot.conversation import ConversationService
-from bot.followup import RedisFollowUp
+from bot.content.loader import Content
+from bot.shell.conversation import ConversationService
+from bot.shell.delivery import DeliveryLimits
+from bot.shell.followup import FollowUpPolicy, RedisFollowUp
 from bot.storage.audit import AuditLog
 from bot.storage.cases import CaseStore
 from bot.storage.checkins import CheckInStore
@@ -80,6 +81,14 @@ def make_channels(
     return telegram, sms
 
 
+def delivery_limits(settings: Settings) -> DeliveryLimits:
+    return DeliveryLimits(settings.telegram_rate_per_s, settings.telegram_chat_rate_per_s, settings.sms_rate_per_s)
+
+
+def follow_up_policy(settings: Settings) -> FollowUpPolicy:
+    return FollowUpPolicy(settings.escalation, settings.default_time_zone, settings.quiet)
+
+
 @dataclass
 class Services:
     """Everything a webhook or a worker needs to run conversations with follow-up in Redis."""
@@ -100,7 +109,7 @@ class Services:
         store = RedisConversationStore(client, ttl=settings.conversation_ttl)
         checkins, cases = CheckInStore(client), CaseStore(client)
         audit = AuditLog(client, settings.audit_max_events)
-        follow_up = RedisFollowUp(settings, checkins, cases, audit, clock)
+        follow_up = RedisFollowUp(follow_up_policy(settings), checkins, cases, audit, clock)
         service = ConversationService(content, store, clock, settings.policy(), sink=follow_up)
         return cls(settings, content, client, clock, store, checkins, cases, audit, RedisRateLimiter(client), service)
 

@@ -26,7 +26,7 @@ def emit(data: object) -> None:
 
 
 def _content() -> Any:
-    from bot.content import ContentError, load_content
+    from bot.content.loader import ContentError, load_content
 
     try:
         return load_content()
@@ -101,8 +101,8 @@ def screen(text: str, locale: str) -> None:
 @click.option("--say", multiple=True, help="text sent instead of the answer to the 2nd question onward, in order")
 def simulate(persona: str, channel: str, locale: str, say: tuple[str, ...]) -> None:
     """Run a whole conversation for a persona through the real engine, rendering and store."""
+    from bot.app.simulate import simulate as run
     from bot.clock import SystemClock
-    from bot.simulate import simulate as run
 
     findings = _read_findings(persona)
     emit(asyncio.run(run(_content(), findings, SystemClock(), channel=channel, locale=locale, say=say)))
@@ -113,7 +113,7 @@ def simulate(persona: str, channel: str, locale: str, say: tuple[str, ...]) -> N
 @click.option("--locale", type=LOCALES, default=None)
 def chat(channel: str, locale: str | None) -> None:
     """Talk to kneebot in the terminal (no Redis, tokens or network needed)."""
-    from bot.chat import run_chat
+    from bot.app.chat import run_chat
 
     try:
         asyncio.run(run_chat(_content(), channel, locale))
@@ -149,7 +149,7 @@ def flows_diagram(flow_id: str, locale: str) -> None:
 def _server_settings(check: str = "server") -> Any:
     from pydantic import ValidationError
 
-    from bot.config import Settings, SettingsError
+    from bot.app.settings import Settings, SettingsError
 
     try:
         settings = Settings()
@@ -174,9 +174,9 @@ def serve(host: str, port: int | None) -> None:
     """Run the webhook server (Telegram and Twilio)."""
     import uvicorn
 
-    from bot.logs import configure_logging
-    from bot.server import create_app
-    from bot.wiring import settle_heap
+    from bot.app.logs import configure_logging
+    from bot.app.server import create_app
+    from bot.app.wiring import settle_heap
 
     settings = _server_settings()
     configure_logging(settings.log_level)
@@ -188,8 +188,8 @@ def serve(host: str, port: int | None) -> None:
 @main.command("set-webhook")
 def set_webhook() -> None:
     """Register the Telegram webhook (PUBLIC_BASE_URL + /telegram/webhook) with its secret, and the command menus."""
+    from bot.app.server import TELEGRAM_PATH
     from bot.channels.telegram import TelegramChannel, TelegramSendError
-    from bot.server import TELEGRAM_PATH
 
     settings = _server_settings()
     if settings.telegram_bot_token is None or settings.telegram_webhook_secret is None:
@@ -223,9 +223,9 @@ def telegram_poll() -> None:
     """Run the Telegram bot by long polling (development: no public URL needed)."""
     from pydantic import ValidationError
 
-    from bot.config import Settings
-    from bot.logs import configure_logging
-    from bot.server import create_app
+    from bot.app.logs import configure_logging
+    from bot.app.server import create_app
+    from bot.app.settings import Settings
 
     try:
         settings = Settings()
@@ -259,9 +259,9 @@ def worker() -> None:
     """Deliver due check-ins and page staff about unacknowledged cases (run one or more beside `serve`)."""
     import signal
 
-    from bot.logs import configure_logging
-    from bot.wiring import run_service, settle_heap
-    from bot.worker import run_worker
+    from bot.app.logs import configure_logging
+    from bot.app.wiring import run_service, settle_heap
+    from bot.app.worker import run_worker
 
     settings = _server_settings("worker")
     configure_logging(settings.log_level)
@@ -279,7 +279,7 @@ def worker() -> None:
 
 
 def _redis_for_cli(settings: Any) -> Any:
-    from bot.wiring import redis_client
+    from bot.app.wiring import redis_client
 
     return redis_client(settings.redis_url, timeout_s=5.0)
 

@@ -19,23 +19,23 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from bot.app.settings import Settings
+from bot.app.wiring import Services, delivery_limits, make_channels, redis_client
 from bot.channels.base import Inbound
 from bot.channels.sms import SmsChannel, SmsFormError, parse_form
 from bot.channels.telegram import TelegramChannel, parse_staff_press
 from bot.clock import Clock, SystemClock
-from bot.config import Settings
-from bot.content import Content, load_content
-from bot.conversation import ConversationService, Handled
-from bot.delivery import Deliverer, DeliveryFailed, OptedOut
-from bot.metrics import Metrics
-from bot.staff import StaffAction, act, card, parse_button, parse_sms
+from bot.content.loader import Content, load_content
+from bot.shell.conversation import ConversationService, Handled
+from bot.shell.delivery import Deliverer, DeliveryFailed, OptedOut
+from bot.shell.metrics import Metrics
+from bot.shell.staff import StaffAction, act, card, parse_button, parse_sms
 from bot.storage import keys
 from bot.storage.checkins import Address
 from bot.storage.conversations import ConversationStore, MemoryConversationStore
 from bot.triage.effects import Text
 from bot.triage.emergency import emergency_number
 from bot.triage.events import CommandReceived, Event
-from bot.wiring import Services, make_channels, redis_client
 
 log = logging.getLogger("kneebot.server")
 TELEGRAM_PATH = "/telegram/webhook"
@@ -213,7 +213,8 @@ def create_app(
     # With Redis, the limiter shared through it holds Telegram's limits across processes; without, PTB's own.
     telegram, sms = make_channels(settings, content, per_process_limiter=services is None)
     counters = Metrics()
-    deliverer = Deliverer(settings, store, services.limiter if services else None, telegram, sms, counters)
+    limiter = services.limiter if services else None
+    deliverer = Deliverer(delivery_limits(settings), store, limiter, telegram, sms, counters)
     app_state = App(settings, content, store, service, counters, deliverer, services, telegram, sms, clock)
 
     @asynccontextmanager

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
-from bot.config import Settings, SettingsError
+from bot.app.settings import Settings, SettingsError
 
 
 def settings(**kw: object) -> Settings:

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from redis.exceptions import RedisError
 
 from bot.clock import Clock
-from bot.content import Content
+from bot.content.loader import Content
 from bot.storage.checkins import Address
 from bot.storage.conversations import ConversationStore, Loaded, Replayed, Stale, Written
 from bot.storage.schedule import Batch

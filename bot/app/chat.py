@@ -7,11 +7,11 @@ import sys
 
 import click
 
+from bot.app.settings import Settings
 from bot.channels.render import render_terminal
 from bot.clock import SystemClock
-from bot.config import Settings
-from bot.content import Content
-from bot.conversation import ConversationService
+from bot.content.loader import Content
+from bot.shell.conversation import ConversationService
 from bot.storage import keys
 from bot.storage.conversations import ConversationStore, MemoryConversationStore, RedisConversationStore
 from bot.triage.events import CheckInDue, CommandReceived, Event, MessageReceived

@@ -8,29 +8,39 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
-from bot.config import Settings
+from bot.shell.scheduling import QuietHours, defer_for_quiet_hours, zone_for
 from bot.storage.audit import AuditLog
 from bot.storage.cases import CaseStore
 from bot.storage.checkins import Address, CheckIn, CheckInStore
 from bot.storage.schedule import Batch
-from bot.timing import defer_for_quiet_hours, zone_for
 from bot.triage.effects import AuditRecord, CancelCheckIns, Effect, Escalate, ScheduleCheckIn
+from bot.triage.engine import Escalation
 from bot.triage.session import Session
 
 log = logging.getLogger("kneebot.followup")
+
+
+@dataclass(frozen=True)
+class FollowUpPolicy:
+    """What the settings decide about follow-up: who hears of an escalation, and when check-ins may go out."""
+
+    escalation: Escalation
+    default_time_zone: str  # for people whose phone number does not tell (and Telegram users)
+    quiet: QuietHours | None
 
 
 class RedisFollowUp:
     """The EffectSink of a deployment with Redis."""
 
     def __init__(
-        self, settings: Settings, checkins: CheckInStore, cases: CaseStore, audit: AuditLog, clock: Clock
+        self, policy: FollowUpPolicy, checkins: CheckInStore, cases: CaseStore, audit: AuditLog, clock: Clock
     ) -> None:
-        self.settings, self.checkins, self.cases, self.audit, self.clock = settings, checkins, cases, audit, clock
+        self.policy, self.checkins, self.cases, self.audit, self.clock = policy, checkins, cases, audit, clock
 
     def carried(
         self, participant: str, session: Session, effects: Sequence[Effect], address: Address | None
@@ -53,7 +63,7 @@ class RedisFollowUp:
             elif isinstance(effect, ScheduleCheckIn) and address is not None:  # no address: a terminal chat
                 if zone is None:
                     phone = address.to if address.channel == "sms" else None
-                    zone = zone_for(phone, session.country, self.settings.default_time_zone, now=now)
+                    zone = zone_for(phone, session.country, self.policy.default_time_zone, now=now)
                 self.schedule(batch, participant, session, effect, address, zone, now)
         return batch if len(batch) else None
 
@@ -87,7 +97,7 @@ class RedisFollowUp:
     ) -> None:
         due = effect.due_at
         if not effect.exempt_from_quiet_hours:
-            due = defer_for_quiet_hours(due, zone, self.settings.quiet)
+            due = defer_for_quiet_hours(due, zone, self.policy.quiet)
         checkin = CheckIn(
             participant=participant,
             seq=effect.seq,
@@ -104,9 +114,9 @@ class RedisFollowUp:
         self.checkins.add_to(batch, checkin, now, self.audit.args("checkin_scheduled", fields, now))
 
     async def escalate(self, participant: str, effect: Escalate, address: Address | None, now: datetime) -> None:
-        if self.settings.escalation == "off":
+        if self.policy.escalation == "off":
             return
-        share = self.settings.escalation == "contact" and address is not None and address.channel == "sms"
+        share = self.policy.escalation == "contact" and address is not None and address.channel == "sms"
         case_id, what = await self.cases.open(
             participant,
             level=effect.level,

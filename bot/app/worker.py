@@ -26,21 +26,21 @@ from zoneinfo import ZoneInfo
 
 from redis.exceptions import RedisError, ResponseError
 
+from bot.app.settings import Settings
+from bot.app.wiring import Services, delivery_limits, make_channels, redis_client
 from bot.channels.sms import SmsChannel
 from bot.channels.telegram import TelegramChannel
 from bot.clock import Clock, SystemClock
-from bot.config import Settings
-from bot.content import Content
-from bot.conversation import decode_replies
-from bot.delivery import Deliverer, DeliveryFailed, NoSlot, OptedOut
-from bot.metrics import Metrics
-from bot.staff import card, oncall_for_page, sms_page
+from bot.content.loader import Content
+from bot.shell.conversation import decode_replies
+from bot.shell.delivery import Deliverer, DeliveryFailed, NoSlot, OptedOut
+from bot.shell.metrics import Metrics
+from bot.shell.scheduling import defer_for_quiet_hours, zone_for
+from bot.shell.staff import card, oncall_for_page, sms_page
 from bot.storage import keys
 from bot.storage.checkins import Address, Claimed
 from bot.storage.schedule import Claim
-from bot.timing import defer_for_quiet_hours, zone_for
 from bot.triage.events import CheckInDue, CommandReceived
-from bot.wiring import Services, make_channels, redis_client
 
 log = logging.getLogger("kneebot.worker")
 CONCURRENCY = 16  # check-ins claimed and in flight at once in one worker: a bound on what a killed worker resends
@@ -76,7 +76,8 @@ class Worker:
         self.s = services
         self.settings, self.clock = services.settings, services.clock
         self.telegram, self.sms = telegram, sms
-        self.deliverer = Deliverer(services.settings, services.store, services.limiter, telegram, sms, metrics)
+        rates = delivery_limits(services.settings)
+        self.deliverer = Deliverer(rates, services.store, services.limiter, telegram, sms, metrics)
         self.stats = Stats()
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
         self._group_ready = False

@@ -19,8 +19,7 @@ from redis.exceptions import RedisError
 from bot.channels.render import TelegramMessage
 from bot.channels.sms import SmsChannel, SmsSendError, SmsUnsubscribed
 from bot.channels.telegram import TelegramBlocked, TelegramChannel, TelegramSendError
-from bot.config import Settings
-from bot.metrics import Metrics
+from bot.shell.metrics import Metrics
 from bot.storage.checkins import Address
 from bot.storage.conversations import ConversationStore
 from bot.storage.ratelimit import Grant, Limit, RedisRateLimiter
@@ -47,9 +46,18 @@ class NoSlot(DeliveryFailed):
     """The rate limits had no slot within the time allowed; `retry_after_s` is the limiter's hint."""
 
 
+@dataclass(frozen=True)
+class DeliveryLimits:
+    """The providers' sending rates, from the settings."""
+
+    telegram_rate_per_s: float
+    telegram_chat_rate_per_s: float
+    sms_rate_per_s: float
+
+
 @dataclass
 class Deliverer:
-    settings: Settings
+    rates: DeliveryLimits
     store: ConversationStore
     limiter: RedisRateLimiter | None
     telegram: TelegramChannel | None
@@ -57,7 +65,7 @@ class Deliverer:
     metrics: Metrics | None = None
 
     def limits(self, channel: str, participant: str | None) -> list[Limit]:
-        s = self.settings
+        s = self.rates
         if channel == "telegram":
             limits = [Limit("telegram", _count(s.telegram_rate_per_s), _window(s.telegram_rate_per_s))]
             if participant is not None:

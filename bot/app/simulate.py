@@ -8,8 +8,8 @@ from typing import Any
 
 from bot.channels.render import render_sms, render_telegram
 from bot.clock import Clock
-from bot.content import Content
-from bot.conversation import ConversationService
+from bot.content.loader import Content
+from bot.shell.conversation import ConversationService
 from bot.storage.conversations import MemoryConversationStore
 from bot.triage.effects import SendReply
 from bot.triage.events import ChoiceSelected, CommandReceived, Event, MessageReceived

@@ -1,4 +1,7 @@
-"""Prometheus metrics for the web server: counts and latency only, never identifiers or text."""
+"""Prometheus metrics for the web server: counts and latency only, never identifiers or text.
+
+Here in the shell rather than in bot.app because delivery counts the messages it sends and the sends that fail.
+"""
 
 from __future__ import annotations
 

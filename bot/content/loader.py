@@ -10,12 +10,12 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from bot.i18n import Catalog, placeholders
+from bot.content.catalog import Catalog, placeholders
 from bot.triage import advice, red_flags, rules
 from bot.triage.findings import CAUSES
 from bot.triage.flow import FlowDefinition
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 class ContentError(Exception):
