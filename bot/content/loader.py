@@ -1,4 +1,5 @@
-"""Loads flows/*.yaml and locales/<lang>/*.yaml once at start-up and checks them together; fails fast."""
+"""Loads flows/*.yaml and locales/<lang>/ (message catalogs and vocabulary) once at start-up and checks them
+together; fails fast."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from bot.content.catalog import Catalog, placeholders
 from bot.triage import advice, red_flags, rules
 from bot.triage.findings import CAUSES
 from bot.triage.flow import FlowDefinition
+from bot.triage.language import Language, Vocabulary, WordsFile, build_language
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -26,6 +28,7 @@ class ContentError(Exception):
 class Content:
     flows: dict[str, FlowDefinition]
     catalog: Catalog
+    language: Language
 
     @property
     def intake(self) -> FlowDefinition:
@@ -62,11 +65,30 @@ def load_content(root: Path = ROOT) -> Content:
                 raise ContentError(f"{folder.name}/{path.name}: keys defined twice: {', '.join(sorted(dup))}")
             merged.update(data)
         messages[folder.name] = merged
-    content = Content(flows, Catalog(messages))
+    vocabularies = {locale: _vocabulary(root / "locales" / locale) for locale in messages}
+    try:
+        language = build_language(vocabularies)
+    except ValueError as e:
+        raise ContentError(f"vocabulary: {e}") from None
+    content = Content(flows, Catalog(messages), language)
     problems = list(check(content))
     if problems:
         raise ContentError(f"{len(problems)} problem(s): " + "; ".join(problems[:10]))
     return content
+
+
+def _vocabulary(folder: Path) -> Vocabulary:
+    """locales/<lang>/vocabulary/*.yaml, each checked against its model in bot.triage."""
+    where = folder / "vocabulary"
+
+    def read(name: str) -> object:
+        path = where / f"{name}.yaml"
+        return _yaml(path) if path.exists() else {}
+
+    try:
+        return Vocabulary(locale=folder.name, words=WordsFile.model_validate(read("words")))
+    except ValidationError as e:
+        raise ContentError(f"{folder.name}/vocabulary: {_first_error(e)}") from None
 
 
 def check(content: Content) -> Iterator[str]:
