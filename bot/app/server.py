@@ -33,8 +33,7 @@ from bot.shell.staff import StaffAction, act, card, parse_button, parse_sms
 from bot.storage import keys
 from bot.storage.checkins import Address
 from bot.storage.conversations import ConversationStore, MemoryConversationStore
-from bot.triage.effects import Text
-from bot.triage.emergency import emergency_number
+from bot.triage.effects import Param, Text
 from bot.triage.events import CommandReceived, Event
 
 log = logging.getLogger("kneebot.server")
@@ -72,8 +71,8 @@ class App:
     def participant(self, inbound: Inbound) -> str:
         return keys.participant_id(self._id_secret, "tg" if inbound.channel == "telegram" else "sms", inbound.user)
 
-    def number(self, inbound: Inbound) -> str:
-        return emergency_number(inbound.country, self.settings.default_country)
+    def number(self, inbound: Inbound) -> Param:
+        return self.service.policy.emergency(inbound.country).param
 
     def message_key(self, inbound: Inbound) -> str:
         return f"{inbound.channel}:{inbound.message_id}"

@@ -23,7 +23,7 @@ from bot.channels.base import Inbound
 from bot.channels.render import TelegramMessage, render_telegram
 from bot.channels.telegram_http import AiohttpRequest
 from bot.content.catalog import Catalog
-from bot.triage.effects import SendReply, Text
+from bot.triage.effects import Param, SendReply, Text
 from bot.triage.events import ChoiceSelected, CommandReceived, Event, MessageReceived
 
 log = logging.getLogger("kneebot.telegram")
@@ -289,7 +289,7 @@ class TelegramChannel:
     async def answer_callback(self, callback_id: str, text: str) -> None:
         await self._quietly("answerCallbackQuery", self._bot.answer_callback_query(callback_id, text=text))
 
-    async def notice(self, chat_id: str, key: str, locale: str, number: str) -> None:
+    async def notice(self, chat_id: str, key: str, locale: str, number: Param) -> None:
         text = self._catalog.render(Text(key, (("number", number),)), locale)
         await self._send(chat_id, TelegramMessage(text))
 

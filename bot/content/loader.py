@@ -1,5 +1,5 @@
-"""Loads flows/*.yaml and locales/<lang>/ (message catalogs and vocabulary) once at start-up and checks them
-together; fails fast."""
+"""Loads flows/*.yaml (the flows, and the country table beside them) and locales/<lang>/ (message catalogs and
+vocabulary) once at start-up and checks them together; fails fast."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ from pydantic import ValidationError
 
 from bot.content.catalog import Catalog, placeholders
 from bot.triage import advice, red_flags, rules
+from bot.triage.emergency import UNKNOWN_NUMBER, CountryTable
 from bot.triage.findings import CAUSES
 from bot.triage.flow import FlowDefinition
 from bot.triage.language import Language, Vocabulary, WordsFile, build_language
 
 ROOT = Path(__file__).resolve().parent.parent.parent
+COUNTRIES = "countries.yaml"  # a data table beside the flows, not a flow
 
 
 class ContentError(Exception):
@@ -29,6 +31,7 @@ class Content:
     flows: dict[str, FlowDefinition]
     catalog: Catalog
     language: Language
+    countries: CountryTable
 
     @property
     def intake(self) -> FlowDefinition:
@@ -46,6 +49,8 @@ class Content:
 def load_content(root: Path = ROOT) -> Content:
     flows: dict[str, FlowDefinition] = {}
     for path in sorted((root / "flows").glob("*.yaml")):
+        if path.name == COUNTRIES:
+            continue
         try:
             flow = FlowDefinition.model_validate(_yaml(path))
         except ValidationError as e:
@@ -70,11 +75,20 @@ def load_content(root: Path = ROOT) -> Content:
         language = build_language(vocabularies)
     except ValueError as e:
         raise ContentError(f"vocabulary: {e}") from None
-    content = Content(flows, Catalog(messages), language)
+    content = Content(flows, Catalog(messages), language, _countries(root / "flows" / COUNTRIES))
     problems = list(check(content))
     if problems:
         raise ContentError(f"{len(problems)} problem(s): " + "; ".join(problems[:10]))
     return content
+
+
+def _countries(path: Path) -> CountryTable:
+    if not path.exists():
+        raise ContentError(f"flows/{path.name} is missing")
+    try:
+        return CountryTable.model_validate(_yaml(path))
+    except ValidationError as e:
+        raise ContentError(f"{path.name}: {_first_error(e)}") from None
 
 
 def _vocabulary(folder: Path) -> Vocabulary:
@@ -99,6 +113,7 @@ def check(content: Content) -> Iterator[str]:
     needed = set().union(*(f.message_keys() for f in content.flows.values()))
     needed |= {r.why for r in rules.RULES} | {f"cause.{c}" for c in CAUSES}
     needed |= {f"flag.{f.id}" for f in red_flags.RED_FLAGS} | set(advice.ALL_KEYS)
+    needed |= {UNKNOWN_NUMBER} | {row.crisis.message for row in content.countries.countries.values() if row.crisis}
     reference = catalog.keys("en")
     for locale in catalog.locales:
         keys = catalog.keys(locale)

@@ -8,7 +8,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from redis.exceptions import RedisError
@@ -19,7 +19,6 @@ from bot.storage.checkins import Address
 from bot.storage.conversations import ConversationStore, Loaded, Replayed, Stale, Written
 from bot.storage.schedule import Batch
 from bot.triage.effects import ChoiceOption, DeleteData, Effect, SendReply, Text
-from bot.triage.emergency import emergency_number
 from bot.triage.engine import Policy, Turn, advance, new_session
 from bot.triage.events import CheckInDue, Event, MessageReceived
 from bot.triage.red_flags import screen
@@ -141,7 +140,8 @@ class ConversationService:
         sink: EffectSink | None = None,
     ) -> None:
         self.content, self.store, self.clock = content, store, clock
-        self.policy = policy or Policy()
+        # The country table is content (flows/countries.yaml): the engine gets it through the policy.
+        self.policy = replace(policy or Policy(), countries=content.countries)
         self.sink = sink or LogSink()
         self._labels = content.labels()
         self.recent = Recent()
@@ -180,7 +180,7 @@ class ConversationService:
             turn = advance(flow, session, event, now, policy=self.policy)
             await self._apply(participant, turn.session, _follow_ups(turn), address)
             return Handled(turn.replies, locale)
-        number = emergency_number(country, self.policy.default_country)
+        number = self.policy.emergency(country).param
         return Handled((SendReply(parts=(Text("notice.try_again", (("number", number),)),)),), locale)
 
     async def _handle(

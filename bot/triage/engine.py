@@ -20,7 +20,7 @@ from bot.triage.effects import (
     SendReply,
     Text,
 )
-from bot.triage.emergency import crisis_line, emergency_number
+from bot.triage.emergency import CountryTable, CrisisLine, EmergencyNumber
 from bot.triage.events import CheckInDue, ChoiceSelected, CommandReceived, Event, MessageReceived
 from bot.triage.findings import Findings, Level
 from bot.triage.flow import FlowDefinition
@@ -53,6 +53,17 @@ class Policy:
     default_country: str = "US"
     checkins: Mapping[Level, tuple[timedelta, ...]] = field(default_factory=lambda: dict(DEFAULT_CHECKINS))
     escalation: Escalation = "off"
+    # Emergency numbers and crisis lines (flows/countries.yaml, built by the shell from Content). Empty, every
+    # country gets "112 (from a mobile) or your local emergency number".
+    countries: CountryTable = field(default_factory=CountryTable)
+    emergency_number: str | None = None  # a clinic's own number, given for every country (EMERGENCY_NUMBER)
+
+    def emergency(self, country: str | None) -> EmergencyNumber:
+        """The number for a person in `country` (None: the deployment's default country)."""
+        return self.countries.emergency(country, self.default_country, self.emergency_number)
+
+    def crisis(self, country: str | None) -> CrisisLine | None:
+        return self.countries.crisis(country, self.default_country)
 
 
 @dataclass(frozen=True)
@@ -154,8 +165,13 @@ class _Step:
         return self.intake
 
     @property
-    def number(self) -> str:
-        return emergency_number(self.session.country, self.policy.default_country)
+    def number(self) -> Param:
+        """What a message's {number} says (a message key where the country has no row)."""
+        return self.emergency.param
+
+    @property
+    def emergency(self) -> EmergencyNumber:
+        return self.policy.emergency(self.session.country)
 
     def update(self, **changes: object) -> _Step:
         self.session = self.session.model_copy(update={**changes, "updated_at": self.now})
@@ -190,14 +206,15 @@ class _Step:
 
     def interrupt(self, found: Screen) -> Turn:
         assert found.interrupt is not None
-        number = self.number
+        number, dial = self.number, self.emergency.dial
         reasons: tuple[str, ...] = tuple(f"flag.{flag}" for flag in found.matched[:MAX_REASONS])
         flags = tuple(dict.fromkeys((*self.session.red_flags, *found.matched)))
         if found.interrupt == "crisis":
             parts = [Text("crisis.message", (("number", number),))]
-            line = crisis_line(self.session.country, self.policy.default_country)
+            line = self.policy.crisis(self.session.country)
             if line:
-                parts.append(Text("crisis.line", (("line", line),)))
+                option = () if line.option is None else (("option", line.option),)
+                parts.append(Text(line.message, (("line", line.number), *option)))
             level = Level.emergency
         elif found.interrupt == "emergency":
             parts = [
@@ -218,7 +235,7 @@ class _Step:
             parts.append(Text("interrupt.paused"))
         if self.policy.escalation != "off":
             parts.append(Text("escalation.told"))
-        self.say(*parts, kind="interrupt", call=number if level is Level.emergency else None)
+        self.say(*parts, kind="interrupt", call=dial if level is Level.emergency else None)
         self.effects.append(Escalate(level=level.value, reason=found.interrupt, red_flags=found.matched))
         self.audit("interrupt", interrupt=found.interrupt, flags=",".join(found.matched), level=level.value)
         if stopped:
@@ -389,6 +406,7 @@ class _Step:
         """`certain` is the assessment without the "not sure" answers: its reasons are the ones the person gave."""
         level, number = assessment.level, self.number
         num: tuple[tuple[str, Param], ...] = (("number", number),)
+        dial = self.emergency.dial
         reasons = tuple(dict.fromkeys(c.why for c in certain.causes))[:MAX_REASONS]
         causes = tuple(f"cause.{c.code}" for c in assessment.causes[:MAX_CAUSES])
         parts = [Text(f"outcome.{level.value}.action", num)]
@@ -415,7 +433,7 @@ class _Step:
             # The wording names the default schedule's times; a deployment with another schedule gets a vaguer line.
             same = tuple(delays) == DEFAULT_CHECKINS.get(level)
             parts.append(Text(f"checkin.offer.{level.value}" if same else "checkin.offer.later"))
-        self.say(*parts, kind="outcome", call=number if level is Level.emergency else None)
+        self.say(*parts, kind="outcome", call=dial if level is Level.emergency else None)
 
     def schedule(self, level: Level) -> int:
         """Replaces pending check-ins with those for `level` (as effects); returns the new count ever scheduled."""

@@ -31,7 +31,7 @@ def completed(content: Content, level: Level, *, scheduled: int = 2, assessed: d
 
 
 def step(content: Content, session: Session, event: Event, now: datetime = NOW, escalation: Escalation = "off") -> Turn:
-    policy = Policy(escalation=escalation)
+    policy = Policy(escalation=escalation, countries=content.countries)
     return advance(content.intake, session, event, now, policy=policy, labels=content.labels(), checkin=content.checkin)
 
 

@@ -28,7 +28,8 @@ class Chat:
     def send(self, event: Event | str) -> Turn:
         if isinstance(event, str):
             event = MessageReceived(event)
-        turn = advance(self.content.intake, self.session, event, NOW, labels=self.content.labels())
+        policy = Policy(countries=self.content.countries)
+        turn = advance(self.content.intake, self.session, event, NOW, policy=policy, labels=self.content.labels())
         self.session = turn.session
         self.turns.append(turn)
         return turn
