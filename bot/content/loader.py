@@ -113,6 +113,7 @@ def check(content: Content) -> Iterator[str]:
     needed = set().union(*(f.message_keys() for f in content.flows.values()))
     needed |= {r.why for r in rules.RULES} | {f"cause.{c}" for c in CAUSES}
     needed |= {f"flag.{f.id}" for f in red_flags.RED_FLAGS} | set(advice.ALL_KEYS)
+    needed |= {key for r in rules.RULES for key in (r.action, r.detail) if key}
     needed |= {UNKNOWN_NUMBER} | {row.crisis.message for row in content.countries.countries.values() if row.crisis}
     reference = catalog.keys("en")
     for locale in catalog.locales:

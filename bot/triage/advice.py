@@ -39,7 +39,7 @@ TIPS: tuple[Tip, ...] = (
 WATCH: tuple[Tip, ...] = (
     Tip("watch.breathing", "REFERENCE.md red flags: pulmonary embolism (NHS DVT page; seeds 000, 001)"),
     Tip("watch.clot", "REFERENCE.md red flags: one-sided calf swelling, warmth or redness (NICE NG158)"),
-    Tip("watch.cold_foot", "REFERENCE.md red flags: cold, pale or numb foot (RCEM Learning)"),
+    Tip("watch.cold_foot", "REFERENCE.md red flags: cold, pale, numb or weak foot (RCEM Learning)"),
     Tip("watch.nerves", "REFERENCE.md red flags: cauda equina (NHS sciatica pages)"),
     Tip("watch.hot_knee", "REFERENCE.md red flags: hot swollen knee with fever (BSR/BOA guideline)"),
     Tip("watch.hard_calf", "REFERENCE.md red flags: compartment syndrome (RCEM Learning)"),
@@ -98,7 +98,18 @@ _WATCH_BY_CAUSE: dict[str, tuple[str, ...]] = {
 }
 
 # Injuries that only need protecting until they are examined; any other urgent finding gets no home tips.
-_PROTECT_RULES = frozenset({"pop_rapid_swelling", "locked_knee", "ottawa_cannot_bear_weight", "ottawa_age_55_injury"})
+_PROTECT_RULES = frozenset(
+    {
+        "pop_rapid_swelling",
+        "locked_knee",
+        "ottawa_cannot_bear_weight",
+        "ottawa_cannot_bend_90",
+        "ottawa_age_55_injury",
+        "severe_pain_injury",
+    }
+)
+# A possible tumour gets no home-care tips: they would read as "this can wait".
+_NIGHT_PAIN_RULES = frozenset({"night_pain", "night_pain_young", "night_pain_child"})
 _LEVEL_OF = {rule.id: rule.level for rule in RULES}
 
 
@@ -114,7 +125,7 @@ def care_tips(assessment: Assessment) -> tuple[str, ...]:
     if level is Level.urgent:
         urgent = {rule for rule in assessment.rules if _LEVEL_OF.get(rule, Level.self_care) >= Level.urgent}
         return ("care.protect_until_seen",) if urgent and urgent <= _PROTECT_RULES else ()
-    if "night_pain" in assessment.rules:
+    if _NIGHT_PAIN_RULES.intersection(assessment.rules):
         return ()
     if not assessment.causes:
         return _DEFAULT_TIPS

@@ -403,19 +403,24 @@ class _Step:
         return self.say(*parts, kind="outcome").done()
 
     def outcome(self, assessment: Assessment, certain: Assessment) -> None:
-        """`certain` is the assessment without the "not sure" answers: its reasons are the ones the person gave."""
+        """`certain` is the assessment without the "not sure" answers: its reasons are the ones the person gave.
+        The reasons, and any wording of the level's own (within 48 hours, 4 to 6 weeks), come from the rules that set
+        the level, never from a rule below it."""
         level, number = assessment.level, self.number
         num: tuple[tuple[str, Param], ...] = (("number", number),)
         dial = self.emergency.dial
-        reasons = tuple(dict.fromkeys(c.why for c in certain.causes))[:MAX_REASONS]
+        setting = rules.deciding_rules(assessment)
+        reasons = rules.reasons(certain)[:MAX_REASONS]
         causes = tuple(f"cause.{c.code}" for c in assessment.causes[:MAX_CAUSES])
-        parts = [Text(f"outcome.{level.value}.action", num)]
+        action = next((r.action for r in setting if r.action), f"outcome.{level.value}.action")
+        detail = next((r.detail for r in setting if r.detail), f"outcome.{level.value}.detail")
+        parts = [Text(action, num)]
         if level > certain.level:
             parts.append(Text("outcome.unsure"))
         elif reasons:
             parts.append(Text("outcome.reason", (("reasons", reasons),)))
         parts.append(Text("outcome.causes", (("causes", causes),)) if causes else Text("outcome.causes_none"))
-        parts.append(Text(f"outcome.{level.value}.detail", num))
+        parts.append(Text(detail, num))
         tips = advice.care_tips(assessment)
         if tips:
             parts.extend((Text("outcome.tips"), *(Text(tip) for tip in tips)))

@@ -115,6 +115,8 @@ class Findings(BaseModel):
     saddle_numbness_or_bladder_bowel: bool | None = None
     leg_weakness_or_foot_drop: bool | None = None
     night_pain_weight_loss: bool | None = None
+    calf_pain_or_tenderness: bool | None = None
+    cannot_bend_90: bool | None = None
 
 
 FINDING_NAMES: tuple[str, ...] = tuple(Findings.model_fields)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from bot.triage.assessment import Assessment, CauseHit
 from bot.triage.findings import BOOLEAN_FINDINGS, Cause, Findings, Level
 
-__all__ = ["RULES", "Assessment", "CauseHit", "Rule", "assess"]
+__all__ = ["RULES", "Assessment", "CauseHit", "Rule", "assess", "deciding_rules", "reasons"]
 
 E, U, S, C = Level.emergency, Level.urgent, Level.soon, Level.self_care
 
@@ -21,6 +21,10 @@ class Rule:
     causes: tuple[Cause, ...]
     source: str
     red_flag: bool = False
+    # Message keys that replace the level's own action or detail line when this rule sets the level
+    # ("within 48 hours" instead of "in the next few days"; "4 to 6 weeks" instead of "about 2 weeks").
+    action: str | None = None
+    detail: str | None = None
 
     @property
     def why(self) -> str:
@@ -44,6 +48,24 @@ def aged(f: Findings, years: int) -> bool:
     return f.age is not None and f.age >= years
 
 
+CHILD_UNDER = 16  # REFERENCE.md: "a child (under 16)"; NICE NG12: children are from birth to 15 years
+YOUNG_UNDER = 25  # NICE NG12: young people are 16 to 24 years old
+SEVERE_PAIN = 8  # REFERENCE.md: severe pain is 8/10 or more
+
+
+def child(f: Findings) -> bool:
+    return f.age is not None and f.age < CHILD_UNDER
+
+
+def young_or_unknown(f: Findings) -> bool:
+    """16 to 24, or an age nobody gave: the 48-hour wording is the safer reading when the age is unknown."""
+    return f.age is None or CHILD_UNDER <= f.age < YOUNG_UNDER
+
+
+def severe(f: Findings) -> bool:
+    return f.pain_score is not None and f.pain_score >= SEVERE_PAIN
+
+
 def within_days(f: Findings, days: float) -> bool:
     """Unknown duration counts as recent: the safer reading for an injury."""
     return f.duration_days is None or f.duration_days <= days
@@ -58,7 +80,12 @@ def hot(f: Findings) -> bool:
 
 
 def calf_signs(f: Findings) -> bool:
-    return yes(f.calf_swelling_one_side) or yes(f.redness_warmth) or yes(f.tense_calf_pain_out_of_proportion)
+    return (
+        yes(f.calf_swelling_one_side)
+        or yes(f.redness_warmth)
+        or yes(f.tense_calf_pain_out_of_proportion)
+        or yes(f.calf_pain_or_tenderness)
+    )
 
 
 def clot_risk(f: Findings) -> bool:
@@ -103,6 +130,26 @@ STRAIN = "Seeds 000, 002: overworked or strained muscles heal with home care (RE
 OA = "NICE NG226 osteoarthritis; seed 002 (REFERENCE.md Home care)"
 PFP = "Seed 002: runner's knee, taping (REFERENCE.md Home care)"
 CYST = "NHS Baker's cyst page; seed 001"
+CALF_TENDER = (
+    "NICE NG158 (Wells: localised tenderness along the deep veins +1) (REFERENCE.md: calf pain or tenderness on one "
+    "side with a risk factor)"
+)
+CHILD_FEVER = (
+    "NICE NG143 fever in under 5s (non-weight-bearing limb: red); BSR/BOA hot joint guideline (REFERENCE.md: a child "
+    "with a fever who won't walk or bear weight)"
+)
+CHILD_LIMP = (
+    "NICE CKS 'Acute childhood limp'; BSCOS guidance on slipped upper femoral epiphysis (REFERENCE.md: a child or "
+    "teenager with knee or thigh pain and a limp, without a clear injury)"
+)
+TUMOUR_YOUNG = (
+    "NICE NG12 sarcoma: very urgent (within 48 hours) X-ray for unexplained bone pain in children and young people, "
+    "from birth to 24 years (REFERENCE.md: night pain or weight loss in a child or young person)"
+)
+SEVERE_INJURY = "Acute knee trauma pathways (REFERENCE.md: severe pain, 8/10 or more, after an injury)"
+SEVERE = "Clinical consensus (REFERENCE.md: severe pain, 8/10 or more, without an injury or red flag, is at least soon)"
+
+WITHIN_48H = "outcome.soon.within_48h"
 
 # Highest level first; within a level, the more specific rule first (its `why` is the one the person reads).
 RULES: tuple[Rule, ...] = (
@@ -118,6 +165,14 @@ RULES: tuple[Rule, ...] = (
         lambda f: yes(f.redness_warmth) and hot(f),
         ("septic_arthritis", "inflammatory_arthritis"),
         HOT_JOINT,
+        red_flag=True,
+    ),
+    Rule(
+        "child_fever_not_walking",
+        E,
+        lambda f: child(f) and hot(f) and yes(f.cannot_bear_weight),
+        ("septic_arthritis",),
+        CHILD_FEVER,
         red_flag=True,
     ),
     Rule(
@@ -156,6 +211,14 @@ RULES: tuple[Rule, ...] = (
         red_flag=True,
     ),
     Rule("dvt_calf_risk", U, lambda f: yes(f.calf_swelling_one_side) and clot_risk(f), ("dvt",), DVT, red_flag=True),
+    Rule(
+        "dvt_calf_tender_risk",
+        U,
+        lambda f: yes(f.calf_pain_or_tenderness) and clot_risk(f),
+        ("dvt",),
+        CALF_TENDER,
+        red_flag=True,
+    ),
     Rule("dvt_calf_signs", U, lambda f: yes(f.calf_swelling_one_side), ("dvt",), DVT, red_flag=True),
     Rule(
         "hot_knee_no_fever",
@@ -215,6 +278,14 @@ RULES: tuple[Rule, ...] = (
         red_flag=True,
     ),
     Rule(
+        "ottawa_cannot_bend_90",
+        U,
+        lambda f: yes(f.cannot_bend_90) and injured(f),
+        ("fracture", "ligament_injury", "meniscus_tear"),
+        OTTAWA,
+        red_flag=True,
+    ),
+    Rule(
         "ottawa_age_55_injury",
         U,
         lambda f: injured(f) and aged(f, 55) and within_days(f, 7),
@@ -223,16 +294,59 @@ RULES: tuple[Rule, ...] = (
         red_flag=True,
     ),
     Rule(
+        "severe_pain_injury",
+        U,
+        lambda f: severe(f) and injured(f),
+        ("fracture", "ligament_injury", "meniscus_tear"),
+        SEVERE_INJURY,
+        red_flag=True,
+    ),
+    # A limp without an injury: in a child, the hip (a slipped upper femoral epiphysis) until shown otherwise.
+    Rule(
+        "child_limp",
+        U,
+        lambda f: child(f) and yes(f.cannot_bear_weight) and not injured(f),
+        ("fracture", "septic_arthritis"),  # a slipped epiphysis is a fracture through the growth plate
+        CHILD_LIMP,
+        red_flag=True,
+    ),
+    Rule(
         "cannot_bear_weight_no_injury",
         U,
-        lambda f: yes(f.cannot_bear_weight) and not injured(f),
+        lambda f: yes(f.cannot_bear_weight) and not injured(f) and not child(f),
         ("meniscus_tear", "inflammatory_arthritis", "fracture"),
         f"{HOT_JOINT}; {OTTAWA}",
         red_flag=True,
     ),
     Rule("foot_drop", U, lambda f: yes(f.leg_weakness_or_foot_drop), ("lumbar_radiculopathy",), MOTOR, red_flag=True),
     # soon: doctor or physiotherapist in the next few days
-    Rule("night_pain", S, lambda f: yes(f.night_pain_weight_loss), ("tumour",), TUMOUR, red_flag=True),
+    # Night pain or weight loss: one rule per age band, so one reason is given, in the right words.
+    Rule(
+        "night_pain_child",
+        S,
+        lambda f: yes(f.night_pain_weight_loss) and child(f),
+        ("tumour",),
+        TUMOUR_YOUNG,
+        red_flag=True,
+        action=WITHIN_48H,
+    ),
+    Rule(
+        "night_pain_young",
+        S,
+        lambda f: yes(f.night_pain_weight_loss) and young_or_unknown(f),
+        ("tumour",),
+        TUMOUR_YOUNG,
+        red_flag=True,
+        action=WITHIN_48H,
+    ),
+    Rule(
+        "night_pain",
+        S,
+        lambda f: yes(f.night_pain_weight_loss) and aged(f, YOUNG_UNDER),
+        ("tumour",),
+        TUMOUR,
+        red_flag=True,
+    ),
     Rule("pop_injury", S, lambda f: yes(f.pop_at_injury), ("ligament_injury", "meniscus_tear"), MECHANICAL),
     Rule("giving_way", S, lambda f: yes(f.giving_way), ("ligament_injury", "meniscus_tear"), MECHANICAL),
     Rule("mechanical", S, lambda f: yes(f.locking), ("meniscus_tear",), MECHANICAL),
@@ -272,6 +386,7 @@ RULES: tuple[Rule, ...] = (
         ("lumbar_radiculopathy",),
         RADICULAR,
     ),
+    Rule("severe_pain", S, severe, (), SEVERE),
     Rule("not_improving", S, lambda f: yes(f.getting_worse_or_not_improving), (), MECHANICAL),
     # self_care: cause-only rules, so a home-care answer still names a likely cause
     Rule(
@@ -280,6 +395,7 @@ RULES: tuple[Rule, ...] = (
         lambda f: yes(f.radiating_burning_pain) and no(f.getting_worse_or_not_improving),
         ("lumbar_radiculopathy",),
         SETTLING,
+        detail="outcome.self_care.detail_nerve",
     ),
     Rule("known_bakers_cyst", C, lambda f: yes(f.known_bakers_cyst), ("bakers_cyst",), CYST),
     Rule("known_osteoarthritis", C, lambda f: yes(f.known_osteoarthritis), ("osteoarthritis",), OA),
@@ -326,6 +442,7 @@ RULES: tuple[Rule, ...] = (
 
 
 _TABLE_ORDER = {rule.id: i for i, rule in enumerate(RULES)}  # sorts the few fired rules, not a test of all of them
+RULE_BY_ID = {rule.id: rule for rule in RULES}
 
 
 def _fired(findings: Findings) -> frozenset[Rule]:
@@ -353,6 +470,26 @@ def _assessment(level: Level, fired: frozenset[Rule]) -> Assessment:
         red_flags=tuple(rule.id for rule in in_table_order if rule.red_flag),
         rules=tuple(rule.id for rule in in_table_order),
     )
+
+
+def deciding_rules(assessment: Assessment) -> tuple[Rule, ...]:
+    """The fired rules at the assessment's level, most specific first: the ones that set the level, so the ones
+    whose reasons (and wording) the person reads."""
+    fired = (RULE_BY_ID[rule_id] for rule_id in assessment.rules)
+    return tuple(rule for rule in fired if rule.level is assessment.level)
+
+
+def reasons(assessment: Assessment) -> tuple[str, ...]:
+    """The `why` keys of the rules that set the level; a rule that adds no new likely cause adds no reason (the more
+    specific rule before it already told that story: "a clot before" needs no "one calf is swollen" after it)."""
+    told: set[str] = set()
+    whys: list[str] = []
+    for rule in deciding_rules(assessment):
+        if rule.causes and told.issuperset(rule.causes):
+            continue
+        told.update(rule.causes)
+        whys.append(rule.why)
+    return tuple(dict.fromkeys(whys))
 
 
 def assess(findings: Findings, unsure: frozenset[str] = frozenset()) -> Assessment:

@@ -32,6 +32,18 @@ def test_a_yes_never_lowers_the_level(before: Findings, field: str, unsure: froz
     assert assess(after, unsure).level >= assess(before, unsure).level
 
 
+def test_the_new_findings_are_among_those_the_properties_vary() -> None:
+    assert {"calf_pain_or_tenderness", "cannot_bend_90"} <= set(BOOLEAN_FINDINGS)
+
+
+@PROPERTY
+@given(findings, st.integers(min_value=0, max_value=10), st.integers(min_value=0, max_value=10), unsure_sets)
+def test_more_pain_never_lowers_the_level(base: Findings, low: int, high: int, unsure: frozenset[str]) -> None:
+    low, high = min(low, high), max(low, high)
+    less, more = base.model_copy(update={"pain_score": low}), base.model_copy(update={"pain_score": high})
+    assert assess(more, unsure).level >= assess(less, unsure).level
+
+
 @PROPERTY
 @given(findings, fields, unsure_sets)
 def test_one_more_not_sure_never_lowers_the_level(base: Findings, field: str, unsure: frozenset[str]) -> None:
@@ -56,7 +68,11 @@ def _bases() -> list[Findings]:
     """Every pair of "yes" answers (and every single one), on an unknown and on an older, recent-injury background."""
     names = BOOLEAN_FINDINGS
     sets = [()] + [(a,) for a in names] + list(combinations(names, 2))
-    contexts: list[dict[str, object]] = [{}, {"age": 60, "onset": "sudden", "duration_days": 3}]
+    contexts: list[dict[str, object]] = [
+        {},
+        {"age": 60, "onset": "sudden", "duration_days": 3},
+        {"age": 12, "onset": "gradual", "duration_days": 10, "pain_score": 8},  # a child, in severe pain
+    ]
     return [Findings(**context, **dict.fromkeys(chosen, True)) for context in contexts for chosen in sets]
 
 

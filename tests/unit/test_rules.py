@@ -12,7 +12,7 @@ import yaml
 from bot.triage import advice
 from bot.triage.assessment import Assessment, CauseHit
 from bot.triage.findings import BOOLEAN_FINDINGS, CAUSES, Findings, Level
-from bot.triage.rules import RULES, assess
+from bot.triage.rules import RULES, assess, deciding_rules, reasons
 
 LOCALES = Path(__file__).resolve().parents[2] / "locales"
 LANGS = ("en", "es")
@@ -183,7 +183,45 @@ RED_FLAGS = [
         "pop_rapid_swelling",
     ),
     ("new foot drop", {"leg_weakness_or_foot_drop": True}, Level.urgent, "foot_drop"),
-    ("night pain and weight loss", {"night_pain_weight_loss": True}, Level.soon, "night_pain"),
+    ("night pain, adult", {"night_pain_weight_loss": True, "age": 40}, Level.soon, "night_pain"),
+    ("night pain, young person", {"night_pain_weight_loss": True, "age": 20}, Level.soon, "night_pain_young"),
+    ("night pain, age unknown", {"night_pain_weight_loss": True}, Level.soon, "night_pain_young"),
+    ("night pain, child", {"night_pain_weight_loss": True, "age": 10}, Level.soon, "night_pain_child"),
+    ("numb or weak foot", {"cold_pale_foot": True}, Level.emergency, "limb_ischaemia"),
+    (
+        "child with a fever who won't walk",
+        {"age": 6, "fever": True, "cannot_bear_weight": True},
+        Level.emergency,
+        "child_fever_not_walking",
+    ),
+    (
+        "child, very unwell, won't bear weight",
+        {"age": 3, "feels_very_unwell": True, "cannot_bear_weight": True},
+        Level.emergency,
+        "child_fever_not_walking",
+    ),
+    ("child limping, no injury", {"age": 12, "trauma": False, "cannot_bear_weight": True}, Level.urgent, "child_limp"),
+    (
+        "tender calf after a caesarean",
+        {"calf_pain_or_tenderness": True, "recent_surgery_or_immobilisation": True},
+        Level.urgent,
+        "dvt_calf_tender_risk",
+    ),
+    (
+        "tender calf in pregnancy",
+        {"calf_pain_or_tenderness": True, "hormone_therapy_or_pregnancy": True},
+        Level.urgent,
+        "dvt_calf_tender_risk",
+    ),
+    (
+        "previous clot and a painful calf",
+        {"calf_pain_or_tenderness": True, "prior_clot": True},
+        Level.urgent,
+        "dvt_prior_clot",
+    ),
+    ("cannot bend to 90 after injury", {"trauma": True, "cannot_bend_90": True}, Level.urgent, "ottawa_cannot_bend_90"),
+    ("pain 8/10 after injury", {"trauma": True, "pain_score": 8}, Level.urgent, "severe_pain_injury"),
+    ("pain 8/10, no injury", {"trauma": False, "pain_score": 8}, Level.soon, "severe_pain"),
     ("catching", {"locking": True}, Level.soon, "mechanical"),
     ("giving way", {"giving_way": True}, Level.soon, "giving_way"),
     ("a lump", {"lump_behind_knee": True}, Level.soon, "lump"),
@@ -265,7 +303,7 @@ def test_night_pain_names_only_the_red_flag_cause() -> None:
     said = {"night_pain_weight_loss": True, "onset": "gradual", "trauma": False, "age": 15}
     result = assess(Findings(**{**SCREENED, **said}))
     assert "overuse" in result.rules
-    assert result.causes == (CauseHit(code="tumour", why="why.night_pain"),)
+    assert result.causes == (CauseHit(code="tumour", why="why.night_pain_child"),)
 
 
 def test_each_breathing_sign_gives_its_own_reason() -> None:
@@ -392,3 +430,103 @@ def test_every_key_advice_returns_is_in_its_tables() -> None:
             result = Assessment(level=level, causes=(CauseHit(code=code, why="why.lump"),))
             assert set(advice.care_tips(result)) <= tips
             assert set(advice.watch_for(result)) <= watch
+
+
+# --- the rows added from REFERENCE.md: boundaries ---------------------------------------------------------------------
+
+
+def _level(**said: Any) -> Level:
+    return assess(Findings(**{**SCREENED, **said})).level
+
+
+@pytest.mark.parametrize(("age", "level"), [(15, Level.emergency), (16, Level.urgent), (2, Level.emergency)])
+def test_fever_and_not_walking_is_an_emergency_under_16(age: int, level: Level) -> None:
+    assert _level(age=age, trauma=False, fever=True, cannot_bear_weight=True) is level
+    assert _level(age=age, trauma=False, fever=True, cannot_bear_weight=False) is Level.self_care
+
+
+@pytest.mark.parametrize(
+    ("age", "rule_id"), [(15, "child_limp"), (9, "child_limp"), (16, "cannot_bear_weight_no_injury")]
+)
+def test_a_limp_without_injury_is_urgent_and_named_for_a_child(age: int, rule_id: str) -> None:
+    result = assess(
+        Findings(**{**SCREENED, "age": age, "trauma": False, "onset": "gradual", "cannot_bear_weight": True})
+    )
+    assert result.level is Level.urgent
+    assert [rule.id for rule in deciding_rules(result)] == [rule_id]
+
+
+@pytest.mark.parametrize(
+    ("age", "rule_id", "action"),
+    [
+        (10, "night_pain_child", "outcome.soon.within_48h"),
+        (15, "night_pain_child", "outcome.soon.within_48h"),
+        (16, "night_pain_young", "outcome.soon.within_48h"),
+        (24, "night_pain_young", "outcome.soon.within_48h"),
+        (None, "night_pain_young", "outcome.soon.within_48h"),
+        (25, "night_pain", None),
+    ],
+)
+def test_night_pain_is_within_48_hours_up_to_24(age: int | None, rule_id: str, action: str | None) -> None:
+    result = assess(Findings(**{**SCREENED, "age": age, "night_pain_weight_loss": True}))
+    assert result.level is Level.soon
+    assert [(rule.id, rule.action) for rule in deciding_rules(result)] == [(rule_id, action)]
+
+
+@pytest.mark.parametrize(
+    ("pain", "trauma", "level"),
+    [(7, True, Level.self_care), (8, True, Level.urgent), (10, True, Level.urgent), (7, False, Level.self_care),
+     (8, False, Level.soon), (10, False, Level.soon)],
+)  # fmt: skip
+def test_a_pain_score_of_8_or_more_counts(pain: int, trauma: bool, level: Level) -> None:
+    assert _level(age=30, onset="sudden", duration_days=1, trauma=trauma, pain_score=pain) is level
+
+
+def test_severe_pain_never_lowers_a_red_flag() -> None:
+    assert _level(pain_score=9, chest_pain=True) is Level.emergency
+    assert _level(pain_score=9, calf_swelling_one_side=True) is Level.urgent
+
+
+def test_cannot_bend_to_90_is_urgent_after_an_injury_only() -> None:
+    assert _level(age=30, trauma=True, duration_days=1, cannot_bend_90=True) is Level.urgent
+    assert _level(age=30, trauma=True, duration_days=1, cannot_bend_90=False) is Level.self_care
+    assert _level(age=30, trauma=False, cannot_bend_90=True) is Level.self_care  # Ottawa is a rule for injuries
+
+
+def test_a_tender_calf_is_urgent_with_a_clot_risk_factor() -> None:
+    risks = ("recent_surgery_or_immobilisation", "long_travel_over_4h", "cancer", "hormone_therapy_or_pregnancy")
+    for risk in risks:
+        assert _level(calf_pain_or_tenderness=True, **{risk: True}) is Level.urgent, risk
+    assert _level(calf_pain_or_tenderness=True, prior_clot=True) is Level.urgent
+    # Alone it is a Wells point, not "DVT likely"; the calf question and the check-ins watch for more.
+    assert _level(calf_pain_or_tenderness=True) is Level.self_care
+
+
+def test_settling_sciatica_is_told_4_to_6_weeks() -> None:
+    result = assess(Findings(**SCREENED, radiating_burning_pain=True, getting_worse_or_not_improving=False))
+    assert result.level is Level.self_care
+    assert deciding_rules(result)[0].detail == "outcome.self_care.detail_nerve"
+    for lang, weeks in (("en", "4 to 6 weeks"), ("es", "4 a 6 semanas")):
+        core = yaml.safe_load((LOCALES / lang / "core.yaml").read_text(encoding="utf-8"))
+        assert weeks in core["outcome.self_care.detail_nerve"]
+
+
+def test_the_reason_comes_from_the_rule_that_set_the_level() -> None:
+    result = assess(Findings(**SCREENED, onset="gradual", trauma=False, age=40, getting_worse_or_not_improving=True))
+    assert {"not_improving", "overuse"} <= set(result.rules)
+    assert [rule.id for rule in deciding_rules(result)] == ["not_improving"]
+
+
+def test_every_rule_override_names_its_own_level() -> None:
+    for rule in RULES:
+        for key in (rule.action, rule.detail):
+            assert key is None or key.startswith(f"outcome.{rule.level.value}."), rule.id
+
+
+def test_a_rule_that_adds_no_new_cause_adds_no_reason() -> None:
+    said = {**SCREENED, "prior_clot": True, "calf_swelling_one_side": True, "calf_pain_or_tenderness": True}
+    result = assess(Findings(**said))
+    assert [rule.id for rule in deciding_rules(result)][:2] == ["dvt_prior_clot", "dvt_calf_risk"]
+    assert reasons(result) == ("why.dvt_prior_clot",)
+    slow = assess(Findings(**SCREENED, age=40, getting_worse_or_not_improving=True, pain_score=9))
+    assert reasons(slow) == ("why.severe_pain", "why.not_improving")  # no cause of their own: each is a reason
