@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import string
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from bot.content.loader import Content
 from bot.triage import advice
 from bot.triage.assessment import Assessment, CauseHit
+from bot.triage.engine import Policy, advance, new_session
+from bot.triage.events import ChoiceSelected, MessageReceived
 from bot.triage.findings import BOOLEAN_FINDINGS, CAUSES, Findings, Level
 from bot.triage.rules import RULES, assess, deciding_rules, reasons
+from bot.triage.session import SessionStatus
 
 LOCALES = Path(__file__).resolve().parents[2] / "locales"
 LANGS = ("en", "es")
@@ -521,6 +526,105 @@ def test_every_rule_override_names_its_own_level() -> None:
     for rule in RULES:
         for key in (rule.action, rule.detail):
             assert key is None or key.startswith(f"outcome.{rule.level.value}."), rule.id
+
+
+# --- what the person reads: the outcome, with the real flow and catalogs ----------------------------------------------
+
+NOW = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
+
+
+def outcome(content: Content, answers: dict[str, str], locale: str = "en") -> tuple[Assessment, str]:
+    """Answers the intake as `answers` say ("none" or "no" where they say nothing) and returns the outcome's text."""
+    flow, policy = content.intake, Policy(countries=content.countries)
+    session = new_session(flow, NOW, locale, "US").model_copy(update={"disclaimer_shown": True})
+    turn = None
+    while session.status is SessionStatus.active and session.node is not None:
+        node = flow.nodes[session.node]
+        ids = [c.id for c in node.choices]
+        value = answers.get(session.node) or next(i for i in ("none", "no", "normal") if i in ids)
+        event = ChoiceSelected(session.node, value) if ids else MessageReceived(value)
+        turn = advance(flow, session, event, NOW, policy=policy, labels=content.labels())
+        session = turn.session
+    assert turn is not None and session.assessment is not None
+    (reply,) = [r for r in turn.replies if r.kind == "outcome"]
+    return session.assessment, "\n".join(content.catalog.render(p, locale) for p in reply.parts)
+
+
+ADULT = {"age": "40", "start_how": "gradual", "duration": "2", "pain": "3"}
+
+
+def test_the_outcome_gives_the_reason_that_set_the_level_not_a_guess_below_it(content: Content) -> None:
+    result, text = outcome(content, {**ADULT, "duration": "7", "course": "same"})
+    assert result.level is Level.soon and "overuse" in result.rules
+    assert "This is because it is getting worse or not getting better." in text
+    assert "came on slowly" not in text
+
+
+def test_a_childs_night_pain_says_48_hours_and_your_child(content: Content) -> None:
+    child = {**ADULT, "age": "10", "other_signs": "night"}
+    result, text = outcome(content, child)
+    assert result.level is Level.soon
+    assert text.startswith("See a doctor within the next 48 hours")
+    assert "your child has pain at night" in text and "next few days" not in text
+    _, texto = outcome(content, child, "es")
+    assert texto.startswith("Vea a un médico en las próximas 48 horas") and "su hijo o hija" in texto
+
+
+def test_an_adults_night_pain_keeps_the_next_few_days(content: Content) -> None:
+    result, text = outcome(content, {**ADULT, "age": "60", "other_signs": "night"})
+    assert result.level is Level.soon and "in the next few days" in text
+
+
+def test_a_child_with_a_fever_who_wont_walk_is_told_to_call_now(content: Content) -> None:
+    result, text = outcome(content, {**ADULT, "age": "7", "child_walk": "fever"})
+    assert result.level is Level.emergency and text.startswith("Call 911 now.")
+    assert "your child has a fever" in text
+
+
+def test_a_limping_child_without_injury_is_seen_today(content: Content) -> None:
+    result, text = outcome(content, {**ADULT, "age": "12", "child_walk": "limp"})
+    assert result.level is Level.urgent and "your child is limping" in text
+    result, _ = outcome(content, {**ADULT, "age": "12", "child_walk": "normal"})
+    assert result.level is Level.self_care
+
+
+def test_the_ottawa_bend_question_follows_an_injury(content: Content) -> None:
+    injured = {**ADULT, "start_how": "injury", "walk": "yes", "bend": "no"}
+    result, text = outcome(content, injured)
+    assert result.level is Level.urgent and "cannot bend your knee to a right angle" in text
+    result, _ = outcome(content, {**injured, "bend": "yes"})
+    assert result.level is Level.self_care
+
+
+def test_a_tender_calf_after_a_caesarean_is_a_clot_sign(content: Content) -> None:
+    result, text = outcome(content, {**ADULT, "age": "31", "calf": "tender", "clot_risk": "hormones"})
+    assert result.level is Level.urgent and result.causes[0].code == "dvt"
+    assert "one calf hurts or is tender and you have a higher risk of clots" in text
+
+
+def test_the_pain_score_is_used(content: Content) -> None:
+    assert outcome(content, {**ADULT, "pain": "10"})[0].level is Level.soon
+    assert outcome(content, {**ADULT, "start_how": "injury", "walk": "yes", "bend": "yes", "pain": "8"})[0].level is (
+        Level.urgent
+    )
+
+
+def test_settling_sciatica_outcome_says_4_to_6_weeks(content: Content) -> None:
+    said = {**ADULT, "other_signs": "nerve", "duration": "8", "course": "better"}
+    result, text = outcome(content, said)
+    assert result.level is Level.self_care
+    assert "4 to 6 weeks" in text and "about 2 weeks" not in text
+
+
+def test_a_numb_or_weak_foot_is_among_the_emergency_signs(content: Content) -> None:
+    for lang, words in (("en", ("numb", "weak")), ("es", ("adormecido", "débil"))):
+        label = content.catalog.raw("intake.emergency_signs.foot", lang)
+        assert all(word in label for word in words)
+        assert all(word in CATALOGS[lang]["why.limb_ischaemia"] for word in words)
+    assert "24" in content.catalog.raw("intake.emergency_signs.prompt", "en")
+    assert "24" in content.catalog.raw("intake.emergency_signs.prompt", "es")
+    result, text = outcome(content, {"emergency_signs": "foot"})
+    assert result.level is Level.emergency and "numb or weak" in text
 
 
 def test_a_rule_that_adds_no_new_cause_adds_no_reason() -> None:
