@@ -74,7 +74,7 @@ PUBLIC = "https://kneebot.example.org"
 SECRET = "bench-webhook-secret"
 ID_SECRET = b"kneebot-development-only"  # the default ID_HASH_SECRET
 # A self-care conversation typed over SMS (the same as bench_webhooks.py): what a stored conversation looks like.
-SMS_SCRIPT = ["hi", "6", "3", "4", "3", "4", "4", "1 week", "1", "3", "30"]
+SMS_SCRIPT = ["hi", "6", "4", "30", "4", "3", "5", "4", "1 week", "1", "3"]
 SMS_AREAS = (212, 646, 718, 917, 347, 929, 332, 516, 914, 631)  # +1 <area> 555 xxxx: 10,000 numbers per area code
 FIRST_CHAT = 1_000_000_000
 POLL_S = 0.25

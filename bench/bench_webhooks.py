@@ -75,10 +75,10 @@ PUBLIC = "https://kneebot.example.org"
 OUR_NUMBER = "+15005550006"
 FLOOR_PATH = "/floor"
 # A self-care conversation; Telegram presses the button where the question has one and types the rest.
-SMS_SCRIPT = ["hi", "6", "3", "4", "3", "4", "4", "1 week", "1", "3", "30"]
+SMS_SCRIPT = ["hi", "6", "4", "30", "4", "3", "5", "4", "1 week", "1", "3"]
 TELEGRAM_SCRIPT = [
-    "/start", "emergency_signs:none", "calf:no", "knee_swelling:none", "start_how:gradual", "mechanical:none",
-    "other_signs:none", "7", "course:better", "3", "30",
+    "/start", "emergency_signs:none", "calf:no", "30", "knee_swelling:none", "start_how:gradual", "mechanical:none",
+    "other_signs:none", "7", "course:better", "3",
 ]  # fmt: skip
 # Webhooks also paced at half their own closed-loop rate (with a send queue: half the rate its replies were all sent at)
 OWN_PACE = ("telegram", "sms", "telegram, inline")

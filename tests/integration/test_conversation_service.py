@@ -22,7 +22,7 @@ pytestmark = pytest.mark.real_redis
 
 PID = "sms-participant"
 # The start of a self-care conversation, typed as on SMS: each answer moves to the next question.
-ANSWERS = ["6", "3", "4", "3", "4"]
+ANSWERS = ["6", "4", "30", "4", "3"]
 
 
 Scenario = Callable[[ConversationService, ConversationService, redis.asyncio.Redis], Awaitable[None]]
@@ -123,7 +123,7 @@ def test_a_conversation_deleted_elsewhere_is_not_brought_back(
         assert await b.session(PID) is None
         await person.send(b, CommandReceived("start"))
         await person.send(b, "6")
-        await person.send(b, "4")  # another answer than A's, and as many commits as A's conversation had
+        await person.send(b, "5")  # another answer than A's, and as many commits as A's conversation had
         new = (await stored(b)).answers
         assert len(new) == 2 and new != remembered.session.answers  # type: ignore[union-attr]
 

@@ -16,7 +16,7 @@ from bot.channels.telegram import COMMANDS, TelegramBlocked, TelegramChannel, Te
 from bot.content.catalog import Catalog
 from bot.content.loader import Content
 from bot.triage.effects import SendReply, Text
-from bot.triage.engine import advance, new_session
+from bot.triage.engine import Policy, advance, new_session
 from bot.triage.events import ChoiceSelected, CommandReceived, Event, MessageReceived
 from tests.integration.fakes.serve import ServedApp
 from tests.integration.fakes.telegram_api import TOKEN, FakeTelegramAPI, callback_update, message_update
@@ -88,7 +88,8 @@ def run(served: ServedApp, catalog: Catalog) -> Callable[[Scenario], None]:
 
 def turn(content: Content, event: Event, locale: str = "en") -> tuple[SendReply, ...]:
     flow = content.intake
-    return advance(flow, new_session(flow, NOW, locale), event, NOW, labels=content.labels()).replies
+    policy = Policy(countries=content.countries)
+    return advance(flow, new_session(flow, NOW, locale), event, NOW, policy=policy, labels=content.labels()).replies
 
 
 def info(*keys: str) -> tuple[SendReply, ...]:

@@ -60,7 +60,7 @@ def test_first_message_gets_welcome_with_disclaimer_and_first_question(content: 
 
 def test_disclaimer_is_shown_once_per_conversation(content: Content) -> None:
     chat = started(content)
-    texts = [chat.text(chat.send(a)) for a in ("6", "4", "30", "4", "3", "4", "4", "2 weeks", "1", "3")]
+    texts = [chat.text(chat.send(a)) for a in ("6", "4", "30", "4", "3", "5", "4", "2 weeks", "1", "3")]
     assert not any("not a diagnosis" in t for t in texts)
 
 
@@ -82,7 +82,7 @@ def test_emergency_number_follows_the_country(content: Content) -> None:
     assert chat.text(turn).startswith("Call 999 now.")
 
 
-@pytest.mark.parametrize("status_words", [("stop",), ("6", "4", "30", "4", "3", "4", "4", "1 day", "3")])
+@pytest.mark.parametrize("status_words", [("stop",), ("6", "4", "30", "4", "3", "5", "4", "1 day", "3")])
 def test_red_flags_are_screened_after_stop_and_after_the_outcome(content: Content, status_words: tuple[str]) -> None:
     chat = started(content)
     for word in status_words:
@@ -188,7 +188,7 @@ def test_session_on_a_node_that_no_longer_exists_restarts_politely(content: Cont
 
 
 def self_care_answers() -> list[str]:
-    return ["6", "4", "30", "4", "3", "4", "4", "1 week", "1", "3"]
+    return ["6", "4", "30", "4", "3", "5", "4", "1 week", "1", "3"]
 
 
 def test_self_care_outcome_has_action_tips_warning_signs_and_check_ins(content: Content) -> None:
@@ -224,7 +224,7 @@ def test_check_in_schedule_comes_from_policy(content: Content) -> None:
 
 def test_not_sure_about_an_emergency_sign_still_means_be_seen_today(content: Content) -> None:
     chat = started(content)
-    for answer in ["not sure", "4", "30", "4", "3", "4", "4", "1 day", "3"]:
+    for answer in ["not sure", "4", "30", "4", "3", "5", "4", "1 day", "3"]:
         chat.send(answer)
     assert chat.session.assessment is not None
     assert chat.session.assessment.level is Level.urgent
@@ -232,7 +232,7 @@ def test_not_sure_about_an_emergency_sign_still_means_be_seen_today(content: Con
 
 def test_numbers_out_of_range_are_asked_again(content: Content) -> None:
     chat = started(content)
-    for answer in ["6", "4", "30", "4", "3", "4", "4", "2 days"]:
+    for answer in ["6", "4", "30", "4", "3", "5", "4", "2 days"]:
         chat.send(answer)
     assert chat.session.node == "pain"
     turn = chat.send("11")

@@ -581,6 +581,16 @@ def test_a_child_with_a_fever_who_wont_walk_is_told_to_call_now(content: Content
     assert "your child has a fever" in text
 
 
+def test_a_very_unwell_child_who_wont_walk_is_told_to_call_now(content: Content) -> None:
+    result, _ = outcome(content, {**ADULT, "age": "2", "child_walk": "unwell"})
+    assert result.level is Level.emergency and "child_fever_not_walking" in result.rules
+
+
+def test_at_16_not_bearing_weight_is_asked_among_the_knee_signs_and_seen_today(content: Content) -> None:
+    result, text = outcome(content, {**ADULT, "age": "16", "mechanical": "no_weight"})
+    assert result.level is Level.urgent and "you cannot put weight on the leg" in text
+
+
 def test_a_limping_child_without_injury_is_seen_today(content: Content) -> None:
     result, text = outcome(content, {**ADULT, "age": "12", "child_walk": "limp"})
     assert result.level is Level.urgent and "your child is limping" in text
