@@ -11,6 +11,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import parse_qsl
 
 from jinja2 import Environment
@@ -171,7 +172,9 @@ async def signin(request: Request) -> Response:
         log.warning("console: storage unavailable (%s)", type(e).__name__)
         return site.error(request, 503, "staff.console.error.unavailable")
     if result.locked_until is not None:
-        locked = words("staff.console.sign_in.locked", until=words.clock(result.locked_until))
+        # Rounded up to the minute: never tell someone a time before the lock lifts.
+        until = words.clock(result.locked_until + timedelta(seconds=59))
+        locked = words("staff.console.sign_in.locked", until=until)
         return signin_form(request, site, status=429, problem=locked, email=email)
     if result.session_id is None:
         return signin_form(request, site, status=401, problem=words("staff.console.sign_in.refused"), email=email)

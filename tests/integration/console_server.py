@@ -8,6 +8,7 @@ import itertools
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -20,11 +21,13 @@ from twilio.request_validator import RequestValidator  # type: ignore[import-unt
 
 from bot.app.server import SMS_PATH, TELEGRAM_PATH, create_app
 from bot.app.settings import Settings
+from bot.app.simulate import persona_answer
 from bot.console.passwords import Passwords
 from bot.content.loader import load_content
 from bot.storage.accounts import AccountStore
 from bot.storage.audit import AuditLog
 from bot.storage.cases import Case, CaseStore
+from bot.triage.findings import Findings
 from tests.integration.fakes.serve import ServedApp
 from tests.integration.fakes.telegram_api import TOKEN, FakeTelegramAPI
 from tests.integration.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioApi
@@ -41,6 +44,7 @@ LEAD, STAFF = "lead@clinic.example", "nurse@clinic.example"
 RED_FLAG_SMS = "my calf is swollen and I can't breathe"
 START = datetime(2026, 11, 5, 15, 0, tzinfo=UTC)  # a Thursday; 10:00 in the clinic (America/New_York)
 _SIDS = itertools.count(1)
+CONTENT = load_content()
 
 
 class MovableClock:
@@ -71,7 +75,8 @@ class ConsoleStack:
         return self.url + "/staff"
 
     def run(self, work: Callable[[redis.asyncio.Redis], Awaitable[T]]) -> T:
-        """`work` with a client of its own, in an event loop of its own (the server runs in another thread)."""
+        """`work` with a client of its own, in an event loop of its own on a thread of its own (the server runs in
+        another thread, and Playwright's sync API keeps its own loop running in the test's)."""
 
         async def main() -> T:
             client = redis.asyncio.Redis.from_url(self.redis_url)
@@ -80,7 +85,8 @@ class ConsoleStack:
             finally:
                 await client.aclose()
 
-        return asyncio.run(main())
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, main()).result()
 
     def add_account(self, email: str, role: str, password: str = PASSWORD, passwords: Passwords | None = None) -> None:
         hashed = (passwords or Passwords()).hash(password)
@@ -109,6 +115,22 @@ class ConsoleStack:
         response = httpx.post(self.url + SMS_PATH, data=form, headers={"X-Twilio-Signature": signature}, timeout=15)
         assert response.status_code == 200, response.text
         return [m.text or "" for m in ET.fromstring(response.text).iter("Message")]
+
+    def sms_persona(self, facts: dict[str, Any], sender: str) -> list[str]:
+        """Answer the intake by SMS as a clinical vignette's persona would; the outcome's messages."""
+        persona, intake = Findings.model_validate(facts), CONTENT.intake
+        prompts = {n: CONTENT.catalog.raw(intake.prompt_key(n), "en") for n, node in intake.nodes.items()
+                   if node.kind != "assessment"}  # fmt: skip
+        reply = self.sms("hi", sender)
+        for _ in range(30):
+            node = next((n for n, prompt in prompts.items() if prompt in reply[-1]), None)
+            if node is None:
+                return reply
+            answer = persona_answer(intake, node, persona)
+            if intake.nodes[node].choices:
+                answer = str([c.id for c in intake.nodes[node].choices].index(answer) + 1)
+            reply = self.sms("not sure" if answer == "unsure" else answer, sender)
+        raise AssertionError("the SMS conversation did not end")
 
     def tg(self, update: dict[str, Any]) -> httpx.Response:
         headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
@@ -175,6 +197,6 @@ def serve_console(redis_url: str, **overrides: Any) -> Iterator[ConsoleStack]:
     clock = MovableClock(START)
     with ServedApp(telegram.app) as tg_served, ServedApp(twilio.app) as tw_served:
         settings = console_settings(redis_url, tg_served.url, tw_served.url, **overrides)
-        app = create_app(settings, content=load_content(), clock=clock)
+        app = create_app(settings, content=CONTENT, clock=clock)
         with ServedApp(app) as served:
             yield ConsoleStack(served.url, settings, clock, telegram, twilio, redis_url)
