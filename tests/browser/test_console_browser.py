@@ -1,10 +1,18 @@
 """The staff console in a real headless Chromium: sign-in and lockout, the live list, acknowledge and resolve, the
-leads' charts and export, a forged form, roles, and nothing reachable signed out. Each saves a picture of its page."""
+leads' charts and export, a forged form, roles, and nothing reachable signed out. Each saves a picture of its page.
+
+Playwright never downloads a browser here: it launches Debian's /usr/bin/chromium (`.ci/run` installs it). Without
+it the tests are skipped, except in CI, where a missing browser is a failure, as a missing redis-server is. (No
+conftest.py in this folder: a second module named `conftest` would shadow tests/conftest.py for `from conftest
+import ...`.)
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+import os
+import shutil
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -23,8 +31,47 @@ from tests.integration.console_server import LEAD, PASSWORD, RED_FLAG_SMS, STAFF
 from tests.integration.fakes.serve import ServedApp
 
 pytestmark = pytest.mark.browser
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 VIGNETTES = {c["id"]: c["facts"] for c in CLINICAL_VIGNETTES}
 WAIT_MS = 10_000  # for what the page does by itself (the live list asks every 2 s)
+
+
+def _unavailable(why: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"CI needs the browser tests' chromium: {why}", pytrace=False)
+    pytest.skip(why)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
+        _unavailable(f"no {CHROMIUM} (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:
+        _unavailable(f"no playwright ({exc}): pip install -e '.[test]'")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the tests save a picture of each page: KNEEBOT_SCREENSHOTS (docs/console for the README's), or a
+    temporary folder, so that running the suite never changes a tracked file."""
+    chosen = os.environ.get("KNEEBOT_SCREENSHOTS")
+    folder = Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,8 @@ import pytest
 import redis.asyncio
 from argon2 import PasswordHasher
 
+from bot.app.server import create_app
+from bot.app.settings import Settings
 from bot.console.passwords import PARAMETERS, Passwords
 from bot.storage.accounts import AccountStore
 from bot.storage.audit import AuditLog
@@ -41,6 +43,7 @@ from tests.integration.console_server import (
     serve_console,
     sign_in,
 )
+from tests.integration.fakes.serve import ServedApp
 
 PHONE = "+12125550144"
 
@@ -543,3 +546,17 @@ def test_serve_refuses_to_start_with_accounts_and_no_console_secret_or_a_weak_on
                     "CONSOLE_SECRET")  # fmt: skip
     one_line_exit_2(kneebot("serve", "--port", "1", CONSOLE_SECRET="short", **sms), "too weak")
     one_line_exit_2(kneebot("serve", "--port", "1", CLINIC_TIME_ZONE="Mars/Olympus", **sms), "CLINIC_TIME_ZONE")
+
+
+def test_without_redis_the_console_says_it_needs_it() -> None:
+    settings = Settings(
+        _env_file=None,
+        public_base_url="https://kneebot.example.org",
+        twilio_account_sid="AC" + "1" * 32,
+        twilio_auth_token="x",
+        twilio_from_number="+15005550006",
+        console_secret=CONSOLE_SECRET,
+    )
+    with ServedApp(create_app(settings)) as served:
+        response = httpx.get(served.url + "/staff/signin", timeout=10)
+    assert response.status_code == 503 and "REDIS_URL" in response.text
