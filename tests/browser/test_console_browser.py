@@ -31,7 +31,7 @@ from tests.integration.console_server import LEAD, PASSWORD, RED_FLAG_SMS, STAFF
 from tests.integration.fakes.serve import ServedApp
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("KNEEBOT_CHROMIUM", "/usr/bin/chromium")
 ARGS = [
     "--headless",
     "--no-sandbox",
@@ -52,14 +52,15 @@ def _unavailable(why: str) -> None:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
+    executable = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
+    if executable is None:
         _unavailable(f"no {CHROMIUM} (apt-get install chromium)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as exc:
         _unavailable(f"no playwright ({exc}): pip install -e '.[test]'")
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        launched = playwright.chromium.launch(executable_path=executable, args=ARGS)
         yield launched
         launched.close()
 
