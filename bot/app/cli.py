@@ -12,6 +12,8 @@ from typing import Any, NoReturn
 
 import click
 
+from bot.app.staff_console import console_problem, staff_group
+
 CHANNELS = click.Choice(["sms", "telegram"])
 LOCALES = click.Choice(["en", "es"])
 
@@ -179,6 +181,8 @@ def serve(host: str, port: int | None) -> None:
     from bot.app.wiring import settle_heap
 
     settings = _server_settings()
+    if problem := console_problem(settings):
+        fail(problem)
     configure_logging(settings.log_level)
     app = create_app(settings, content=_content())
     settle_heap()
@@ -369,3 +373,6 @@ def audit_export(output: str, since: str | None) -> None:
         fail(f"cannot write {output}: {e.strerror}")
     if output != "-":
         click.echo(json.dumps({"ok": True, "events": count, "output": output}), err=True)
+
+
+main.add_command(staff_group(lambda: _server_settings("redis")))

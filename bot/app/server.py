@@ -17,9 +17,10 @@ from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from bot.app.settings import Settings
+from bot.app.staff_console import staff_console
 from bot.app.wiring import Services, delivery_limits, make_channels, redis_client
 from bot.channels.base import Inbound
 from bot.channels.sms import SmsChannel, SmsFormError, parse_form
@@ -310,6 +311,7 @@ def create_app(
             Route(SMS_PATH, sms_webhook, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
+            Mount("/staff", app=staff_console(settings, services)),
         ],
         lifespan=lifespan,
     )

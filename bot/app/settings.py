@@ -70,6 +70,27 @@ class Settings(BaseSettings):
     escalation_share_contact: bool = False  # include the person's phone number in the case (off: no name or number)
     audit_max_events: int = Field(default=1_000_000, ge=1000)
 
+    # The staff console (/staff/): CONSOLE_SECRET signs its cookies and is required once staff accounts exist
+    # (`kneebot serve` checks); times are shown in CLINIC_TIME_ZONE (unset: DEFAULT_TIME_ZONE).
+    console_secret: SecretStr | None = None
+    clinic_time_zone: str | None = None
+
+    @field_validator("console_secret")
+    @classmethod
+    def _console_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and (len(value.get_secret_value()) < 32 or len(set(value.get_secret_value())) < 10):
+            raise ValueError("too weak: use at least 32 random characters, e.g. from secrets.token_urlsafe(32)")
+        return value
+
+    @field_validator("clinic_time_zone")
+    @classmethod
+    def _clinic_zone(cls, value: str | None) -> str | None:
+        return value if value is None else zone_for(None, None, value).key
+
+    @cached_property
+    def clinic_zone(self) -> ZoneInfo:
+        return zone_for(None, None, self.clinic_time_zone or self.default_time_zone)
+
     @field_validator("checkin_schedule")
     @classmethod
     def _schedule(cls, value: str) -> str:

@@ -44,6 +44,17 @@ class AuditLog:
                 return
             start = "(" + _text(rows[-1][0])
 
+    async def newest_first(self, *, batch: int = 1000) -> AsyncIterator[dict[str, str]]:
+        """Every entry, newest first (the caller stops when it has gone back far enough), as `export` gives them."""
+        end = "+"
+        while True:
+            rows = await self.client.xrevrange(keys.audit(), max=end, min="-", count=batch) or []
+            for raw_id, raw in rows:
+                yield {"id": _text(raw_id), **{_text(k): _text(v) for k, v in (raw or {}).items()}}
+            if len(rows) < batch:
+                return
+            end = "(" + _text(rows[-1][0])
+
     def args(self, kind: str, fields: Mapping[str, str], now: datetime) -> list[str | int | bytes]:
         """The entry as a script's arguments (the cap, then field, value, ...), for a change that writes its own."""
         flat: list[str | int | bytes] = [self.max_events]

@@ -106,3 +106,45 @@ def workers_alive() -> str:
 
 def audit() -> str:
     return f"{PREFIX}:audit"
+
+
+# --- the staff console (#18): accounts by a keyed hash of the email, sessions by a hash of their id ---------------
+
+
+def account_id(secret: bytes, email: str) -> str:
+    """A staff account's opaque id (`staff-...`): a keyed hash of the normalised email, so no address is a key."""
+    return participant_id(secret, "staff", email.strip().lower())
+
+
+def account(account: str) -> str:
+    return f"{PREFIX}:account:{tag(account)}"
+
+
+def accounts() -> str:
+    """The set of staff account ids."""
+    return f"{PREFIX}:accounts"
+
+
+def account_sessions(account: str) -> str:
+    """The set of an account's console session digests, so removing the account ends them all."""
+    return f"{PREFIX}:account-sessions:{tag(account)}"
+
+
+def console_session(digest: str) -> str:
+    """A console session, by a hash of its id: the cookie's secret value is never a key name."""
+    return f"{PREFIX}:console-session:{tag(digest)}"
+
+
+def signin_failures(scope: str) -> str:
+    """Failed sign-ins counted for one account id, or one client address's hash (`addr-...`), within a window."""
+    return f"{PREFIX}:signin-failures:{tag(scope)}"
+
+
+def case_log(case_id: str) -> str:
+    """What staff did with a case, in order (acknowledged, notes, resolved), on the case's own slot."""
+    return f"{PREFIX}:case-log:{tag(case_id)}"
+
+
+def case_messages(case_id: str) -> str:
+    """The messages exchanged with the person after a consented handoff (phase 2 of #18)."""
+    return f"{PREFIX}:case-messages:{tag(case_id)}"
