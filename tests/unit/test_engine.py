@@ -28,7 +28,7 @@ class Chat:
     def send(self, event: Event | str) -> Turn:
         if isinstance(event, str):
             event = MessageReceived(event)
-        turn = advance(self.content.intake, self.session, event, NOW, labels=self.content.labels())
+        turn = advance(self.content.intake, self.session, event, NOW, language=self.content.language)
         self.session = turn.session
         self.turns.append(turn)
         return turn
