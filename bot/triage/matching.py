@@ -44,7 +44,8 @@ def read_answer(language: Language, flow: FlowDefinition, node_id: str, text: st
     if cheap is not None:
         return cheap
     tokens = language.lexicon.read(text)
-    found = _outermost(f for f in language.answers.find(tokens) if f.kind not in CHOICE_KINDS or f.key in choices)
+    raw = language.answers.find(tokens)
+    found = _outermost(f for f in raw if f.kind not in CHOICE_KINDS or f.key in choices)
     if not any(t not in PUNCTUATION for t in tokens):
         return Help() if "?" in tokens else unclear(node)
     if any(f.kind == "help" for f in found) or _whole(tokens, found, "help_alone") is not None:
@@ -52,7 +53,8 @@ def read_answer(language: Language, flow: FlowDefinition, node_id: str, text: st
     if node.kind == "number":
         reading = read_number(node, tokens, found, now)
     else:
-        reading = _picked(tokens, found, choices) or _named(tokens, found, choices)
+        negations = [f for f in raw if f.kind == "negation"]
+        reading = _picked(tokens, found, choices) or _named(tokens, found, choices, negations)
     if isinstance(reading, Unclear) and reading.reason == "not_understood":
         command = _whole(tokens, found, "command")
         if command is not None:
@@ -103,6 +105,8 @@ class _Choices:
     def __init__(self, flow: FlowDefinition, node_id: str, node: Node) -> None:
         self.node = node
         self.ids = [c.id for c in node.choices]
+        # Choices that end the questions (an emergency sign): named with a doubt, they still count.
+        self.decisive = {c.id for c in node.choices if c.next and flow.nodes[c.next].kind == "assessment"}
         self.by_key: dict[str, str] = {}
         for c in node.choices:
             self.by_key[flow.label_key(node_id, c)] = c.id
@@ -205,35 +209,46 @@ def _by_numbers(choices: _Choices, numbers: Sequence[int]) -> Reading:
 # --- choices by their words: "yeah it's swollen", "no fever but I feel awful" ---------------------------------------
 
 
-def _named(tokens: Sequence[str], found: Sequence[Found], choices: _Choices) -> Reading:
+def _named(tokens: Sequence[str], found: Sequence[Found], choices: _Choices, negations: Sequence[Found]) -> Reading:
+    """`negations` are every negation word, also those inside a longer phrase ("not" in "I do not")."""
     idioms = [f for f in found if f.kind == "idiom"]
     named = [f for f in found if f.kind in CHOICE_KINDS and not any(_overlap(f, i) for i in idioms)]
     # Words say one thing: of two phrases sharing words ("felt a pop" and "pop and it swelled"), the longer.
     said = sorted((f for f in named if not any(_overlap(f, g) and _longer(g, f) for g in named)), key=lambda f: f.start)
-    # A no said just before a choice denies it, as "not" does: "it is not swollen", "nothing like that".
-    scope = _Scope(tokens, found, [h for h in said if choices.by_key[h.key] in NEGATIVE])
+    scope = _Scope(tokens, found, negations)
+    # A no that is itself denied says nothing ("not normal", "isn't the same"): not by a word that is a no on its own
+    # ("no, they look the same", "no none of those"). The others deny, as "not" does, the choice just after them
+    # ("it is not swollen") or one they run into ("no fever" in "no fever or chills", the label "Fever or chills").
+    negatives = [h for h in named if choices.by_key[h.key] in NEGATIVE]
+    alone = {(h.start, h.end) for h in negatives}
+    denied_nos = {h: scope.worded_denial(h, alone) for h in negatives}
+    spent = {by for by in denied_nos.values() if by is not None}  # "I do not" in "I do not feel fine" is spent too
+    nos = [h for h, by in denied_nos.items() if by is None and not any(h.start <= b < h.end for b in spent)]
+    scope.deny_with(nos)
     positives: list[str] = []
     unsure = negative = yes = False
     denied: dict[int, int] = {}  # hit index -> the token where its denial starts
-    deniers: set[int] = set()
+    deniers = set(spent)
     for n, hit in enumerate(said):
         meant = choices.by_key[hit.key]
         if meant == UNSURE:
             unsure = True
             continue
         if meant in NEGATIVE:
-            continue
+            continue  # counted below, unless it only denied a choice
         denier = scope.denier(hit, said[:n], denied)
         if denier is not None:
             denied[n], negative = denier, True
             deniers.add(denier)
-        elif any(h.key in choices and choices.by_key[h.key] == UNSURE and scope.same_part(h, hit) for h in said):
-            unsure = True  # "not sure if it's swollen"
+        elif meant not in choices.decisive and any(
+            choices.by_key[h.key] == UNSURE and scope.same_part(h, hit) for h in said
+        ):
+            unsure = True  # "not sure if it's swollen"; but "not sure if I fainted" is kept: the safer side
         elif meant == YES or meant == choices.means_yes and hit.key == "choice.yes":
             yes = True
         else:
             positives.append(meant)
-    answers_no = [h for h in said if choices.by_key[h.key] in NEGATIVE and h.start not in deniers]
+    answers_no = [h for h in nos if h in said and h.start not in deniers]
     negative = negative or bool(answers_no)
     if yes and not positives and choices.means_yes not in (None, YES):
         positives, yes = [choices.means_yes], False
@@ -244,7 +259,7 @@ def _named(tokens: Sequence[str], found: Sequence[Found], choices: _Choices) -> 
 class _Scope:
     """Where a denial ("not", "sin") and a doubt ("not sure") reach: within a clause, up to a "but"."""
 
-    def __init__(self, tokens: Sequence[str], found: Sequence[Found], denials: Sequence[Found]) -> None:
+    def __init__(self, tokens: Sequence[str], found: Sequence[Found], negations: Sequence[Found]) -> None:
         self.tokens = tokens
         self.breaks = {i for i, t in enumerate(tokens) if t in PUNCTUATION}
         self.negators: dict[int, int] = {}  # end -> start
@@ -256,12 +271,29 @@ class _Scope:
                 self.negators[f.end] = f.start
             elif f.kind == "carried_by":
                 self.carried.update(range(f.start, f.end))
+        self.words = {f.end: f.start for f in negations}
+        self.denials: list[Found] = []
+
+    def deny_with(self, denials: Sequence[Found]) -> None:
+        self.denials = list(denials)
         for f in denials:
             self.negators[f.end] = f.start
+
+    def worded_denial(self, hit: Found, unless: set[tuple[int, int]]) -> int | None:
+        """Where a negation word ("not") a few words before `hit`, in its clause, starts; none of the spans `unless`."""
+        gap, i = 0, hit.start
+        while i > 0 and i - 1 not in self.breaks and gap <= NEGATION_REACH:
+            if i in self.words and (self.words[i], i) not in unless:
+                return self.words[i]
+            gap, i = gap + 1, i - 1
+        return None
 
     def denier(self, hit: Found, before: Sequence[Found], denied: Mapping[int, int]) -> int | None:
         """The start of the denial that reaches `hit`: a negator a few words before it in its clause, or one that
         reaches a choice before it joined by "or" ("no fever or chills")."""
+        for f in self.denials:
+            if f.start < hit.start < f.end:
+                return f.start
         ends = {h.end: n for n, h in enumerate(before)}
         gap, i = 0, hit.start
         while i > 0:

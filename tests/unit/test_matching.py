@@ -115,6 +115,36 @@ def test_what_is_named_wins_over_a_no_the_safer_side(content: Content) -> None:
     assert read(content, "intake.emergency_signs", "no, but my foot is cold and pale") == Answered(("foot",))
 
 
+@pytest.mark.parametrize(
+    ("description", "where", "text", "expected"),
+    [
+        ("a denial stops at 'and'", "intake.emergency_signs", "no energy and short of breath", "breathing"),
+        ("una negación se corta en la 'y'", "intake.fever", "no tengo hambre y me siento fatal", "unwell"),
+        (
+            "a doubted sign that ends the questions is kept",
+            "intake.emergency_signs",
+            "not sure if i fainted",
+            "fainted",
+        ),
+        ("a hedge is no denial", "intake.emergency_signs", "maybe a little short of breath", "breathing"),
+        ("a denial with 'problems with'", "intake.emergency_signs", "no problems with my breathing", "none"),
+        ("a denial carried by 'or'", "intake.fever", "no fever or chills", "no"),
+        ("not feeling fine is feeling unwell", "intake.fever", "i don't feel fine", "unwell"),
+        ("no me siento bien", "intake.fever", "no me siento bien", "unwell"),
+    ],
+)
+def test_a_reading_never_plays_down_a_warning_sign(
+    content: Content, description: str, where: str, text: str, expected: str
+) -> None:
+    assert read(content, where, text) == Answered((expected,)), description
+
+
+@pytest.mark.parametrize("text", ["not normal", "they're not the same", "no está bien", "no se ven iguales"])
+def test_a_denied_no_is_no_answer(content: Content, text: str) -> None:
+    """ "Not normal" says something is wrong, not what: ask again rather than record a no."""
+    assert read(content, "intake.calf", text) == Unclear("not_understood", "answer.not_understood")
+
+
 def test_numbers_that_fail_say_how(content: Content) -> None:
     assert read(content, "intake.age", "150") == Unclear("out_of_range", "answer.age_range")
     assert read(content, "intake.age", "he's in his 70s") == Unclear("vague", "answer.age_vague")
