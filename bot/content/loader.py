@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -31,7 +31,6 @@ class Content:
     flows: dict[str, FlowDefinition]
     catalog: Catalog
     language: Language
-    vocabularies: dict[str, Vocabulary] = field(default_factory=dict)
 
     @property
     def intake(self) -> FlowDefinition:
@@ -75,7 +74,7 @@ def load_content(root: Path = ROOT) -> Content:
         language = build_language(vocabularies, labels=labels, known=_words(messages))
     except ValueError as e:
         raise ContentError(f"vocabulary: {e}") from None
-    content = Content(flows, Catalog(messages), language, vocabularies)
+    content = Content(flows, Catalog(messages), language)
     problems = list(check(content))
     if problems:
         raise ContentError(f"{len(problems)} problem(s): " + "; ".join(problems[:10]))
@@ -133,7 +132,7 @@ def _answer_words(content: Content) -> Iterator[str]:
     own = {f"{f.id}.{n}.{c.id}": f.label_key(n, c) for f in flows for n, node in f.nodes.items() for c in node.choices}
     labels = set(own.values())
     for locale in content.catalog.locales:
-        answers = content.vocabularies[locale].answers if locale in content.vocabularies else AnswersFile()
+        answers = content.language.answers.files.get(locale, AnswersFile())
         where = f"{locale}/vocabulary/answers.yaml"
         for key, label in sorted(own.items()):
             if not (answers.choices.get(key) or answers.choices.get(label) or content.catalog.has(label, locale)):

@@ -133,10 +133,17 @@ _PLAIN = re.compile(r"[a-z0-9]+(?: [a-z0-9]+)*")
 class Phrasebook:
     """Every locale's answer words, compiled: `find` lists every phrase in a message's tokens."""
 
-    def __init__(self, phrases: PhraseSet, labels: PhraseSet, exact: Mapping[str, frozenset[str]], keep: Iterable[str]):
+    def __init__(
+        self,
+        files: Mapping[str, AnswersFile],
+        phrases: PhraseSet,
+        labels: PhraseSet,
+        exact: Mapping[str, frozenset[str]],
+    ) -> None:
+        self.files = dict(files)  # each locale's file as read, for the content checks
         self._phrases, self._labels = phrases, labels
         self.exact = exact  # a whole message that is one plain choice phrase -> its choice keys: the cheap path
-        self.keep = frozenset(keep)
+        self.keep = frozenset(w for file in files.values() for w in file.keep)
 
     @classmethod
     def empty(cls) -> Phrasebook:
@@ -184,10 +191,10 @@ class Phrasebook:
         # beside "not" and "sure" so that the longest phrase can win.
         each = {f"{key}\x1f{n}": [phrase] for key, phrases in merged.items() for n, phrase in enumerate(phrases)}
         return cls(
+            files,
             PhraseSet(each, classes),
             PhraseSet(label_phrases),
             {text: frozenset(keys) for text, keys in exact.items()},
-            (w for file in files.values() for w in file.keep),
         )
 
     @property
