@@ -12,11 +12,13 @@ import yaml
 from pydantic import ValidationError
 
 from bot.content.catalog import Catalog, placeholders
-from bot.triage import advice, red_flags, rules
+from bot.triage import advice, reading, red_flags, rules
 from bot.triage.emergency import UNKNOWN_NUMBER, CountryTable
 from bot.triage.findings import CAUSES
 from bot.triage.flow import FlowDefinition
 from bot.triage.language import Language, Vocabulary, WordsFile, build_language
+from bot.triage.phrasebook import COMMANDS, SHARED_CHOICES, AnswersFile
+from bot.triage.text import clean, split_words
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 COUNTRIES = "countries.yaml"  # a data table beside the flows, not a flow
@@ -71,8 +73,10 @@ def load_content(root: Path = ROOT) -> Content:
             merged.update(data)
         messages[folder.name] = merged
     vocabularies = {locale: _vocabulary(root / "locales" / locale) for locale in messages}
+    label_keys = set().union(*(f.label_keys() for f in flows.values()))
+    labels = {locale: {k: v for k, v in texts.items() if k in label_keys} for locale, texts in messages.items()}
     try:
-        language = build_language(vocabularies)
+        language = build_language(vocabularies, labels=labels, known=_words(messages))
     except ValueError as e:
         raise ContentError(f"vocabulary: {e}") from None
     content = Content(flows, Catalog(messages), language, _countries(root / "flows" / COUNTRIES))
@@ -91,6 +95,13 @@ def _countries(path: Path) -> CountryTable:
         raise ContentError(f"{path.name}: {_first_error(e)}") from None
 
 
+def _words(messages: dict[str, dict[str, str]]) -> set[str]:
+    """Every word of every message, in every locale: real words the speller must leave as they are."""
+    return {
+        w.replace("'", "") for texts in messages.values() for text in texts.values() for w in split_words(clean(text))
+    }
+
+
 def _vocabulary(folder: Path) -> Vocabulary:
     """locales/<lang>/vocabulary/*.yaml, each checked against its model in bot.triage."""
     where = folder / "vocabulary"
@@ -100,7 +111,9 @@ def _vocabulary(folder: Path) -> Vocabulary:
         return _yaml(path) if path.exists() else {}
 
     try:
-        return Vocabulary(locale=folder.name, words=WordsFile.model_validate(read("words")))
+        words = WordsFile.model_validate(read("words"))
+        answers = AnswersFile.model_validate(read("answers"))
+        return Vocabulary(locale=folder.name, words=words, answers=answers)
     except ValidationError as e:
         raise ContentError(f"{folder.name}/vocabulary: {_first_error(e)}") from None
 
@@ -112,7 +125,7 @@ def check(content: Content) -> Iterator[str]:
             yield f"flows/{required}.yaml is missing"
     needed = set().union(*(f.message_keys() for f in content.flows.values()))
     needed |= {r.why for r in rules.RULES} | {f"cause.{c}" for c in CAUSES}
-    needed |= {f"flag.{f.id}" for f in red_flags.RED_FLAGS} | set(advice.ALL_KEYS)
+    needed |= {f"flag.{f.id}" for f in red_flags.RED_FLAGS} | set(advice.ALL_KEYS) | reading.REPLY_KEYS
     needed |= {key for r in rules.RULES for key in (r.action, r.detail) if key}
     needed |= {UNKNOWN_NUMBER} | {row.crisis.message for row in content.countries.countries.values() if row.crisis}
     reference = catalog.keys("en")
@@ -125,6 +138,29 @@ def check(content: Content) -> Iterator[str]:
         for key in sorted(reference & keys):
             if placeholders(catalog.raw(key, locale)) != placeholders(catalog.raw(key, "en")):
                 yield f"{locale}: {key} has other placeholders than en"
+    yield from _answer_words(content)
+
+
+def _answer_words(content: Content) -> Iterator[str]:
+    """Every choice can be given in words (its own or its label) and every command is a word, in every locale;
+    every choice key in an answers file names a choice that exists."""
+    flows = content.flows.values()
+    own = {f"{f.id}.{n}.{c.id}": f.label_key(n, c) for f in flows for n, node in f.nodes.items() for c in node.choices}
+    labels = set(own.values())
+    for locale in content.catalog.locales:
+        answers = content.language.answers.files.get(locale, AnswersFile())
+        where = f"{locale}/vocabulary/answers.yaml"
+        for key, label in sorted(own.items()):
+            if not (answers.choices.get(key) or answers.choices.get(label) or content.catalog.has(label, locale)):
+                yield f"{where}: the choice {key} has no words and no label"
+        for key in sorted(set(answers.choices) - labels - set(own)):
+            yield f"{where}: {key} is no choice of any flow"
+        for key in SHARED_CHOICES:
+            if not answers.choices.get(key):
+                yield f"{where}: no words for {key}"
+        for command in COMMANDS:
+            if not answers.commands.get(command):
+                yield f"{where}: no words for the command {command}"
 
 
 def _yaml(path: Path) -> dict[str, object]:

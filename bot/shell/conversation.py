@@ -177,7 +177,7 @@ class ConversationService:
         flow, now = self.content.intake, self.clock.now()
         if isinstance(event, MessageReceived) and screen(event.text, locale).interrupt is not None:
             session = new_session(flow, now, locale, country).model_copy(update={"disclaimer_shown": True})
-            turn = advance(flow, session, event, now, policy=self.policy)
+            turn = advance(flow, session, event, now, policy=self.policy, language=self.content.language)
             await self._apply(participant, turn.session, _follow_ups(turn), address)
             return Handled(turn.replies, locale)
         number = self.policy.emergency(country).param
@@ -211,7 +211,14 @@ class ConversationService:
             now = self.clock.now()
             session = loaded.session or new_session(flow, now, locale, country)
             turn = advance(
-                flow, session, event, now, policy=self.policy, labels=self._labels, checkin=self.content.checkin
+                flow,
+                session,
+                event,
+                now,
+                policy=self.policy,
+                labels=self._labels,
+                checkin=self.content.checkin,
+                language=self.content.language,
             )
             follow_ups = _follow_ups(turn)
             if any(isinstance(e, DeleteData) for e in follow_ups):

@@ -24,10 +24,10 @@ from bot.triage.emergency import CountryTable, CrisisLine, EmergencyNumber
 from bot.triage.events import CheckInDue, ChoiceSelected, CommandReceived, Event, MessageReceived
 from bot.triage.findings import Findings, Level
 from bot.triage.flow import FlowDefinition
-from bot.triage.matching import answer_in, command_in
+from bot.triage.language import Language
+from bot.triage.matching import PLAIN, answer_in, command_in
 from bot.triage.red_flags import Screen, screen
 from bot.triage.session import Answer, Session, SessionStatus
-from bot.triage.text import normalise
 
 LOCALES = ("en", "es")
 MAX_REASONS = 2
@@ -97,9 +97,11 @@ def advance(
     policy: Policy | None = None,
     labels: Mapping[str, Mapping[str, str]] | None = None,
     checkin: FlowDefinition | None = None,
+    language: Language | None = None,
 ) -> Turn:
     """One step. `flow` is the intake flow and `checkin` the check-in flow (needed once check-ins are scheduled);
-    `labels` maps locale -> message key -> text, so typed answers can match choice labels."""
+    `labels` maps locale -> message key -> text; `language` (Content.language) reads typed answers and commands in
+    every locale's words and labels (without it, only numbers are understood)."""
     step = _Step(flow, checkin, session, now, policy or Policy(), (labels or {}).get(session.locale, {}))
     flow = step.flow
     if isinstance(event, CheckInDue):
@@ -108,8 +110,8 @@ def advance(
         found = screen(event.text, session.locale)
         if found.interrupt is not None:
             return step.interrupt(found)
-        text = normalise(event.text)
-        command = command_in(text)
+        text = event.text
+        command = command_in(text, language or PLAIN)
         if command is not None:
             return step.command(*command)
     if isinstance(event, CommandReceived):
@@ -128,7 +130,7 @@ def advance(
         if event.node != session.node or flow.choice(event.node, event.choice) is None:
             return step.say(Text("answer.stale")).ask(session.node).done()
         return step.answer(Answer(node=session.node, value=event.choice))
-    value = answer_in(flow, session.node, text, step.labels)
+    value = answer_in(flow, session.node, text, language or PLAIN, now)
     if value is None:
         return step.say(Text(_not_understood_key(flow, session.node))).ask(session.node).done()
     return step.answer(Answer(node=session.node, value=value))

@@ -22,7 +22,7 @@ class ChoiceSelected:
 
 @dataclass(frozen=True)
 class CommandReceived:
-    """A command, from a channel (/stop) or typed as a word (STOP): see matching.COMMANDS."""
+    """A command, from a channel (/stop) or typed as a word (STOP): see phrasebook.COMMANDS."""
 
     command: str
     argument: str = ""

@@ -50,10 +50,13 @@ class Node(BaseModel):
     kind: Literal["choice", "number", "assessment"]
     choices: tuple[Choice, ...] = ()
     finding: str | None = None
-    parse: Literal["integer", "days"] = "integer"
+    parse: Literal["integer", "days", "age", "score"] = "integer"  # days: a duration; age: in years; score: 0 to 10
     min: float = 0
     max: float = 1_000_000
     next: str | tuple[Branch, ...] | None = None
+    # Several choices named at once ("1 and 2"): keep them all, or the first (choices listed most serious first).
+    # Without it, the person is asked which one.
+    several: Literal["all", "most_serious"] | None = None
 
 
 class FlowDefinition(BaseModel):
@@ -82,6 +85,10 @@ class FlowDefinition(BaseModel):
         if choice.id in SHARED_CHOICE_LABELS:
             return f"choice.{choice.id}"
         return f"{self.id}.{node_id}.{choice.id}"
+
+    def label_keys(self) -> set[str]:
+        """The message keys of every choice's label."""
+        return {self.label_key(node_id, c) for node_id, node in self.nodes.items() for c in node.choices}
 
     def message_keys(self) -> set[str]:
         keys: set[str] = set()
@@ -132,21 +139,23 @@ class FlowDefinition(BaseModel):
                 if answer.value != UNSURE:
                     values[node.finding] = _number(answer.value, node.parse)
                 continue
-            choice = self.choice(answer.node, answer.value)
-            if choice is None:
-                continue
-            values.update(choice.sets)
-            unsure.difference_update(choice.sets)
-            unsure.update(choice.unsure)
+            for value in (answer.value, *answer.also):
+                choice = self.choice(answer.node, value)
+                if choice is None:
+                    continue
+                values.update(choice.sets)
+                unsure.difference_update(choice.sets)
+                unsure.update(choice.unsure)
         return Findings.model_validate(values), frozenset(unsure)
 
     def next_node(self, node_id: str, answer: Answer, facts: Callable[[], tuple[Findings, frozenset[str]]]) -> str:
         """Where `answer` leads. `facts()` gives (findings, unsure), folded from the answers so far: asked for only
         when the node branches on them (most nodes name their next node outright)."""
         node = self.nodes[node_id]
-        choice = self.choice(node_id, answer.value)
-        if choice is not None and choice.next:
-            return choice.next
+        for value in (answer.value, *answer.also):  # several answers: the first that leads somewhere of its own
+            choice = self.choice(node_id, value)
+            if choice is not None and choice.next:
+                return choice.next
         if isinstance(node.next, str):
             return node.next
         findings, unsure = facts()
@@ -157,7 +166,9 @@ class FlowDefinition(BaseModel):
 
 
 def _number(text: str, parse: str) -> int | float:
-    return int(text) if parse == "integer" else float(text)
+    if parse == "days":
+        return float(text)
+    return int(float(text))  # an age of 1.5 years is 1
 
 
 def _holds(findings: Findings, unsure: frozenset[str], name: str, expected: Value | Range) -> bool:
@@ -188,6 +199,8 @@ def _problems(flow: FlowDefinition) -> Iterator[str]:
             yield f"{where}: a choice node needs at least two choices"
         if node.kind == "number" and (node.finding not in FINDING_NAMES or node.choices):
             yield f"{where}: a number node needs a numeric finding and no choices"
+        if node.several and node.kind != "choice":
+            yield f"{where}: only a choice node can take several answers"
         if len({c.id for c in node.choices}) != len(node.choices):
             yield f"{where}: duplicate choice ids"
         for c in node.choices:

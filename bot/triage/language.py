@@ -7,12 +7,13 @@ locales at once: people mix languages ("tengo el calf swollen"), so a locale onl
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict
 
 from bot.triage.lexicon import Lexicon, PhraseSet
+from bot.triage.phrasebook import AnswersFile, Phrasebook
 
 
 class WordsFile(BaseModel):
@@ -32,6 +33,7 @@ class Vocabulary:
 
     locale: str
     words: WordsFile
+    answers: AnswersFile = AnswersFile()
 
 
 @dataclass(frozen=True)
@@ -39,11 +41,18 @@ class Language:
     """The reader every message goes through, with the phrase sets built from the same vocabulary."""
 
     lexicon: Lexicon
+    answers: Phrasebook = field(default_factory=Phrasebook.empty)  # the words of every answer (bot.triage.matching)
 
 
-def build_language(vocabularies: Mapping[str, Vocabulary], phrase_sets: tuple[PhraseSet, ...] = ()) -> Language:
+def build_language(
+    vocabularies: Mapping[str, Vocabulary],
+    phrase_sets: tuple[PhraseSet, ...] = (),
+    labels: Mapping[str, Mapping[str, str]] | None = None,
+    known: Iterable[str] = (),
+) -> Language:
     """One Language for all locales: the shorthand and kept words of every locale, and spelling corrected towards
-    every word any phrase set uses."""
+    every word any phrase set uses. `labels` (locale -> choice label key -> text) count as words for their choice;
+    `known` words (every word kneebot itself writes) are real words, never corrected into another."""
     shorthand: dict[str, str] = {}
     keep: set[str] = set()
     for locale, vocabulary in sorted(vocabularies.items()):
@@ -52,6 +61,9 @@ def build_language(vocabularies: Mapping[str, Vocabulary], phrase_sets: tuple[Ph
                 elsewhere = shorthand[typed]
                 raise ValueError(f"{locale}: shorthand {typed!r} means {meant!r} here, {elsewhere!r} elsewhere")
         keep.update(vocabulary.words.keep)
+    answers = Phrasebook.build({locale: v.answers for locale, v in vocabularies.items()}, labels or {}, shorthand)
+    keep.update(answers.keep, answers.known, known)
+    phrase_sets = (*phrase_sets, *answers.phrase_sets)
     words = frozenset().union(*(p.words for p in phrase_sets))
     stems = frozenset().union(*(p.stems for p in phrase_sets))
-    return Language(Lexicon(words, shorthand, stems=stems, keep=keep))
+    return Language(Lexicon(words, shorthand, stems=stems, keep=keep), answers)

@@ -21,12 +21,14 @@ class SessionStatus(StrEnum):
 
 
 class Answer(BaseModel):
-    """One answered question: the node id and the choice id (or the parsed number, as text)."""
+    """One answered question: the node id and the choice id (or the parsed number, as text); `also`, the other
+    choices kept when several apply ("it locks and gives way")."""
 
     model_config = ConfigDict(frozen=True)
 
     node: str
     value: str
+    also: tuple[str, ...] = ()
 
 
 class Session(BaseModel):

@@ -89,7 +89,7 @@ def run(served: ServedApp, catalog: Catalog) -> Callable[[Scenario], None]:
 def turn(content: Content, event: Event, locale: str = "en") -> tuple[SendReply, ...]:
     flow = content.intake
     policy = Policy(countries=content.countries)
-    return advance(flow, new_session(flow, NOW, locale), event, NOW, policy=policy, labels=content.labels()).replies
+    return advance(flow, new_session(flow, NOW, locale), event, NOW, policy=policy, language=content.language).replies
 
 
 def info(*keys: str) -> tuple[SendReply, ...]:

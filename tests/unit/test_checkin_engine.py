@@ -32,7 +32,9 @@ def completed(content: Content, level: Level, *, scheduled: int = 2, assessed: d
 
 def step(content: Content, session: Session, event: Event, now: datetime = NOW, escalation: Escalation = "off") -> Turn:
     policy = Policy(escalation=escalation, countries=content.countries)
-    return advance(content.intake, session, event, now, policy=policy, labels=content.labels(), checkin=content.checkin)
+    return advance(
+        content.intake, session, event, now, policy=policy, checkin=content.checkin, language=content.language
+    )
 
 
 def text(content: Content, turn: Turn) -> str:

@@ -29,7 +29,7 @@ class Chat:
         if isinstance(event, str):
             event = MessageReceived(event)
         policy = Policy(countries=self.content.countries)
-        turn = advance(self.content.intake, self.session, event, NOW, policy=policy, labels=self.content.labels())
+        turn = advance(self.content.intake, self.session, event, NOW, policy=policy, language=self.content.language)
         self.session = turn.session
         self.turns.append(turn)
         return turn
