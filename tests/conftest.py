@@ -13,6 +13,9 @@ from redis_server import RedisServer, RedisServerUnavailable
 
 from bot.content.loader import Content, load_content
 
+# An ID_HASH_SECRET a configuration with channels accepts (the development one is refused).
+ID_SECRET = "test-only-id-secret-" + "0123456789abcdef" * 2
+
 # --- Redis: a private server for the session, emptied before each test --------------------------------------
 
 

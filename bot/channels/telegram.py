@@ -55,6 +55,10 @@ class TelegramSendError(Exception):
         self.retry_after = retry_after
 
 
+class TelegramTokenRejected(TelegramSendError):
+    """Telegram does not know the bot token: a setting to fix, not an outage to wait out."""
+
+
 def parse_update(update: Mapping[str, Any]) -> Inbound | None:
     """One raw update as Telegram posts it; None for anything we ignore or cannot read. Never raises."""
     if not isinstance(update, Mapping):
@@ -107,13 +111,16 @@ def _message(update_id: str, message: object) -> Inbound | None:
     text = message.get("text")
     has_text = isinstance(text, str) and bool(text.strip())
     has_media = any(kind in message for kind in _MEDIA)
+    locale = _locale(message.get("from"))
     if chat_type in ("group", "supergroup"):
-        if not (has_text or has_media):
+        # No conversation in a group, but words that carry a red flag still get the emergency message there.
+        words = text if isinstance(text, str) else message.get("caption")
+        said = MessageReceived(words) if isinstance(words, str) and words.strip() else None
+        if said is None and not has_media:
             return None
-        return Inbound("telegram", str(chat_id), update_id, None, notice="notice.group")
+        return Inbound("telegram", str(chat_id), update_id, said, notice="notice.group", locale=locale, group_chat=True)
     if chat_type != "private":
         return None
-    locale = _locale(message.get("from"))
     event: Event
     if isinstance(text, str):
         if not has_text:
@@ -243,7 +250,7 @@ class TelegramChannel:
         try:
             await self._bot.initialize()
         except InvalidToken:
-            raise TelegramSendError("Telegram rejected the bot token") from None  # PTB's message quotes the token
+            raise TelegramTokenRejected("Telegram rejected the bot token") from None  # PTB's message quotes the token
         except TelegramError as exc:
             raise TelegramSendError(f"getMe failed: {type(exc).__name__}") from exc
 
@@ -303,6 +310,11 @@ class TelegramChannel:
             edit = self._bot.edit_message_reply_markup(chat_id=chat_id, message_id=button_message_id, reply_markup=None)
             calls.append(self._quietly("editMessageReplyMarkup", edit))
         await asyncio.gather(*calls)
+
+    async def webhook_url(self) -> str:
+        """The webhook Telegram has for this bot ('' when none: updates wait for getUpdates)."""
+        info = await self._call(self._bot.get_webhook_info())
+        return str(info.url or "")
 
     async def set_webhook(self, url: str, secret: str) -> None:
         await self._call(self._bot.set_webhook(url, secret_token=secret, allowed_updates=list(ALLOWED_UPDATES)))

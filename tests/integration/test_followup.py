@@ -39,6 +39,7 @@ from bot.storage.checkins import SPREAD_MS, CheckIn, spread_ms
 from bot.storage.ratelimit import Grant
 from bot.triage.findings import Findings
 from bot.triage.session import SessionStatus
+from tests.conftest import ID_SECRET
 from tests.integration.fakes.serve import ServedApp
 from tests.integration.fakes.telegram_api import TOKEN, FakeTelegramAPI, callback_update, message_update
 from tests.integration.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioApi
@@ -151,6 +152,7 @@ def served(redis_server: RedisServer) -> Iterator[Served]:
             telegram_rate_per_s=1000,
             telegram_chat_rate_per_s=1000,
             sms_rate_per_s=1000,
+            id_hash_secret=SecretStr(ID_SECRET),
         )
         settings.check_for_worker()
         app = create_app(settings, content=CONTENT, clock=clock)

@@ -261,6 +261,11 @@ class FakeTelegramAPI:
             self.webhook = params
         return True
 
+    async def _getwebhookinfo(self, params: dict[str, Any], request: Request) -> Any:
+        with self._lock:
+            url = (self.webhook or {}).get("url", "")
+        return {"url": url, "has_custom_certificate": False, "pending_update_count": 0}
+
     async def _deletewebhook(self, params: dict[str, Any], request: Request) -> Any:
         with self._lock:
             self.webhook = None
