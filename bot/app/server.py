@@ -52,8 +52,7 @@ TELEGRAM_PATH = "/telegram/webhook"
 SMS_PATH = "/twilio/sms"
 MAX_BODY = 64 * 1024
 BODY_TIMEOUT_S = 10.0  # a client still sending its body after this gets 408 (providers send theirs at once)
-WORKERS_CHECK_S = 1.0
-RESCUE_EVERY_S = 1.0  # while no worker runs, how often this process reads the send queue
+WORKERS_CHECK_S = 1.0  # how often the web process looks for workers (and, while none runs, reads the send queue)
 SHUTDOWN_GRACE_S = 10.0  # replies still being sent at shutdown get this long, then go to the send queue
 
 
@@ -78,8 +77,7 @@ class App:
     clock: Clock = field(default_factory=SystemClock)
     rescuer: QueueSender | None = None  # with Redis and Telegram: reads the send queue while no worker runs
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
-    _alive: bool = False
-    _alive_checked_at: float = -WORKERS_CHECK_S
+    _alive: bool = False  # a worker drains the send queue (kept by the rescue loop)
 
     def __post_init__(self) -> None:
         self._id_secret = self.settings.id_hash_secret.get_secret_value().encode()
@@ -192,38 +190,32 @@ class App:
         return WebhookAnswer(200)
 
     async def workers_alive(self) -> bool:
-        """Whether a worker is running to drain the send queue (checked at most once a second). Without one, the
-        web process sends Telegram replies itself."""
-        if self.services is None or self.rescuer is None:
-            return False
-        now = time.monotonic()
-        if now >= self._alive_checked_at + WORKERS_CHECK_S:
-            self._alive_checked_at = now
-            try:
-                self._alive = workers(await self.rescuer.heartbeats.alive()) > 0
-            except RedisError:
-                self._alive = False
+        """Whether a worker is running to drain the send queue, as the rescue loop last found (every second, in the
+        background: a webhook never waits on Redis for it). Without one, the web process sends Telegram replies
+        itself."""
         return self._alive
 
     async def rescue_loop(self, stop: asyncio.Event) -> None:
-        """Until `stop`: keep this process's own queued jobs retried and, while no worker runs, read the send
-        queue: jobs queued while a worker was still thought alive, and those of a worker that died, go out within
-        seconds instead of waiting for a worker to start."""
+        """Until `stop`: find whether a worker runs, keep this process's own queued jobs retried and, while no
+        worker runs, read the send queue: jobs queued while a worker was still thought alive, and those of a worker
+        that died, go out within seconds instead of waiting for a worker to start."""
         rescuer = self.rescuer
         assert rescuer is not None
         while not stop.is_set():
             try:
                 await rescuer.beat()
+                self._alive = workers(await rescuer.heartbeats.alive()) > 0
                 await rescuer.retry_own()
-                if not await self.workers_alive():
+                if not self._alive:
                     await rescuer.take_over()
                     while await rescuer.read(None):
                         pass
             except RedisError as exc:
+                self._alive = False
                 rescuer.queue.forget_group()
                 log.debug("send queue unavailable (%s)", type(exc).__name__)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), RESCUE_EVERY_S)
+                await asyncio.wait_for(stop.wait(), WORKERS_CHECK_S)
         await rescuer.stop()
 
     async def drain(self, grace_s: float) -> None:

@@ -27,6 +27,9 @@ from bot.triage.effects import SendReply, Text
 from bot.triage.events import ChoiceSelected, CommandReceived, Event, MessageReceived
 
 log = logging.getLogger("kneebot.telegram")
+# How long a send may take to be answered. Telegram answers in well under a second; an answer that is slow is still
+# an answer: giving up on it (at PTB's 5 s) and sending again is how one message became two.
+SEND_TIMEOUT_S = 30.0
 
 ALLOWED_UPDATES = ("message", "callback_query")
 COMMANDS = ("start", "help", "restart", "back", "language", "human", "stop", "delete")  # menu order
@@ -237,7 +240,7 @@ class TelegramChannel:
             base_url=base_url,
             base_file_url=base_file_url or "https://api.telegram.org/file/bot",
             rate_limiter=AIORateLimiter(max_retries=0) if rate_limit else None,
-            request=AiohttpRequest(),  # a sixth of httpx's CPU per call (bot/channels/telegram_http.py)
+            request=AiohttpRequest(read_timeout=SEND_TIMEOUT_S),  # a sixth of httpx's CPU per call (telegram_http.py)
             get_updates_request=AiohttpRequest(connection_pool_size=1),
         )
 

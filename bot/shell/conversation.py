@@ -265,6 +265,7 @@ class ConversationService:
         # A person's messages (not the worker's check-ins) start from what this process last committed, if it
         # remembers: the commit checks it is still what is stored.
         loaded = self.recent.get(participant) if message_id is not None else None
+        checked = loaded is None  # whether the store was asked if this message was seen before
         if loaded is None:
             loaded = await self.store.load(participant, message_id, provider=provider)
             if loaded.replay is not None:
@@ -281,10 +282,22 @@ class ConversationService:
                 flow, session, event, now, policy=self.policy, labels=self._labels, checkin=self.content.checkin
             )
             follow_ups = _follow_ups(turn)
-            if told is None and any(isinstance(e, Escalate) for e in follow_ups):
+            escalates = told is None and any(isinstance(e, Escalate) for e in follow_ups)
+            if escalates and not checked:
+                # The case is opened before the commit, which is where a repeated message is caught: ask first,
+                # so a replay (a retried webhook, a message days old) never opens a case or pages anyone again.
+                checked, fresh = True, await self.store.load(participant, message_id, provider=provider)
+                if fresh.replay is not None:
+                    return await self._replayed(participant, fresh, fresh.replay, locale, queue)
+                if fresh.processed:
+                    return self._spent(participant, locale)
+                if fresh.revision != loaded.revision:
+                    loaded = fresh
+                    continue
+            if escalates:
                 told = await self._escalate(participant, turn.session, follow_ups, address)
             replies = turn.replies
-            if told is False:
+            if told is False:  # no case (escalation is off, or the escalation was no case's business)
                 replies = untold(replies, emergency_number(turn.session.country, self.policy.default_country))
             follow_ups = [e for e in follow_ups if not isinstance(e, Escalate)]
             if any(isinstance(e, DeleteData) for e in follow_ups):
@@ -327,11 +340,13 @@ class ConversationService:
     async def _escalate(
         self, participant: str, session: Session, effects: Sequence[Effect], address: Address | None
     ) -> bool:
+        """Whether a case is stored. A store that fails here fails the turn (it is the same Redis): the person gets
+        the offline reply at once, rather than after the commit's own wait for a store that is not there."""
         try:
             return await self.sink.escalate(participant, session, effects, address)
         except RedisError as exc:
             log.error("case not opened (%s) conversation=%s", type(exc).__name__, participant)
-            return False
+            raise
 
     async def _replayed(
         self, participant: str, loaded: Loaded, outbox: str, locale: str, queue: Mapping[str, str] | None

@@ -39,12 +39,14 @@ class OptedOut(Exception):
 
 
 class DeliveryFailed(Exception):
-    """Not sent this time; worth a retry after `retry_after_s` (0: not worth one). `done`: how many of the
-    replies' messages were sent before it failed (set by `Deliverer.deliver`)."""
+    """Not sent this time; worth a retry after `retry_after_s` (0: not worth one). `asked_s`: the wait the provider
+    asked for (flood control), when it did. `done`: how many of the replies' messages were sent before it failed
+    (set by `Deliverer.deliver`)."""
 
-    def __init__(self, reason: str, retry_after_s: float = 30.0) -> None:
+    def __init__(self, reason: str, retry_after_s: float = 30.0, *, asked_s: float | None = None) -> None:
         super().__init__(reason)
         self.retry_after_s = retry_after_s
+        self.asked_s = asked_s
         self.done = 0
 
 
@@ -200,7 +202,7 @@ class Deliverer:
             raise OptedOut(address.channel) from None
         except TelegramSendError as exc:
             self._error(address.channel)
-            raise DeliveryFailed("telegram send failed", exc.retry_after or 30.0) from None
+            raise DeliveryFailed("telegram send failed", exc.retry_after or 30.0, asked_s=exc.retry_after) from None
         except SmsSendError as exc:
             self._error(address.channel)
             raise DeliveryFailed(f"sms send failed ({exc.code or exc.status})", 30.0 if exc.retryable else 0) from None

@@ -25,6 +25,7 @@ from bot.triage.events import CommandReceived
 log = logging.getLogger("kneebot.replies")
 # Waits before each retry of a send from the web process: about two minutes in all, Telegram's retry_after honoured.
 RETRY_DELAYS_S = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0)
+MAX_ASKED_WAIT_S = 60.0
 # A queued job is retried by the reader holding it once idle this long after its n-th delivery (doubling, capped),
 # and given up (with an error line and an audit entry) after MAX_DELIVERIES.
 QUEUE_RETRY_BASE_S = 1.0
@@ -106,9 +107,11 @@ class ReplySender:
         await self.acknowledge(job)
         done = 0
         reason = "no attempt"
+        asked_s = 0.0  # the wait Telegram asked for (429), if longer than the backoff's
         for wait_s in (0.0, *self.retry_delays_s):
             if wait_s:
-                await self._sleep(wait_s)
+                await self._sleep(max(wait_s, min(asked_s, MAX_ASKED_WAIT_S)))
+            asked_s = 0.0
             try:
                 await self._deliver(job, replies, locale, at_once=at_once, record=record, already=done)
                 return True
@@ -116,11 +119,14 @@ class ReplySender:
                 await self.opt_out(job)
                 return True
             except DeliveryFailed as exc:
-                done, reason = max(done, exc.done), str(exc)
+                done, reason, asked_s = max(done, exc.done), str(exc), exc.asked_s or 0.0
                 if exc.retry_after_s <= 0:
                     break
             except RedisError as exc:  # the limiter or the record: only replies not sent at once need them
                 reason = f"redis unavailable ({type(exc).__name__})"
+            except Exception as exc:  # a bug: the reply still deserves its retries, and an error line if they fail
+                log.error("telegram send failed unexpectedly: %s", type(exc).__name__)
+                reason = f"unexpected {type(exc).__name__}"
         await self.hand_on(job, reason, stored=record)
         return False
 

@@ -220,7 +220,9 @@ class CaseStore:
 
     async def resolve(self, case_id: str, who: str, now: datetime) -> str:
         case = await self.get(case_id)
-        names = [keys.case(case_id), keys.pages(), keys.cases(), keys.open_case(case.participant if case else "-")]
+        # A case forgotten (its person deleted their data) names no participant, and has no open-case pointer left.
+        owner = case.participant if case is not None and case.participant else "-"
+        names = [keys.case(case_id), keys.pages(), keys.cases(), keys.open_case(owner)]
         keep = int(RESOLVED_KEEP.total_seconds() * 1000)
         return _text(await _RESOLVE(self.client, names, [case_id, who, millis(now), keep]))
 

@@ -309,6 +309,26 @@ def everything_stored(redis_url: str) -> dict[str, str]:
         return dump
 
 
+async def everything_stored_async(client: Any) -> dict[str, str]:
+    """`everything_stored` through an asyncio client (decoded as text)."""
+    dump = {}
+    async for raw in client.scan_iter(match="*"):
+        key = raw.decode()
+        kind = (await client.type(key)).decode()
+        if kind == "string":
+            value: object = await client.get(key)
+        elif kind == "hash":
+            value = await client.hgetall(key)
+        elif kind == "set":
+            value = await client.smembers(key)
+        elif kind == "zset":
+            value = await client.zrange(key, 0, -1, withscores=True)
+        else:
+            value = await client.xrange(key)
+        dump[key] = repr(value)
+    return dump
+
+
 def test_delete_by_sms_removes_everything_and_says_so(stack: Stack, redis_url: str) -> None:
     stack.sms("hi", "SM1")
     stack.sms("6", "SM2")
