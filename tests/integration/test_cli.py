@@ -167,6 +167,22 @@ def test_serve_with_a_half_configured_channel_is_one_line_and_exit_2(tmp_path: P
     assert result.stderr.strip() == "kneebot: TELEGRAM_BOT_TOKEN is set but TELEGRAM_WEBHOOK_SECRET is not"
 
 
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        # Today an empty webhook secret accepts requests without the header, an empty Twilio token accepts
+        # signatures made with an empty key, and an empty id secret makes every message a 500.
+        ("TELEGRAM_WEBHOOK_SECRET", "TELEGRAM_WEBHOOK_SECRET is not"),
+        ("TWILIO_AUTH_TOKEN", "TWILIO_AUTH_TOKEN is not set"),
+        ("ID_HASH_SECRET", "ID_HASH_SECRET is the development value"),
+    ],
+)
+def test_serve_with_an_empty_secret_is_one_line_and_exit_2(tmp_path: Path, name: str, says: str) -> None:
+    env = settings_env(**SMS_ENV, TELEGRAM_BOT_TOKEN="123:abc", TELEGRAM_WEBHOOK_SECRET="s3cret")
+    env[name] = ""
+    assert_one_line(run_in(tmp_path, "serve", env=env), says)
+
+
 def test_serve_with_the_development_id_secret_says_how_to_make_a_real_one(tmp_path: Path) -> None:
     env = settings_env(**SMS_ENV)
     del env["ID_HASH_SECRET"]
