@@ -395,6 +395,7 @@ def cases(show_all: bool) -> None:
                 "pages": case.pages,
                 "opened_at": case.opened_at.isoformat(timespec="seconds"),
                 "acknowledged_by": case.acknowledged_by,
+                "deleted": case.deleted_at is not None,  # the person deleted their data: no one to call back
             }
         )
 

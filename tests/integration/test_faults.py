@@ -131,13 +131,14 @@ def test_with_redis_away_a_telegram_red_flag_gets_the_emergency_reply_and_others
     assert "try again" in stack.texts()[2] and "911" in stack.texts()[2]
 
 
-def test_with_redis_stopped_an_sms_red_flag_does_not_say_the_clinic_was_told(stack: Faulty) -> None:
+@pytest.mark.parametrize("outage", ["stopped", "frozen"])
+def test_with_redis_away_an_sms_red_flag_does_not_say_the_clinic_was_told(stack: Faulty, outage: str) -> None:
     up = twiml(stack.sms(RED_FLAG, "first"))
     assert up.startswith("Call 911 now.") and TOLD in up  # with Redis: a case is stored, and the person told
-    stack.redis.stop()
+    stack.redis.stop() if outage == "stopped" else stack.redis.pause()
     started = time.monotonic()
     down = twiml(stack.sms("I am coughing up blood", "second"))
-    print(f"\nredis stopped: sms emergency reply after {reply_time(started)}")
+    print(f"\nredis {outage}: sms emergency reply after {reply_time(started)}")
     assert down.startswith("Call 911 now.") and TOLD not in down
 
 
