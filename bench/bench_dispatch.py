@@ -72,7 +72,7 @@ from tests.redis_server import RedisServer, stop_process  # noqa: E402
 OUR_NUMBER = "+15005550006"
 PUBLIC = "https://kneebot.example.org"
 SECRET = "bench-webhook-secret"
-ID_SECRET = b"kneebot-development-only"  # the default ID_HASH_SECRET
+ID_SECRET = b"bench-only-id-hash-secret-0123456789abcdef"  # the workers' ID_HASH_SECRET
 # A self-care conversation typed over SMS (the same as bench_webhooks.py): what a stored conversation looks like.
 SMS_SCRIPT = ["hi", "6", "4", "30", "4", "3", "5", "4", "1 week", "1", "3"]
 SMS_AREAS = (212, 646, 718, 917, 347, 929, 332, 516, 914, 631)  # +1 <area> 555 xxxx: 10,000 numbers per area code
@@ -346,7 +346,8 @@ def worker_env(config: Config, redis_url: str, telegram_url: str, twilio_url: st
         TELEGRAM_RATE_PER_S=str(config.telegram_rate),
         SMS_RATE_PER_S=str(config.sms_rate),
         CHECKIN_LEASE=config.lease,
-        QUIET_HOURS="",
+        QUIET_HOURS="off",
+        ID_HASH_SECRET=ID_SECRET.decode(),
         WORKER_POLL_S=str(config.poll_s),
     )
     return env

@@ -140,6 +140,7 @@ def bench_settings(config: dict[str, Any]) -> Settings:
         twilio_api_base_url="http://127.0.0.1:9",  # webhooks answer in TwiML: nothing goes to the REST API
         telegram_rate_per_s=config.get("rate", 1_000_000),
         telegram_chat_rate_per_s=1_000,  # each bench conversation is one chat answering as fast as it can
+        id_hash_secret=SecretStr("bench-only-id-hash-secret-0123456789abcdef"),
     )
     settings.check_for_server()
     return settings
@@ -250,7 +251,7 @@ def wait_for_worker(redis: RedisServer, db: int, timeout_s: float = 20.0) -> Non
 
     deadline = time.monotonic() + timeout_s
     with sync_redis.Redis.from_url(f"{redis.url}/{db}") as client:
-        while not client.exists(keys.workers_alive()):
+        while not any(name.startswith(b"worker:") for name in client.zrange(keys.senders(), 0, -1)):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"no worker on db {db}")
             time.sleep(0.1)
@@ -495,13 +496,14 @@ def paused(worker: Child, queue: str) -> Iterator[None]:
     import redis as sync_redis
 
     with sync_redis.Redis.from_url(queue) as client:
-        client.set(keys.workers_alive(), "bench", px=600_000)
+        now_ms = int(client.time()[0]) * 1000
+        client.zadd(keys.senders(), {"worker:bench": now_ms + 600_000})
         os.kill(worker.proc.pid, signal.SIGSTOP)
         try:
             yield
         finally:
             os.kill(worker.proc.pid, signal.SIGCONT)
-            client.set(keys.workers_alive(), "bench", px=3_000)  # the worker's own heartbeat takes over
+            client.zrem(keys.senders(), "worker:bench")  # the worker's own heartbeat takes over
 
 
 # --- parsing an update -------------------------------------------------------------------------------------------

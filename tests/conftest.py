@@ -13,6 +13,13 @@ from redis_server import RedisServer, RedisServerUnavailable
 
 from bot.content.loader import Content, load_content
 
+# As every process sets it (bot/app/logs.py): PTB 22 then builds RetryAfter without a deprecation warning, which
+# `filterwarnings = error` would turn into an exception inside PTB whichever test first meets a 429.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
+# An ID_HASH_SECRET a configuration with channels accepts (the development one is refused).
+ID_SECRET = "test-only-id-secret-" + "0123456789abcdef" * 2
+
 # --- Redis: a private server for the session, emptied before each test --------------------------------------
 
 

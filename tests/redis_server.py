@@ -153,6 +153,11 @@ class RedisServer:
         assert self._proc is not None
         self._proc.send_signal(signal.SIGCONT)
 
+    def resume_if_paused(self) -> None:
+        """SIGCONT, which a running server ignores: after a test that may have left it frozen."""
+        if self.running:
+            self.resume()
+
     def flushall(self) -> None:
         if not self.running:
             raise RuntimeError("the server is not running")

@@ -40,13 +40,20 @@ async def _next_event(service: ConversationService, participant: str) -> Event |
         click.echo(click.style("(no check-in is scheduled)\n", dim=True))
 
 
-async def run_chat(content: Content, channel: str, locale: str | None) -> None:
-    settings = Settings()
+async def run_chat(content: Content, settings: Settings, channel: str, locale: str | None) -> None:
+    """A conversation on stdin and stdout, kept where `settings.redis_url` says (memory when unset: the command line
+    sets it only from `kneebot chat --redis URL`)."""
     store: ConversationStore
     if settings.redis_url:
         import redis.asyncio
 
-        store = RedisConversationStore(redis.asyncio.Redis.from_url(settings.redis_url), ttl=settings.conversation_ttl)
+        client = redis.asyncio.Redis.from_url(settings.redis_url)
+        try:
+            await client.ping()  # unreachable: one line from the command, not a traceback at the first message
+        except BaseException:
+            await client.aclose()
+            raise
+        store = RedisConversationStore(client, ttl=settings.conversation_ttl)
     else:
         store = MemoryConversationStore(ttl=settings.conversation_ttl)
     service = ConversationService(content, store, SystemClock(), settings.policy())

@@ -4,7 +4,6 @@ one line on stderr, exit 2."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import sys
 from pathlib import Path
@@ -113,14 +112,23 @@ def simulate(persona: str, channel: str, locale: str, say: tuple[str, ...]) -> N
 @main.command()
 @click.option("--channel", type=CHANNELS, default="sms", help="render as SMS text or Telegram buttons")
 @click.option("--locale", type=LOCALES, default=None)
-def chat(channel: str, locale: str | None) -> None:
-    """Talk to kneebot in the terminal (no Redis, tokens or network needed)."""
+@click.option("--redis", "redis_url", default=None, metavar="URL", help="keep the conversation in this Redis")
+def chat(channel: str, locale: str | None, redis_url: str | None) -> None:
+    """Talk to kneebot in the terminal (no Redis, tokens or network needed).
+
+    The conversation is kept in memory unless --redis is given: never in the REDIS_URL of a .env or the environment,
+    which is a deployment's."""
+    from redis.exceptions import RedisError
+
     from bot.app.chat import run_chat
 
+    settings = _settings("none", redis_url=redis_url)
     try:
-        asyncio.run(run_chat(_content(), channel, locale))
+        asyncio.run(run_chat(_content(), settings, channel, locale))
     except KeyboardInterrupt:
         click.echo()
+    except RedisError as e:
+        fail(f"cannot reach Redis at {settings.store_label}: {type(e).__name__}")
 
 
 @main.group()
@@ -148,25 +156,52 @@ def flows_diagram(flow_id: str, locale: str) -> None:
     click.echo(to_mermaid(content.flows[flow_id], dict(content.catalog.labels(locale))), nl=False)
 
 
-def _server_settings(check: str = "server") -> Any:
+def _settings(check: str, **overrides: Any) -> Any:
+    """The settings, checked for the command: `server`, `worker`, `polling`, `redis` (REDIS_URL set) or `none`.
+    A bad or missing setting is one line and exit 2."""
     from pydantic import ValidationError
 
-    from bot.app.settings import Settings, SettingsError
+    from bot.app.settings import Settings, SettingsError, describe
 
     try:
-        settings = Settings()
+        settings = Settings(**overrides)
         if check == "server":
             settings.check_for_server()
         elif check == "worker":
             settings.check_for_worker()
-        elif not settings.redis_url:
+        elif check == "polling":
+            settings.check_for_polling()
+        elif check == "redis" and not settings.redis_url:
             raise SettingsError("REDIS_URL must be set (cases and the audit trail are kept in Redis)")
     except SettingsError as e:
         fail(str(e))
     except ValidationError as e:
-        err = e.errors()[0]
-        fail(f"setting {'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}")
+        fail(f"setting {describe(e)}")
     return settings
+
+
+def _log_start(line: str) -> None:
+    import logging
+
+    logging.getLogger("kneebot").info(line)
+
+
+def _telegram_reachable(settings: Any, content: Any, *, required: bool) -> None:
+    """getMe before starting: a refused token is one line and exit 2; Telegram out of reach is too when `required`
+    (the command can do nothing without it), else a warning (a server still answers SMS, and retries its sends)."""
+    import logging
+
+    from bot.app.startup import StartupError, check_telegram
+    from bot.channels.telegram import TelegramSendError
+
+    try:
+        asyncio.run(check_telegram(settings, content))
+    except StartupError as e:
+        fail(str(e))
+    except TelegramSendError as e:
+        if required:
+            fail(f"cannot reach Telegram at {settings.telegram_api_base_url}: {e}")
+        logging.getLogger("kneebot").warning("Telegram not reachable at start (%s); replies are retried", e)
 
 
 @main.command()
@@ -174,19 +209,37 @@ def _server_settings(check: str = "server") -> Any:
 @click.option("--port", type=int, default=None, help="default: $PORT, else 8000")
 def serve(host: str, port: int | None) -> None:
     """Run the webhook server (Telegram and Twilio)."""
+    import logging
+
     import uvicorn
 
     from bot.app.logs import configure_logging
     from bot.app.server import create_app
+    from bot.app.serving import uvicorn_config
+    from bot.app.startup import check_store, start_line
     from bot.app.wiring import settle_heap
 
-    settings = _server_settings()
+    settings = _settings("server")
     if problem := console_problem(settings):
         fail(problem)
     configure_logging(settings.log_level)
-    app = create_app(settings, content=_content())
+    content = _content()
+    _telegram_reachable(settings, content, required=False)
+    store = asyncio.run(check_store(settings))
+    port = port or settings.port
+    _log_start(start_line("serve", settings, store, where=f"{host}:{port}"))
+    warn = logging.getLogger("kneebot").warning
+    if store.up is None:
+        warn(
+            "REDIS_URL is not set: conversations are kept in this process's memory and lost when it stops; "
+            "no check-ins and no staff cases. Set REDIS_URL for a deployment."
+        )
+    elif not store.up:
+        # Not an exit: a red flag must still get the emergency reply, which needs nothing but the provider.
+        warn("Redis is not reachable; serving anyway: red flags are answered, other messages asked to try again")
+    app = create_app(settings, content=content)
     settle_heap()
-    uvicorn.run(app, host=host, port=port or settings.port, log_level="warning")
+    uvicorn.Server(uvicorn_config(app, host=host, port=port)).run()
 
 
 @main.command("set-webhook")
@@ -195,7 +248,7 @@ def set_webhook() -> None:
     from bot.app.server import TELEGRAM_PATH
     from bot.channels.telegram import TelegramChannel, TelegramSendError
 
-    settings = _server_settings()
+    settings = _settings("server")
     if settings.telegram_bot_token is None or settings.telegram_webhook_secret is None:
         fail("TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET must be set")
     if not settings.public_base_url:
@@ -218,44 +271,60 @@ def set_webhook() -> None:
     try:
         asyncio.run(run())
     except TelegramSendError as e:
-        fail(f"Telegram refused: {e}")
+        fail(f"Telegram refused or could not be reached: {e}")
     emit({"ok": True, "webhook": settings.public_base_url.rstrip("/") + TELEGRAM_PATH})
 
 
 @main.command("telegram-poll")
-def telegram_poll() -> None:
+@click.option("--force", is_flag=True, help="remove the bot's webhook (production stops getting messages)")
+def telegram_poll(force: bool) -> None:
     """Run the Telegram bot by long polling (development: no public URL needed)."""
-    from pydantic import ValidationError
-
     from bot.app.logs import configure_logging
     from bot.app.server import create_app
-    from bot.app.settings import Settings
+    from bot.app.startup import check_store, start_line
+    from bot.channels.telegram import TelegramSendError
 
-    try:
-        settings = Settings()
-    except ValidationError as e:
-        fail(f"invalid setting: {e.errors()[0]['msg']}")
-    if settings.telegram_bot_token is None:
-        fail("TELEGRAM_BOT_TOKEN must be set")
+    settings = _settings("polling")
     configure_logging(settings.log_level)
-    state = create_app(settings, content=_content()).state.kneebot
+    content = _content()
+    _telegram_reachable(settings, content, required=True)
+    store = asyncio.run(check_store(settings))
+    if store.up is False:
+        fail(f"cannot reach Redis at {settings.store_label}: {store.problem}")
+    state = create_app(settings, content=content).state.kneebot
     channel = state.telegram
     assert channel is not None  # created whenever a token is set
 
     async def run() -> None:
+        import signal
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)  # the poll in hand is cancelled, and the process ends cleanly
         await channel.start()
         try:
+            webhook = await channel.webhook_url()
+            if webhook and not force:
+                fail(
+                    f"the bot has a webhook ({webhook}): polling would remove it and that server would stop getting "
+                    "messages; run telegram-poll --force to remove it anyway"
+                )
+            _log_start(start_line("telegram-poll", settings, store))
 
             async def handle(update: Any) -> None:
                 await state.telegram_update(channel, update)
 
-            await channel.poll(handle)
+            await channel.poll(handle, stop=stop)
         finally:
+            await asyncio.gather(*state.tasks, return_exceptions=True)
             await channel.stop()
             await state.store.aclose()
 
-    with contextlib.suppress(KeyboardInterrupt):
+    try:
         asyncio.run(run())
+    except TelegramSendError as e:
+        fail(f"Telegram refused or could not be reached: {e}")
 
 
 @main.command()
@@ -264,12 +333,18 @@ def worker() -> None:
     import signal
 
     from bot.app.logs import configure_logging
+    from bot.app.startup import check_store, start_line
     from bot.app.wiring import run_service, settle_heap
     from bot.app.worker import run_worker
 
-    settings = _server_settings("worker")
+    settings = _settings("worker")
     configure_logging(settings.log_level)
     content = _content()
+    store = asyncio.run(check_store(settings))
+    if not store.up:
+        fail(f"cannot reach Redis at {settings.store_label}: {store.problem}")
+    _telegram_reachable(settings, content, required=True)
+    _log_start(start_line("worker", settings, store))
     settle_heap()
 
     async def run() -> None:
@@ -296,7 +371,7 @@ def cases(show_all: bool) -> None:
 
     from bot.storage.cases import CaseStore
 
-    settings = _server_settings("redis")
+    settings = _settings("redis")
 
     async def run() -> list[Any]:
         client = _redis_for_cli(settings)
@@ -324,6 +399,7 @@ def cases(show_all: bool) -> None:
                 "pages": case.pages,
                 "opened_at": case.opened_at.isoformat(timespec="seconds"),
                 "acknowledged_by": case.acknowledged_by,
+                "deleted": case.deleted_at is not None,  # the person deleted their data: no one to call back
             }
         )
 
@@ -344,7 +420,7 @@ def audit_export(output: str, since: str | None) -> None:
 
     from bot.storage.audit import AuditLog, as_json_line
 
-    settings = _server_settings("redis")
+    settings = _settings("redis")
     start = None
     if since is not None:
         try:
@@ -375,4 +451,4 @@ def audit_export(output: str, since: str | None) -> None:
         click.echo(json.dumps({"ok": True, "events": count, "output": output}), err=True)
 
 
-main.add_command(staff_group(lambda: _server_settings("redis")))
+main.add_command(staff_group(lambda: _settings("redis")))

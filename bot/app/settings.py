@@ -1,8 +1,9 @@
 """Settings from the environment (pydantic-settings); the only reader of the environment.
 
-Settings arrive as short strings (environment variables, command-line options), so the check-in ones are parsed here,
-strictly, with one-line errors that name the bad text: a typo in a schedule should stop the bot at start-up, not
-silently change when people are asked how they are.
+Settings arrive as short strings (environment variables, a `.env` file, command-line options), so they are parsed
+here, strictly, with one-line errors that name the setting: a typo in a schedule should stop the bot at start-up, not
+silently change when people are asked how they are. An empty value means unset, as `.env.example` is written; a
+secret given as an empty string in code is an error, never a key anyone can match.
 """
 
 from __future__ import annotations
@@ -11,30 +12,53 @@ import re
 from datetime import time, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
+from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, SecretStr, field_validator
+import phonenumbers
+import redis.asyncio
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.shell.scheduling import QuietHours, zone_for
 from bot.triage.engine import DEFAULT_CHECKINS, Escalation, Policy
 from bot.triage.findings import Level
 
+DEVELOPMENT_ID_HASH_SECRET = "kneebot-development-only"
+MIN_ID_HASH_SECRET_CHARS = 32
+MAKE_A_SECRET = "python3 -c 'import secrets; print(secrets.token_hex(32))'"
+# Codes people type for a country that ISO 3166 spells otherwise.
+COUNTRY_MISTAKES = {"UK": "GB", "EL": "GR", "EN": "GB"}
+_BOT_TOKEN = re.compile(r"[0-9]+:[A-Za-z0-9_-]+")
+_DIALABLE = re.compile(r"\+?[0-9]+(?: [0-9]+)*")
+
 
 class SettingsError(ValueError):
     """A setting is missing or inconsistent: one line that says which."""
 
 
+def describe(error: ValidationError) -> str:
+    """A settings ValidationError as one line naming the setting (never its value: it may be a secret)."""
+    first = error.errors()[0]
+    name = ".".join(str(part) for part in first["loc"]).upper() or "settings"
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return f"{name}: {message}"
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True)
 
     redis_url: str | None = None
     public_base_url: str | None = None  # e.g. https://kneebot.example.org (what Twilio signs, behind any proxy)
     port: int = Field(default=8000, ge=1, le=65535)
-    default_country: str = Field(default="US", pattern=r"^[A-Za-z]{2}$")
+    # ISO 3166 alpha-2, as phonenumbers knows the regions: numbers without + are read in it, and its emergency number
+    # is given when the sender's number does not name a country.
+    default_country: str = "US"
+    # A clinic's own emergency number, given everywhere in place of the country's (digits, spaces between groups).
+    emergency_number: str | None = None
     default_locale: str = Field(default="en", pattern=r"^(en|es)$")
     # Keys the opaque participant ids (HMAC); set a long random value in production. Changing it orphans stored state.
-    id_hash_secret: SecretStr = SecretStr("kneebot-development-only")
+    id_hash_secret: SecretStr = SecretStr(DEVELOPMENT_ID_HASH_SECRET)
     conversation_ttl_days: int = Field(default=30, ge=1, le=365)
     # INFO: start-up, failures, opt-outs, duplicates. DEBUG adds a line per conversation turn and effect (ids and
     # node names only, as every line): at a thousand messages a second that is most of the log's cost.
@@ -54,7 +78,7 @@ class Settings(BaseSettings):
 
     # Check-ins (#4): when, and never at night in the person's own time zone (emergency and urgent ones excepted).
     checkin_schedule: str = "emergency=1h;urgent=6h;soon=60h;self_care=48h,7d"
-    quiet_hours: str = "21:00-08:00"  # empty: off
+    quiet_hours: str = "21:00-08:00"  # off: none
     default_time_zone: str = "America/New_York"  # for people whose phone number does not tell (and Telegram users)
     checkin_lease: str = "60s"  # a claimed check-in comes due again after this if its worker died
     worker_poll_s: float = Field(default=1.0, gt=0, le=60)
@@ -69,6 +93,65 @@ class Settings(BaseSettings):
     escalation_ack_deadline: str = "10m"
     escalation_share_contact: bool = False  # include the person's phone number in the case (off: no name or number)
     audit_max_events: int = Field(default=1_000_000, ge=1000)
+
+    @field_validator("id_hash_secret", "telegram_bot_token", "telegram_webhook_secret", "twilio_auth_token")
+    @classmethod
+    def _secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            raise ValueError("is empty: a secret must be a long random value (unset it to turn its channel off)")
+        return value
+
+    @field_validator("redis_url", "public_base_url", "twilio_account_sid", "twilio_from_number")
+    @classmethod
+    def _given(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("is empty (unset it instead)")
+        return value
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _bot_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        token = value.get_secret_value().strip()
+        if not _BOT_TOKEN.fullmatch(token):
+            raise ValueError("is not a bot token: digits, a colon, then letters and digits, as @BotFather gives it")
+        return SecretStr(token)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            redis.asyncio.ConnectionPool.from_url(value)  # parses only: nothing connects
+        except ValueError:
+            raise ValueError(
+                "is not a Redis URL: expected redis://[:password@]host[:port][/db], rediss://... or unix://path"
+            ) from None
+        return value
+
+    @field_validator("default_country")
+    @classmethod
+    def _country(cls, value: str) -> str:
+        code = value.strip().upper()
+        if code not in phonenumbers.SUPPORTED_REGIONS:
+            hint = f"; did you mean {COUNTRY_MISTAKES[code]}?" if code in COUNTRY_MISTAKES else ""
+            raise ValueError(f"{value!r} is not an ISO 3166 alpha-2 country code phonenumbers knows{hint}")
+        return code
+
+    @field_validator("emergency_number")
+    @classmethod
+    def _dialable(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        number = value.strip()
+        digits = sum(ch.isdigit() for ch in number)
+        if not _DIALABLE.fullmatch(number) or not 2 <= digits <= 15:
+            raise ValueError(
+                f"{value!r} is not a number to dial: 2 to 15 digits, spaces between groups, such as 911 or 112"
+            )
+        return number
 
     # The staff console (/staff/): CONSOLE_SECRET signs its cookies and is required once staff accounts exist
     # (`kneebot serve` checks); times are shown in CLINIC_TIME_ZONE (unset: DEFAULT_TIME_ZONE).
@@ -154,7 +237,25 @@ class Settings(BaseSettings):
         return "contact" if self.escalation_share_contact else "anonymous"
 
     def policy(self) -> Policy:
-        return Policy(default_country=self.default_country.upper(), checkins=self.checkins, escalation=self.escalation)
+        return Policy(
+            default_country=self.default_country,
+            checkins=self.checkins,
+            escalation=self.escalation,
+            emergency_number=self.emergency_number,
+        )
+
+    @property
+    def store_label(self) -> str:
+        """Where conversations are kept, for the start-up line: the Redis URL without its password."""
+        if not self.redis_url:
+            return "memory"
+        parts = urlsplit(self.redis_url)
+        if parts.password is None:
+            return self.redis_url
+        user = parts.username or ""
+        host = parts.hostname or ""
+        netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
     @property
     def conversation_ttl(self) -> timedelta:
@@ -168,8 +269,27 @@ class Settings(BaseSettings):
     def sms_enabled(self) -> bool:
         return self.twilio_account_sid is not None or self.twilio_auth_token is not None
 
+    @property
+    def channels(self) -> tuple[str, ...]:
+        return tuple(name for name, on in (("telegram", self.telegram_enabled), ("sms", self.sms_enabled)) if on)
+
+    def check_id_secret(self) -> None:
+        """With real people's ids to key, the development secret (or a short one) would let anyone who reads a
+        participant id in a log or a key name find the phone number behind it in seconds."""
+        secret = self.id_hash_secret.get_secret_value()
+        if secret == DEVELOPMENT_ID_HASH_SECRET:
+            raise SettingsError(
+                "ID_HASH_SECRET is the development value and a channel is configured: "
+                f"set a long random one, e.g. the output of {MAKE_A_SECRET}"
+            )
+        if len(secret) < MIN_ID_HASH_SECRET_CHARS:
+            raise SettingsError(
+                f"ID_HASH_SECRET has {len(secret)} characters: use at least {MIN_ID_HASH_SECRET_CHARS} random ones, "
+                f"e.g. the output of {MAKE_A_SECRET}"
+            )
+
     def check_for_server(self) -> None:
-        """Refuse to serve with a channel half-configured."""
+        """Refuse to serve with a channel half-configured, or with the participant ids keyed by a known secret."""
         if self.telegram_enabled and self.telegram_webhook_secret is None:
             raise SettingsError("TELEGRAM_BOT_TOKEN is set but TELEGRAM_WEBHOOK_SECRET is not")
         if self.sms_enabled:
@@ -182,6 +302,13 @@ class Settings(BaseSettings):
             raise SettingsError("STAFF_TELEGRAM_CHAT_ID is set but TELEGRAM_BOT_TOKEN is not")
         if self.oncall and not self.sms_enabled:
             raise SettingsError("ONCALL_SMS_NUMBERS is set but SMS (TWILIO_*) is not configured")
+        self.check_id_secret()
+
+    def check_for_polling(self) -> None:
+        """`telegram-poll`: a token (no webhook secret: no webhook), and a real id secret."""
+        if not self.telegram_enabled:
+            raise SettingsError("TELEGRAM_BOT_TOKEN must be set")
+        self.check_id_secret()
 
     def check_for_worker(self) -> None:
         """The worker sends on the server's channels and needs the shared Redis."""
@@ -257,13 +384,13 @@ def parse_checkin_schedule(text: str) -> dict[Level, tuple[timedelta, ...]]:
 
 
 def parse_quiet_hours(text: str) -> QuietHours | None:
-    """'21:00-08:00' -> QuietHours; '' or whitespace -> None, which turns quiet hours off.
+    """'21:00-08:00' -> QuietHours; 'off' (or '', or whitespace, from code) -> None, which turns quiet hours off.
 
     Exactly 'HH:MM-HH:MM' on a 24-hour clock (00:00 to 23:59), so that '9-5' or '9pm-8am' fail loudly instead of
     being guessed at.
     """
     stripped = text.strip()
-    if not stripped:
+    if not stripped or stripped.lower() == "off":
         return None
     match = _QUIET_HOURS.fullmatch(stripped)
     if match is None:

@@ -81,6 +81,10 @@ def make_channels(
     return telegram, sms
 
 
+def id_secret(settings: Settings) -> bytes:
+    return settings.id_hash_secret.get_secret_value().encode()
+
+
 def delivery_limits(settings: Settings) -> DeliveryLimits:
     return DeliveryLimits(settings.telegram_rate_per_s, settings.telegram_chat_rate_per_s, settings.sms_rate_per_s)
 
@@ -106,7 +110,7 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings, content: Content, client: redis.asyncio.Redis, clock: Clock) -> Services:
-        store = RedisConversationStore(client, ttl=settings.conversation_ttl)
+        store = RedisConversationStore(client, ttl=settings.conversation_ttl, secret=id_secret(settings))
         checkins, cases = CheckInStore(client), CaseStore(client)
         audit = AuditLog(client, settings.audit_max_events)
         follow_up = RedisFollowUp(follow_up_policy(settings), checkins, cases, audit, clock)

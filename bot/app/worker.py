@@ -21,10 +21,9 @@ import socket
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 
 from bot.app.settings import Settings
 from bot.app.wiring import Services, delivery_limits, make_channels, redis_client
@@ -32,14 +31,15 @@ from bot.channels.sms import SmsChannel
 from bot.channels.telegram import TelegramChannel
 from bot.clock import Clock, SystemClock
 from bot.content.loader import Content
-from bot.shell.conversation import decode_replies
 from bot.shell.delivery import Deliverer, DeliveryFailed, NoSlot, OptedOut
 from bot.shell.metrics import Metrics
+from bot.shell.replies import HEARTBEAT_EVERY_S, QueueSender, ReplySender
 from bot.shell.scheduling import defer_for_quiet_hours, zone_for
-from bot.shell.staff import card, oncall_for_page, sms_page
-from bot.storage import keys
+from bot.shell.staff import card, deletion_notice, oncall_for_page, sms_page
+from bot.storage.cases import Case
 from bot.storage.checkins import Address, Claimed
 from bot.storage.schedule import Claim
+from bot.storage.sendqueue import WORKER, Heartbeats, SendQueue
 from bot.triage.events import CheckInDue, CommandReceived
 
 log = logging.getLogger("kneebot.worker")
@@ -48,13 +48,8 @@ PAGE_SLOT_WAIT_S = 30.0  # a page to staff waits its turn
 SLOT_WAIT_S = 1.0  # a check-in waits this long for a rate-limit slot, then is postponed by the limiter's hint
 RETRY_AFTER_REDIS_ERROR_S = 2.0
 MIN_IDLE_S = 0.005  # the shortest wait between claims when nothing was due
-GROUP = "senders"  # the send queue's consumer group: every worker reads from it
-QUEUE_BATCH = 64
 QUEUE_BLOCK_MS = 1000
-QUEUE_CONCURRENCY = 32  # conversations sent to at once (their sends wait on the shared limiter)
-RECLAIM_EVERY_S = 5.0
-HEARTBEAT_EVERY_S = 1.0
-HEARTBEAT_TTL_S = 3.0
+RESCUE_EVERY_S = 1.0  # how often a worker looks for jobs of dead readers, and for its own due a retry
 
 
 @dataclass
@@ -79,100 +74,52 @@ class Worker:
         rates = delivery_limits(services.settings)
         self.deliverer = Deliverer(rates, services.store, services.limiter, telegram, sms, metrics)
         self.stats = Stats()
-        self.name = name or f"{socket.gethostname()}-{os.getpid()}"
-        self._group_ready = False
+        # Only a worker that can send on Telegram reads the send queue (and makes webhooks queue their replies).
+        kind = WORKER if telegram is not None else "worker-without-telegram:"
+        self.name = name or f"{kind}{socket.gethostname()}-{os.getpid()}"
+        queue, self.heartbeats = SendQueue(services.client), Heartbeats(services.client)
+        replies = ReplySender(self.deliverer, services.service, queue, metrics)
+        self.queue = QueueSender(self.name, queue, self.heartbeats, replies, services.audit, services.clock)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Until `stop` is set: check-ins and pages, and (with Telegram) the send queue, side by side."""
+        """Until `stop` is set: check-ins and pages, and (with Telegram) the send queue, side by side; the heartbeat
+        lasts until both are done, so no other reader takes over a job this one is still sending."""
+        beating = asyncio.create_task(self.heartbeat_loop())
         loops = [self.schedule_loop(stop)]
         if self.telegram is not None:
-            loops += [self.drain_loop(stop), self.heartbeat_loop(stop)]
-        await asyncio.gather(*loops)
+            loops.append(self.drain_loop(stop))
+        try:
+            await asyncio.gather(*loops)
+        finally:
+            beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beating
+            await self.queue.stop()
 
-    async def heartbeat_loop(self, stop: asyncio.Event) -> None:
-        """While this runs, webhooks queue Telegram replies for workers instead of sending them themselves."""
-        while not stop.is_set():
+    async def heartbeat_loop(self) -> None:
+        """While this runs (and this worker reads the send queue), webhooks queue Telegram replies for the workers
+        instead of sending them themselves; once it stops, the jobs it holds are taken over within seconds."""
+        while True:
             with contextlib.suppress(RedisError):
-                await self.s.client.set(keys.workers_alive(), self.name, px=int(HEARTBEAT_TTL_S * 1000))
-            await _wait(stop, HEARTBEAT_EVERY_S)
-        with contextlib.suppress(RedisError):
-            if await self.s.client.get(keys.workers_alive()) == self.name.encode():
-                await self.s.client.delete(keys.workers_alive())
+                await self.queue.beat()
+            await asyncio.sleep(HEARTBEAT_EVERY_S)
 
     async def drain_loop(self, stop: asyncio.Event) -> None:
-        """Send queued Telegram replies as they arrive (a blocking read), and take over jobs another worker claimed
-        and did not finish within the lease (it died, or the send kept failing)."""
-        queue, client = keys.send_queue(), self.s.client
-        lease_ms = int(self.settings.lease.total_seconds() * 1000)
-        reclaimed_at = 0.0
+        """Send queued Telegram replies as they arrive (a blocking read); retry this worker's failed ones with
+        backoff, and take over the jobs of readers whose heartbeat ran out (they died)."""
+        rescued_at = -math.inf
         while not stop.is_set():
             try:
-                await self.ensure_group()
-                if time.monotonic() - reclaimed_at >= RECLAIM_EVERY_S:
-                    reclaimed_at = time.monotonic()
-                    claimed: Any = await client.xautoclaim(queue, GROUP, self.name, lease_ms, "0-0", QUEUE_BATCH)
-                    await self.send_jobs(claimed[1])
-                read: Any = await client.xreadgroup(GROUP, self.name, {queue: ">"}, QUEUE_BATCH, QUEUE_BLOCK_MS)
-                for _stream, entries in read or []:
-                    await self.send_jobs(entries)
+                if time.monotonic() - rescued_at >= RESCUE_EVERY_S:
+                    await self.queue.beat()  # before the first read: a job this worker holds is never "orphaned"
+                    rescued_at = time.monotonic()
+                    await self.queue.take_over()
+                    await self.queue.retry_own()
+                await self.queue.read(QUEUE_BLOCK_MS)
             except RedisError as exc:
-                self._group_ready = False
+                self.queue.queue.forget_group()
                 log.warning("send queue unavailable (%s); retrying", type(exc).__name__)
                 await _wait(stop, RETRY_AFTER_REDIS_ERROR_S)
-
-    async def ensure_group(self) -> None:
-        if self._group_ready:
-            return
-        try:
-            await self.s.client.xgroup_create(keys.send_queue(), GROUP, id="0", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
-        self._group_ready = True
-
-    async def send_jobs(self, entries: list[Any]) -> None:
-        """One conversation's jobs in order, different conversations side by side."""
-        by_person: dict[str, list[tuple[str, dict[str, str]]]] = {}
-        for entry_id, raw in entries:
-            if raw is None:  # deleted while pending
-                continue
-            fields = {_text(k): _text(v) for k, v in raw.items()}
-            by_person.setdefault(fields.get("p", ""), []).append((_text(entry_id), fields))
-        gate = asyncio.Semaphore(QUEUE_CONCURRENCY)
-
-        async def person(jobs: list[tuple[str, dict[str, str]]]) -> None:
-            async with gate:
-                for entry_id, fields in jobs:
-                    await self.send_job(entry_id, fields)
-
-        await asyncio.gather(*(person(jobs) for jobs in by_person.values()))
-
-    async def send_job(self, entry_id: str, job: dict[str, str]) -> None:
-        """Answer the button press, then send the replies committed for that message that were not sent yet.
-        Left pending (for a retry after the lease) when the send failed for a reason that may pass."""
-        participant, key, chat = job.get("p", ""), job.get("k", ""), job.get("to", "")
-        address = Address(channel="telegram", to=chat)
-        try:
-            if self.telegram is not None and ("cb" in job or "bm" in job):
-                button = int(job["bm"]) if job.get("bm", "").isdigit() else None
-                await self.telegram.acknowledge(job.get("cb"), chat, button)
-            loaded = await self.s.store.load(participant, key)
-            if loaded.replay:
-                locale = loaded.session.locale if loaded.session else self.settings.default_locale
-                replies = decode_replies(loaded.replay)
-                await self.deliverer.deliver(participant, address, key, replies, locale)
-        except OptedOut:
-            await self.opt_out(participant, address)
-        except DeliveryFailed as exc:
-            if exc.retry_after_s > 0:
-                return
-            log.warning("queued reply not deliverable: %s", exc)
-        except RedisError:
-            return
-        async with self.s.client.pipeline(transaction=False) as done:  # one round trip for both
-            done.xack(keys.send_queue(), GROUP, entry_id)
-            done.xdel(keys.send_queue(), entry_id)
-            await done.execute()
 
     async def schedule_loop(self, stop: asyncio.Event) -> None:
         """Until `stop` is set: keep up to CONCURRENCY check-ins in flight, claiming more as each ends (or after a
@@ -308,6 +255,10 @@ class Worker:
     async def page(self, claim: Claim) -> None:
         """Page staff about an unacknowledged case, then schedule the re-page one deadline later."""
         case = await self.s.cases.get(claim.id)
+        if case is not None and case.deleted_at is not None and case.status != "resolved":
+            await self.deleted(case)
+            await self.s.cases.drop_page(claim)
+            return
         if case is None or case.status != "open":
             await self.s.cases.drop_page(claim)
             return
@@ -331,6 +282,24 @@ class Worker:
             self.stats.pages += 1
             fields = {"case": case.id, "page": str(pages), "target": ",".join(targets) or "none"}
             await self.s.audit.record("page_sent", fields, self.clock.now())
+
+    async def deleted(self, case: Case) -> None:
+        """The person deleted their data: one notice in place of the next page, to the staff chat and to the on-call
+        number paged last, so nobody waits to call back a number that is gone."""
+        locale, catalog = self.settings.default_locale, self.s.content.catalog
+        if self.telegram is not None and self.settings.staff_telegram_chat_id is not None:
+            staff = Address(channel="telegram", to=str(self.settings.staff_telegram_chat_id))
+            with contextlib.suppress(DeliveryFailed, OptedOut):
+                await self.deliverer.send_limited(
+                    staff, card(case, catalog, locale), None, "page", max_wait_s=PAGE_SLOT_WAIT_S
+                )
+        number = oncall_for_page(case.pages - 1, self.settings.oncall) if case.pages else None
+        if number is not None and self.sms is not None:
+            with contextlib.suppress(DeliveryFailed, OptedOut):
+                oncall = Address(channel="sms", to=number)
+                notice = deletion_notice(case, catalog, locale)
+                await self.deliverer.send_limited(oncall, notice, None, "page", max_wait_s=PAGE_SLOT_WAIT_S)
+        await self.s.audit.record("page_sent", {"case": case.id, "status": "deleted"}, self.clock.now())
 
 
 def _zone(name: str, settings: Settings) -> ZoneInfo:
@@ -363,9 +332,11 @@ async def run_worker(settings: Settings, content: Content, stop: asyncio.Event, 
             await sms.aclose()
         await services.aclose()
         outcomes = " ".join(f"{k}={v}" for k, v in sorted(worker.stats.outcomes.items()))
-        log.info("worker stopped: check-ins %s; pages %d", outcomes or "none", worker.stats.pages)
+        replies = " ".join(f"{k}={v}" for k, v in sorted(worker.queue.outcomes.items()))
+        log.info(
+            "worker stopped: check-ins %s; pages %d; queued replies %s",
+            outcomes or "none",
+            worker.stats.pages,
+            replies or "none",
+        )
     return worker.stats
-
-
-def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

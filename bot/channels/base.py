@@ -21,3 +21,4 @@ class Inbound:
     country: str | None = None  # ISO region of the sender's phone number, when known
     callback_id: str | None = None  # Telegram: the button press to answer
     button_message_id: int | None = None  # Telegram: the message whose keyboard was pressed (to remove it)
+    group_chat: bool = False  # said in a group, not to kneebot alone: screened for red flags, never a conversation

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import functools
 import hmac
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import unquote
 from xml.sax.saxutils import escape
@@ -25,6 +26,11 @@ from bot.triage.effects import Param, SendReply, Text
 from bot.triage.events import CommandReceived, Event, MessageReceived
 
 TWILIO_API = "https://api.twilio.com"
+# Twilio's message ids: SM (an SMS) or MM (an MMS) and 32 hex digits. Held to that form because Twilio's signature
+# runs names and values together: a signed form with one parameter renamed into another's value (the next parameter's
+# name and value run into MessageSid's) still verifies, and would otherwise pass as a new message.
+_MESSAGE_SID = re.compile(r"(SM|MM)[0-9a-fA-F]{32}")
+_SID_ALIASES = ("SmsMessageSid", "SmsSid")  # the same id under its older names, when Twilio sends them
 UNSUBSCRIBED = 21610  # Twilio: "Attempt to send to unsubscribed recipient"
 
 # Twilio acts on these words itself (Advanced Opt-Out) and still forwards the message, so they are matched as
@@ -148,10 +154,16 @@ class SmsChannel:
         return bool(self._validator.validate(url, params, signature))
 
     def parse(self, form: Mapping[str, str]) -> Inbound:
+        """Raises SmsFormError for a form no Twilio message has: no sender or id, an id not of Twilio's form (or
+        differing from its older names), or a sender that is not a phone number."""
         sender = form.get("From", "").strip()
         message_id = form.get("MessageSid", "").strip()
         if not sender or not message_id:
             raise SmsFormError("webhook lacks From or MessageSid")
+        if not _MESSAGE_SID.fullmatch(message_id):
+            raise SmsFormError("MessageSid is not SM or MM and 32 hex digits")
+        if any(alias in form and form[alias].strip() != message_id for alias in _SID_ALIASES):
+            raise SmsFormError("SmsMessageSid differs from MessageSid")
         body = form.get("Body", "")
         user, country = self._sender(sender)
         locale = "es" if country in SPANISH_REGIONS else None
@@ -244,14 +256,16 @@ _XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
 
 @functools.lru_cache(maxsize=4096)
 def _read_number(sender: str, default_country: str) -> tuple[str, str | None]:
-    """The sender in E.164 and its ISO region; a number phonenumbers cannot read stays as it came. Cached: the same
-    person sends a dozen messages in a conversation, and parsing a number costs more than the rest of the form."""
+    """The sender in E.164 (a number without + read in `default_country`) and its ISO region; SmsFormError for
+    anything phonenumbers cannot read as a possible number: it would be stored, hashed and texted back as it came.
+    Cached: the same person sends a dozen messages in a conversation, and parsing a number costs more than the rest
+    of the form."""
     try:
         number = phonenumbers.parse(sender, default_country)
     except phonenumbers.NumberParseException:
-        return sender, None
+        raise SmsFormError("From is not a phone number") from None
     if not phonenumbers.is_possible_number(number):
-        return sender, None
+        raise SmsFormError("From is not a phone number")
     if phonenumbers.is_valid_number(number):
         region = phonenumbers.region_code_for_number(number)
     else:

@@ -27,6 +27,9 @@ from bot.triage.effects import Param, SendReply, Text
 from bot.triage.events import ChoiceSelected, CommandReceived, Event, MessageReceived
 
 log = logging.getLogger("kneebot.telegram")
+# How long a send may take to be answered. Telegram answers in well under a second; an answer that is slow is still
+# an answer: giving up on it (at PTB's 5 s) and sending again is how one message became two.
+SEND_TIMEOUT_S = 30.0
 
 ALLOWED_UPDATES = ("message", "callback_query")
 COMMANDS = ("start", "help", "restart", "back", "language", "human", "stop", "delete")  # menu order
@@ -53,6 +56,10 @@ class TelegramSendError(Exception):
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class TelegramTokenRejected(TelegramSendError):
+    """Telegram does not know the bot token: a setting to fix, not an outage to wait out."""
 
 
 def parse_update(update: Mapping[str, Any]) -> Inbound | None:
@@ -107,13 +114,16 @@ def _message(update_id: str, message: object) -> Inbound | None:
     text = message.get("text")
     has_text = isinstance(text, str) and bool(text.strip())
     has_media = any(kind in message for kind in _MEDIA)
+    locale = _locale(message.get("from"))
     if chat_type in ("group", "supergroup"):
-        if not (has_text or has_media):
+        # No conversation in a group, but words that carry a red flag still get the emergency message there.
+        words = text if isinstance(text, str) else message.get("caption")
+        said = MessageReceived(words) if isinstance(words, str) and words.strip() else None
+        if said is None and not has_media:
             return None
-        return Inbound("telegram", str(chat_id), update_id, None, notice="notice.group")
+        return Inbound("telegram", str(chat_id), update_id, said, notice="notice.group", locale=locale, group_chat=True)
     if chat_type != "private":
         return None
-    locale = _locale(message.get("from"))
     event: Event
     if isinstance(text, str):
         if not has_text:
@@ -230,7 +240,7 @@ class TelegramChannel:
             base_url=base_url,
             base_file_url=base_file_url or "https://api.telegram.org/file/bot",
             rate_limiter=AIORateLimiter(max_retries=0) if rate_limit else None,
-            request=AiohttpRequest(),  # a sixth of httpx's CPU per call (bot/channels/telegram_http.py)
+            request=AiohttpRequest(read_timeout=SEND_TIMEOUT_S),  # a sixth of httpx's CPU per call (telegram_http.py)
             get_updates_request=AiohttpRequest(connection_pool_size=1),
         )
 
@@ -243,7 +253,7 @@ class TelegramChannel:
         try:
             await self._bot.initialize()
         except InvalidToken:
-            raise TelegramSendError("Telegram rejected the bot token") from None  # PTB's message quotes the token
+            raise TelegramTokenRejected("Telegram rejected the bot token") from None  # PTB's message quotes the token
         except TelegramError as exc:
             raise TelegramSendError(f"getMe failed: {type(exc).__name__}") from exc
 
@@ -303,6 +313,11 @@ class TelegramChannel:
             edit = self._bot.edit_message_reply_markup(chat_id=chat_id, message_id=button_message_id, reply_markup=None)
             calls.append(self._quietly("editMessageReplyMarkup", edit))
         await asyncio.gather(*calls)
+
+    async def webhook_url(self) -> str:
+        """The webhook Telegram has for this bot ('' when none: updates wait for getUpdates)."""
+        info = await self._call(self._bot.get_webhook_info())
+        return str(info.url or "")
 
     async def set_webhook(self, url: str, secret: str) -> None:
         await self._call(self._bot.set_webhook(url, secret_token=secret, allowed_updates=list(ALLOWED_UPDATES)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -16,18 +17,47 @@ from redis.exceptions import RedisError
 from bot.clock import Clock
 from bot.content.loader import Content
 from bot.storage.checkins import Address
-from bot.storage.conversations import ConversationStore, Loaded, Replayed, Stale, Written
+from bot.storage.conversations import ConversationStore, Loaded, Processed, Replayed, Stale, Written
 from bot.storage.schedule import Batch
-from bot.triage.effects import ChoiceOption, DeleteData, Effect, SendReply, Text
+from bot.triage.effects import ChoiceOption, DeleteData, Effect, Escalate, Param, SendReply, Text
 from bot.triage.engine import Policy, Turn, advance, new_session
 from bot.triage.events import CheckInDue, Event, MessageReceived
 from bot.triage.red_flags import screen
-from bot.triage.session import Session
+from bot.triage.session import Session, SessionStatus
 
 log = logging.getLogger("kneebot.conversation")
 MAX_ATTEMPTS = 20
 RECENT_SIZE = 1024  # conversations a process remembers (4 KB each in memory, 8 KB once assessed: 8 MB at most)
 RECENT_FOR_S = 15 * 60.0  # and for how long after its last message: a conversation's pauses, not a day's
+# The outcomes whose message is "call now" or "be seen today": with the interrupts, they go out at once.
+URGENT_OUTCOMES = frozenset({"outcome.emergency.action", "outcome.urgent.action"})
+TOLD = "escalation.told"
+
+
+def urgent(replies: Sequence[SendReply]) -> bool:
+    """Whether these replies carry an emergency or urgent message (a red-flag interrupt, a crisis message, an
+    emergency or urgent outcome): they are sent at once, by the process that made them, never queued."""
+    return any(
+        r.kind == "interrupt" or r.call is not None or (r.kind == "outcome" and r.parts[0].key in URGENT_OUTCOMES)
+        for r in replies
+        if r.parts
+    )
+
+
+def untold(replies: Sequence[SendReply], number: Param) -> tuple[SendReply, ...]:
+    """The replies without a promise that the clinic team knows, for when no case was stored: "I have also let the
+    clinic team know" is left out, and a HUMAN request is asked to try again."""
+    honest = []
+    for reply in replies:
+        parts = []
+        for part in reply.parts:
+            if part.key == TOLD:
+                continue
+            if part.key.startswith("command.human."):
+                part = Text("notice.try_again", (("number", number),))
+            parts.append(part)
+        honest.append(dataclasses.replace(reply, parts=tuple(parts)))
+    return tuple(honest)
 
 
 @dataclass(frozen=True)
@@ -39,6 +69,12 @@ class Handled:
     locale: str
     replayed: bool = False
     queued: bool = False  # the delivery job went to the send queue with the commit: a worker sends the replies
+    deleted: bool = False  # the person's data was deleted: nothing about them may be written while replying
+    offline: bool = False  # the store did not answer: nothing was stored, and the replies need nothing of it
+
+    @property
+    def urgent(self) -> bool:
+        return urgent(self.replies)
 
 
 class ConflictError(Exception):
@@ -46,8 +82,15 @@ class ConflictError(Exception):
 
 
 class EffectSink(Protocol):
-    """Applies the effects other than replies (check-ins, escalation, audit). Escalate is applied first.
+    """Applies the effects other than replies (check-ins, escalation, audit, deletion). Escalate is applied on its
+    own, before the turn is committed, so the reply can say whether the clinic team was told.
     `address` is where the person is reached (None in a terminal chat): check-ins need it."""
+
+    async def escalate(
+        self, participant: str, session: Session, effects: Sequence[Effect], address: Address | None
+    ) -> bool:
+        """The turn's Escalate effects: True when a case is stored for the clinic's staff (raises RedisError)."""
+        ...
 
     def carried(
         self, participant: str, session: Session, effects: Sequence[Effect], address: Address | None
@@ -70,6 +113,11 @@ class EffectSink(Protocol):
 
 class LogSink:
     """Records effects in the log: kinds and conversation-level facts only, never text or identifiers."""
+
+    async def escalate(
+        self, participant: str, session: Session, effects: Sequence[Effect], address: Address | None
+    ) -> bool:
+        return False  # no clinic to tell
 
     def carried(
         self, participant: str, session: Session, effects: Sequence[Effect], address: Address | None
@@ -157,11 +205,13 @@ class ConversationService:
         address: Address | None = None,
         queue: Mapping[str, str] | None = None,
     ) -> Handled:
-        """Run one inbound event; a message id seen before gets the replies it got then, and changes nothing.
+        """Run one inbound event; a message id seen before gets the replies it got then, and changes nothing (and
+        none at all when the record of them is gone: the person deleted their data, or it is days old).
 
         With the store unreachable the red-flag screen still answers (it needs no storage); anything else is asked
         to try again shortly, with the emergency number. A check-in (from the worker, not the person) raises instead:
-        its claim comes due again.
+        its claim comes due again. `queue`: a send job, committed with the turn for a worker, unless the replies are
+        urgent (the caller sends those itself, at once).
         """
         try:
             return await self._handle(participant, event, message_id, locale, country, address, queue)
@@ -174,14 +224,29 @@ class ConversationService:
     async def _offline(
         self, participant: str, event: Event, locale: str, country: str | None, address: Address | None
     ) -> Handled:
+        """Without the store: the red-flag message at once, without waiting on Redis again for a case or an audit
+        entry it could not keep (so without "I have let the clinic team know"), else "try again shortly"."""
         flow, now = self.content.intake, self.clock.now()
+        number = self.policy.emergency(country).param
         if isinstance(event, MessageReceived) and screen(event.text, locale).interrupt is not None:
             session = new_session(flow, now, locale, country).model_copy(update={"disclaimer_shown": True})
             turn = advance(flow, session, event, now, policy=self.policy, language=self.content.language)
-            await self._apply(participant, turn.session, _follow_ups(turn), address)
-            return Handled(turn.replies, locale)
-        number = self.policy.emergency(country).param
-        return Handled((SendReply(parts=(Text("notice.try_again", (("number", number),)),)),), locale)
+            log.warning("red flag answered without the store: no case opened conversation=%s", participant)
+            return Handled(untold(turn.replies, number), locale, offline=True)
+        return Handled((SendReply(parts=(Text("notice.try_again", (("number", number),)),)),), locale, offline=True)
+
+    def red_flag_reply(self, text: str, locale: str, country: str | None) -> tuple[SendReply, ...]:
+        """The emergency (or clot, or crisis) message for words said outside any conversation (a group chat): no
+        state, no case, no check-in. Nothing when the words carry no red flag."""
+        if screen(text, locale).interrupt is None:
+            return ()
+        flow, now = self.content.intake, self.clock.now()
+        # Stopped: no questions to pause and no check-ins, as after STOP; the red flag is answered all the same.
+        session = new_session(flow, now, locale, country).model_copy(
+            update={"disclaimer_shown": True, "status": SessionStatus.stopped}
+        )
+        policy = dataclasses.replace(self.policy, escalation="off")
+        return advance(flow, session, MessageReceived(text), now, policy=policy, language=self.content.language).replies
 
     async def _handle(
         self,
@@ -196,15 +261,18 @@ class ConversationService:
         flow = self.content.intake
         if message_id is None:
             queue = None  # a job names the message whose replies it sends
+        provider = message_id is not None and not isinstance(event, CheckInDue)
         # A person's messages (not the worker's check-ins) start from what this process last committed, if it
         # remembers: the commit checks it is still what is stored.
         loaded = self.recent.get(participant) if message_id is not None else None
+        checked = loaded is None  # whether the store was asked if this message was seen before
         if loaded is None:
-            loaded = await self.store.load(participant, message_id)
+            loaded = await self.store.load(participant, message_id, provider=provider)
             if loaded.replay is not None:
-                if queue:  # its sending may not have finished: queue it again (sent messages are skipped)
-                    await self.store.enqueue(queue)
-                return self._replayed(participant, loaded, loaded.replay, locale, queue)
+                return await self._replayed(participant, loaded, loaded.replay, locale, queue)
+            if loaded.processed:
+                return self._spent(participant, locale)
+        told: bool | None = None  # whether this message's case is stored (None: nothing escalated yet)
         for _ in range(MAX_ATTEMPTS):
             if loaded.session is None and isinstance(event, CheckInDue):
                 return Handled((), locale)  # deleted, or expired: nobody to ask
@@ -221,19 +289,39 @@ class ConversationService:
                 language=self.content.language,
             )
             follow_ups = _follow_ups(turn)
+            escalates = told is None and any(isinstance(e, Escalate) for e in follow_ups)
+            if escalates and not checked:
+                # The case is opened before the commit, which is where a repeated message is caught: ask first,
+                # so a replay (a retried webhook, a message days old) never opens a case or pages anyone again.
+                checked, fresh = True, await self.store.load(participant, message_id, provider=provider)
+                if fresh.replay is not None:
+                    return await self._replayed(participant, fresh, fresh.replay, locale, queue)
+                if fresh.processed:
+                    return self._spent(participant, locale)
+                if fresh.revision != loaded.revision:
+                    loaded = fresh
+                    continue
+            if escalates:
+                told = await self._escalate(participant, turn.session, follow_ups, address)
+            replies = turn.replies
+            if told is False:  # no case (escalation is off, or the escalation was no case's business)
+                replies = untold(replies, self.policy.emergency(turn.session.country).param)
+            follow_ups = [e for e in follow_ups if not isinstance(e, Escalate)]
             if any(isinstance(e, DeleteData) for e in follow_ups):
                 self.recent.drop(participant)
                 await self._apply(participant, turn.session, follow_ups, address)
                 await self.store.delete(participant)
-                return Handled(turn.replies, turn.session.locale)
+                return Handled(replies, turn.session.locale, deleted=True)
             then = self.sink.carried(participant, turn.session, follow_ups, address)
+            job = None if urgent(replies) else queue
             submitted = await self.store.submit(
                 participant,
                 loaded.revision,
                 turn.session,
-                outbox=encode_replies(turn.replies),
+                outbox=encode_replies(replies),
                 message_id=message_id,
-                queue=queue,
+                provider=provider,
+                queue=job,
                 then=then,
             )
             match submitted:
@@ -247,19 +335,48 @@ class ConversationService:
                         turn.session.status.value,
                     )
                     await self._apply(participant, turn.session, follow_ups, address, carried=then is not None)
-                    return Handled(turn.replies, turn.session.locale, queued=bool(queue))
+                    return Handled(replies, turn.session.locale, queued=bool(job))
                 case Replayed(outbox):  # the job, if any, was queued again in the same step
-                    return self._replayed(participant, loaded, outbox, locale, queue)
+                    return self._handed_back(participant, loaded, outbox, locale, queued=bool(job))
+                case Processed():
+                    return self._spent(participant, locale)
                 case Stale(current):
                     loaded = current
         raise ConflictError(participant)
 
-    def _replayed(
+    async def _escalate(
+        self, participant: str, session: Session, effects: Sequence[Effect], address: Address | None
+    ) -> bool:
+        """Whether a case is stored. A store that fails here fails the turn (it is the same Redis): the person gets
+        the offline reply at once, rather than after the commit's own wait for a store that is not there."""
+        try:
+            return await self.sink.escalate(participant, session, effects, address)
+        except RedisError as exc:
+            log.error("case not opened (%s) conversation=%s", type(exc).__name__, participant)
+            raise
+
+    async def _replayed(
         self, participant: str, loaded: Loaded, outbox: str, locale: str, queue: Mapping[str, str] | None
     ) -> Handled:
+        """A message processed before, found by the load. Its sending may not have finished: a worker's job is
+        queued again (what was sent is skipped), unless the replies are urgent, which the caller sends itself."""
+        replies = decode_replies(outbox)
+        requeue = bool(queue) and not urgent(replies)
+        if queue and requeue:
+            await self.store.enqueue(queue)
         log.info("duplicate message conversation=%s", participant)
         known = loaded.session.locale if loaded.session else locale
-        return Handled(decode_replies(outbox), known, replayed=True, queued=bool(queue))
+        return Handled(replies, known, replayed=True, queued=requeue)
+
+    def _handed_back(self, participant: str, loaded: Loaded, outbox: str, locale: str, *, queued: bool) -> Handled:
+        """A message processed before, found by the commit (which queued its job again if it was given one)."""
+        log.info("duplicate message conversation=%s", participant)
+        known = loaded.session.locale if loaded.session else locale
+        return Handled(decode_replies(outbox), known, replayed=True, queued=queued)
+
+    def _spent(self, participant: str, locale: str) -> Handled:
+        log.info("message processed before, its record gone; ignored conversation=%s", participant)
+        return Handled((), locale, replayed=True)
 
     async def session(self, participant: str) -> Session | None:
         return (await self.store.load(participant)).session
@@ -273,14 +390,13 @@ class ConversationService:
         *,
         carried: bool = False,
     ) -> None:
-        """After the commit: the turn's `follow_ups` (its effects other than replies). The turn stands whatever
-        happens here, so a failure is logged, not raised (the replies, which tell the person what to do, must still
-        go out)."""
+        """After the commit: the turn's `follow_ups` (its effects other than replies and escalations). The turn
+        stands whatever happens here, so a failure is logged, not raised (the replies, which tell the person what to
+        do, must still go out)."""
         if not follow_ups:
             return
-        effects = sorted(follow_ups, key=lambda e: type(e).__name__ != "Escalate")
         try:
-            await self.sink.apply(participant, session, effects, address, carried=carried)
+            await self.sink.apply(participant, session, follow_ups, address, carried=carried)
         except RedisError as exc:
             log.error("follow-up effects not applied (%s) conversation=%s", type(exc).__name__, participant)
 

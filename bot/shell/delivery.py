@@ -5,6 +5,10 @@ Every message first takes a slot from the rate limiter shared through Redis (Tel
 together; the slot is released when the send is over, so it counts from the provider's side of the send. After each
 message the count sent is recorded against the inbound (or check-in) id, so a retry after a crash sends only what was
 not yet sent.
+
+Replies sent `at_once` (an emergency or urgent message, or what a process without its store can say) take no slot
+and need no Redis: they go straight to the provider, the record read and written when Redis answers. They are few
+(one message an emergency), so the limits hold but for them.
 """
 
 from __future__ import annotations
@@ -35,11 +39,15 @@ class OptedOut(Exception):
 
 
 class DeliveryFailed(Exception):
-    """Not sent this time; worth a retry after `retry_after_s`."""
+    """Not sent this time; worth a retry after `retry_after_s` (0: not worth one). `asked_s`: the wait the provider
+    asked for (flood control), when it did. `done`: how many of the replies' messages were sent before it failed
+    (set by `Deliverer.deliver`)."""
 
-    def __init__(self, reason: str, retry_after_s: float = 30.0) -> None:
+    def __init__(self, reason: str, retry_after_s: float = 30.0, *, asked_s: float | None = None) -> None:
         super().__init__(reason)
         self.retry_after_s = retry_after_s
+        self.asked_s = asked_s
+        self.done = 0
 
 
 class NoSlot(DeliveryFailed):
@@ -71,10 +79,9 @@ class Deliverer:
             if participant is not None:
                 # Telegram: "avoid more than one message per second in a chat; short bursts are allowed". A reply
                 # is often two or three messages in a row, so the chat's limit is its rate averaged over a burst.
+                # Named by the participant alone, so its key is under their hash tag and DELETE removes it.
                 burst = CHAT_BURST * _count(s.telegram_chat_rate_per_s)
-                limits.append(
-                    Limit(f"telegram-chat:{participant}", burst, CHAT_BURST * _window(s.telegram_chat_rate_per_s))
-                )
+                limits.append(Limit(participant, burst, CHAT_BURST * _window(s.telegram_chat_rate_per_s)))
             return limits
         return [Limit("sms-from", _count(s.sms_rate_per_s), _window(s.sms_rate_per_s))]
 
@@ -117,21 +124,36 @@ class Deliverer:
 
     async def deliver(
         self,
-        participant: str,
+        participant: str | None,
         address: Address,
-        message_key: str,
+        message_key: str | None,
         replies: Sequence[SendReply],
         locale: str,
         *,
         max_wait_s: float = SLOT_TIMEOUT_S,
         first_slot: Grant | None = None,
+        at_once: bool = False,
+        already: int = 0,
     ) -> int:
         """Send what was not sent yet of these replies; how many messages this call sent. Each message waits up to
         `max_wait_s` for a slot (NoSlot, with the wait left, when there is none in time), but the first, with
-        `first_slot`, uses that one (given back if nothing is left to send)."""
+        `first_slot`, uses that one (given back if nothing is left to send).
+
+        `participant` and `message_key` name the record of what was sent (None: nothing is recorded, as for a group
+        chat, or once the person's data is deleted). `at_once`: no slot, and a store that does not answer is no
+        reason to wait (at worst a message the record would have skipped goes again). `already`: messages the caller
+        knows were sent. A failure raises DeliveryFailed (or OptedOut) with `done`, the messages sent by then."""
         spare = first_slot
+        recorded = participant is not None and message_key is not None
+        done = already
         try:
-            done = await self.store.delivered(participant, message_key)
+            if recorded:
+                assert participant is not None and message_key is not None
+                try:
+                    done = max(done, await self.store.delivered(participant, message_key))
+                except RedisError:
+                    if not at_once:
+                        raise
             if address.channel == "telegram":
                 units: Sequence[TelegramMessage | str] = self._telegram().render(replies, locale)
             else:
@@ -141,12 +163,29 @@ class Deliverer:
                 if index < done:
                     continue
                 grant, spare = spare, None
-                await self.send_limited(address, unit, participant, "reply", max_wait_s=max_wait_s, grant=grant)
-                await self.store.mark_delivered(participant, message_key, index + 1)
-                sent += 1
+                try:
+                    if at_once:
+                        await self.unused(grant)
+                        await self.send(address, unit)
+                    else:
+                        await self.send_limited(address, unit, participant, "reply", max_wait_s=max_wait_s, grant=grant)
+                except DeliveryFailed as exc:
+                    exc.done = done
+                    raise
+                done, sent = index + 1, sent + 1
+                if recorded:
+                    assert participant is not None and message_key is not None
+                    await self._record(participant, message_key, done)
             return sent
         finally:
             await self.unused(spare)
+
+    async def _record(self, participant: str, message_key: str, done: int) -> None:
+        """The message went: a store that fails to record it now must not make the caller send it again."""
+        try:
+            await self.store.mark_delivered(participant, message_key, done)
+        except RedisError as exc:
+            log.warning("a sent message was not recorded (%s); a retry may send it again", type(exc).__name__)
 
     async def send(self, address: Address, unit: TelegramMessage | str) -> int:
         """One message, outside the limiter (`send_limited` takes a slot first); its Telegram message id (0 for
@@ -163,7 +202,7 @@ class Deliverer:
             raise OptedOut(address.channel) from None
         except TelegramSendError as exc:
             self._error(address.channel)
-            raise DeliveryFailed("telegram send failed", exc.retry_after or 30.0) from None
+            raise DeliveryFailed("telegram send failed", exc.retry_after or 30.0, asked_s=exc.retry_after) from None
         except SmsSendError as exc:
             self._error(address.channel)
             raise DeliveryFailed(f"sms send failed ({exc.code or exc.status})", 30.0 if exc.retryable else 0) from None

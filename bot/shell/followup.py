@@ -1,4 +1,5 @@
-"""Applies the engine's follow-up effects in Redis: check-ins scheduled and cancelled, cases opened, audit entries.
+"""Applies the engine's follow-up effects in Redis: check-ins scheduled and cancelled, cases opened (and forgotten on
+DELETE), audit entries.
 
 The web server and the worker both use it (through ConversationService), so a check-in answered "worse" schedules,
 escalates and audits exactly as a first conversation does.
@@ -18,7 +19,7 @@ from bot.storage.audit import AuditLog
 from bot.storage.cases import CaseStore
 from bot.storage.checkins import Address, CheckIn, CheckInStore
 from bot.storage.schedule import Batch
-from bot.triage.effects import AuditRecord, CancelCheckIns, Effect, Escalate, ScheduleCheckIn
+from bot.triage.effects import AuditRecord, CancelCheckIns, DeleteData, Effect, Escalate, ScheduleCheckIn
 from bot.triage.engine import Escalation
 from bot.triage.session import Session
 
@@ -67,6 +68,21 @@ class RedisFollowUp:
                 self.schedule(batch, participant, session, effect, address, zone, now)
         return batch if len(batch) else None
 
+    async def escalate(
+        self, participant: str, session: Session, effects: Sequence[Effect], address: Address | None
+    ) -> bool:
+        """The turn's escalations, before its commit (they need their case id back, and the reply says whether the
+        clinic team was told): True when a case is stored."""
+        if self.policy.escalation == "off":
+            return False
+        now = self.clock.now()
+        stored = False
+        for effect in effects:
+            if isinstance(effect, Escalate):
+                await self.open_case(participant, effect, address, now)
+                stored = True
+        return stored
+
     async def apply(
         self,
         participant: str,
@@ -76,12 +92,11 @@ class RedisFollowUp:
         *,
         carried: bool = False,
     ) -> None:
-        """Escalations (they need their case id back), then, unless the commit `carried` them, everything else in
-        one round trip, in order."""
+        """A deletion forgets the person in their case first; then, unless the commit `carried` them, everything
+        else in one round trip, in order."""
         now = self.clock.now()
-        for effect in effects:
-            if isinstance(effect, Escalate):
-                await self.escalate(participant, effect, address, now)
+        if any(isinstance(effect, DeleteData) for effect in effects):
+            await self.cases.forget(participant, now)
         if not carried and (batch := self.carried(participant, session, effects, address)) is not None:
             await batch.run(self.audit.client)
 
@@ -113,9 +128,7 @@ class RedisFollowUp:
         fields = {"seq": str(effect.seq), "level": effect.level, "reason": moved}
         self.checkins.add_to(batch, checkin, now, self.audit.args("checkin_scheduled", fields, now))
 
-    async def escalate(self, participant: str, effect: Escalate, address: Address | None, now: datetime) -> None:
-        if self.policy.escalation == "off":
-            return
+    async def open_case(self, participant: str, effect: Escalate, address: Address | None, now: datetime) -> None:
         share = self.policy.escalation == "contact" and address is not None and address.channel == "sms"
         case_id, what = await self.cases.open(
             participant,

@@ -49,6 +49,8 @@ def oncall_for_page(page: int, numbers: tuple[str, ...]) -> str | None:
 def card(case: Case, catalog: Catalog, locale: str) -> TelegramMessage:
     """The staff chat's card for a case: the summary, its status, and the buttons that still apply."""
     text = summary(case, catalog, locale)
+    if case.deleted_at is not None:
+        text += "\n" + catalog.render(Text("staff.deleted", (("case", case.id),)), locale)
     if case.status == "acknowledged":
         text += "\n" + catalog.render(Text("staff.acknowledged", (("who", case.acknowledged_by or "?"),)), locale)
     elif case.status == "resolved":
@@ -80,6 +82,11 @@ def summary(case: Case, catalog: Catalog, locale: str) -> str:
 
 def sms_page(case: Case, catalog: Catalog, locale: str) -> str:
     return summary(case, catalog, locale) + "\n" + catalog.render(Text("staff.sms_reply", (("case", case.id),)), locale)
+
+
+def deletion_notice(case: Case, catalog: Catalog, locale: str) -> str:
+    """Instead of a page: the person deleted their data, so there is no one to call back and no more pages."""
+    return catalog.render(Text("staff.deleted", (("case", case.id),)), locale)
 
 
 async def act(cases: CaseStore, audit: AuditLog, action: StaffAction, who: str, now: datetime) -> str:

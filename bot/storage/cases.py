@@ -6,7 +6,9 @@ a (re-)page are scheduled in `pages` (a leased schedule, like check-ins). A pers
 time (`open-case:{p}`): another escalation updates it, and pages again only when the level went up.
 
 A case holds no name, number or message text, only: level, reason, red flags, key findings, the channel, and, when
-the deployment enables it (ESCALATION_SHARE_CONTACT), the number to call back.
+the deployment enables it (ESCALATION_SHARE_CONTACT), the number to call back. The participant id and the number go
+when the case is resolved, and when the person deletes their data (`forget`): the case then stays for staff to see,
+marked as deleted, and its next page becomes one last notice instead.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from bot.storage import keys
 from bot.storage.schedule import Claim, LeasedSchedule, Script, from_millis, millis
 from bot.triage.findings import Level
 
-RESOLVED_KEEP = timedelta(days=90)
+RESOLVED_KEEP = timedelta(days=90)  # without the number or the participant id
+_CASE_PREFIX = keys.case("x")[: -len("x}")]  # "kneebot:v1:case:{": scripts append the id and "}"
 LEVELS = {level.value: rank for rank, level in enumerate(sorted(Level))}
 
 
@@ -43,6 +46,7 @@ class Case:
     acknowledged_by: str | None = None
     acknowledged_at: datetime | None = None
     resolved_at: datetime | None = None
+    deleted_at: datetime | None = None  # the person deleted their data: no contact, no participant, no more pages
 
 
 # KEYS: case, cases, pages, open-case. ARGV: id, fields json, opened ms, open-case ttl ms, case key prefix (up to
@@ -106,6 +110,7 @@ if status ~= 'resolved' then
   if not redis.call('HGET', KEYS[1], 'acknowledged_by') then
     redis.call('HSET', KEYS[1], 'acknowledged_by', ARGV[2], 'acknowledged_at', ARGV[3])
   end
+  redis.call('HDEL', KEYS[1], 'contact', 'participant')
   redis.call('PEXPIRE', KEYS[1], ARGV[4])
   redis.call('ZREM', KEYS[2], ARGV[1])
   redis.call('ZREM', KEYS[3], ARGV[1])
@@ -114,6 +119,25 @@ if status ~= 'resolved' then
   end
 end
 return status
+""")
+
+# KEYS: open-case, pages. ARGV: case key prefix (up to the hash tag's brace), at ms. The person deleted their data:
+# their unresolved case loses the number and the participant id, is marked deleted, and is due at once in `pages`,
+# where the pager sends staff one notice instead of a page. Returns the case id, or nil when there was none.
+_FORGET = Script("""
+local id = redis.call('GET', KEYS[1])
+redis.call('DEL', KEYS[1])
+if not id then
+  return false
+end
+local key = ARGV[1] .. id .. '}'
+local status = redis.call('HGET', key, 'status')
+if status and status ~= 'resolved' then
+  redis.call('HDEL', key, 'contact', 'participant')
+  redis.call('HSET', key, 'deleted_at', ARGV[2])
+  redis.call('ZADD', KEYS[2], ARGV[2], id)
+end
+return id
 """)
 
 # KEYS: case, pages. ARGV: id, claimed score, next page ms. Counts a page sent; schedules the next one only while
@@ -174,9 +198,8 @@ class CaseStore:
         if contact:
             fields["contact"] = contact
         names = [keys.case(case_id), keys.cases(), keys.pages(), keys.open_case(participant)]
-        prefix = keys.case("x")[: -len("x}")]  # "kneebot:v1:case:{": the script appends the id and "}"
         args: list[str | int | bytes] = [case_id, json.dumps(fields), millis(now), int(keep.total_seconds() * 1000)]
-        raw = await _OPEN(self.client, names, [*args, prefix])
+        raw = await _OPEN(self.client, names, [*args, _CASE_PREFIX])
         assert isinstance(raw, list)
         found, what = (_text(v) for v in raw)
         return found, what
@@ -197,9 +220,16 @@ class CaseStore:
 
     async def resolve(self, case_id: str, who: str, now: datetime) -> str:
         case = await self.get(case_id)
-        names = [keys.case(case_id), keys.pages(), keys.cases(), keys.open_case(case.participant if case else "-")]
+        # A case forgotten (its person deleted their data) names no participant, and has no open-case pointer left.
+        owner = case.participant if case is not None and case.participant else "-"
+        names = [keys.case(case_id), keys.pages(), keys.cases(), keys.open_case(owner)]
         keep = int(RESOLVED_KEEP.total_seconds() * 1000)
         return _text(await _RESOLVE(self.client, names, [case_id, who, millis(now), keep]))
+
+    async def forget(self, participant: str, now: datetime) -> str | None:
+        """The person deleted their data: their unresolved case (its id, if any) keeps nothing about them."""
+        raw = await _FORGET(self.client, [keys.open_case(participant), keys.pages()], [_CASE_PREFIX, millis(now)])
+        return None if raw is None else _text(raw)
 
     async def claim_pages(self, now: datetime, lease: timedelta, limit: int) -> list[Claim]:
         return await self.schedule.claim(now, lease, limit)
@@ -233,6 +263,7 @@ def _decode(raw: dict[str, str]) -> Case:
         acknowledged_by=raw.get("acknowledged_by"),
         acknowledged_at=at("acknowledged_at"),
         resolved_at=at("resolved_at"),
+        deleted_at=at("deleted_at"),
     )
 
 

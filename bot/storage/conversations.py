@@ -22,6 +22,7 @@ from bot.storage import keys
 from bot.storage.checkins import CARRIED_SCRIPTS
 from bot.storage.multiplex import Multiplexed
 from bot.storage.schedule import Batch, Script, fold
+from bot.storage.sendqueue import QUEUE_CAP
 from bot.triage.session import Session
 
 log = logging.getLogger("kneebot.storage")
@@ -32,6 +33,7 @@ class Loaded:
     session: Session | None
     revision: int  # 0 when nothing is stored
     replay: str | None  # the outbox committed for this message id, when it was already processed
+    processed: bool = False  # processed before, and its outbox is gone (deleted, or expired): nothing to do again
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,12 @@ class Replayed:
 
 
 @dataclass(frozen=True)
+class Processed:
+    """The provider's message was processed before, and the record of its replies is gone (the person deleted their
+    data, or it expired): nothing was written, and nothing is to be sent."""
+
+
+@dataclass(frozen=True)
 class Stale:
     """The stored revision was not the expected one (a concurrent write, or a conversation this process remembered
     wrongly): nothing was written, and this is what is stored now."""
@@ -59,14 +67,16 @@ class Stale:
     current: Loaded
 
 
-Submitted = Written | Replayed | Stale
+Submitted = Written | Replayed | Processed | Stale
 
 
 class ConversationStore(ABC):
     """What the conversation shell needs of a store; Redis in a deployment, memory for `kneebot chat` and tests."""
 
     @abstractmethod
-    async def load(self, participant: str, message_id: str | None = None) -> Loaded: ...
+    async def load(self, participant: str, message_id: str | None = None, *, provider: bool = False) -> Loaded:
+        """The stored session and revision; with `message_id`, what that message got if it was processed before.
+        `provider`: the id is the provider's (not a check-in's), also remembered apart from the person's data."""
 
     @abstractmethod
     async def submit(
@@ -77,13 +87,16 @@ class ConversationStore(ABC):
         *,
         outbox: str = "",
         message_id: str | None = None,
+        provider: bool = False,
         queue: Mapping[str, str] | None = None,
         then: Batch | None = None,
     ) -> Submitted:
-        """In one step: a message already processed is Replayed; otherwise the session is stored over `revision`
-        (Written), unless the stored revision moved on (Stale, with what is stored). `queue`: a delivery job for
-        the send queue, added atomically with the state (needs `message_id`). `then`: what the turn set in motion
-        (check-ins, audit entries), written in the same step as the state, and only if it is written."""
+        """In one step: a message already processed is Replayed (or Processed, when its replies' record is gone);
+        otherwise the session is stored over `revision` (Written), unless the stored revision moved on (Stale, with
+        what is stored). `provider`: `message_id` is the provider's, remembered apart from the person's data for
+        PROCESSED_TTL. `queue`: a delivery job for the send queue, added atomically with the state (needs
+        `message_id`). `then`: what the turn set in motion (check-ins, audit entries), written in the same step as
+        the state, and only if it is written."""
 
     async def commit(
         self,
@@ -111,7 +124,8 @@ class ConversationStore(ABC):
         """How many replies to this message were recorded as sent (0 when none)."""
 
     @abstractmethod
-    async def mark_delivered(self, participant: str, message_id: str, count: int) -> None: ...
+    async def mark_delivered(self, participant: str, message_id: str, count: int) -> None:
+        """Record `count` replies as sent, while the conversation exists: never about someone whose data is gone."""
 
     @abstractmethod
     async def ping(self) -> bool: ...
@@ -131,19 +145,32 @@ class ConversationStore(ABC):
 # next commit still succeeds.
 _RECORD_PREFIX = re.compile(rb'^\{"revision":(\d+),"session":')
 
-# The commit, a function of its own KEYS: conversation [, seen [, send queue]] and ARGV: expected revision, record,
-# ttl ms [, outbox, dedupe ttl ms [, queue cap, field, value, ...]]. With a send queue, the delivery job is queued in
-# the same step as the state. Returns {0}: written; {1, outbox}: the message was processed before (its job queued
-# again); {2, record or nil}: the stored revision is not the expected one.
+# The commit, a function of its own KEYS: conversation [, seen [, processed] [, send queue]] and ARGV: expected
+# revision, record, ttl ms [, outbox, dedupe ttl ms, processed ttl ms (0: no processed key), queue cap (0: no queue),
+# field, value, ...]. With a send queue, the delivery job is queued in the same step as the state. Returns {0}:
+# written; {1, outbox}: the message was processed before (its job queued again); {4}: it was processed before and
+# its outbox is gone (deleted or expired; `processed` remembers it); {2, record or nil}: the stored revision is not
+# the expected one.
 _COMMIT_FUNCTION = """
 local function commit(KEYS, ARGV)
-if #KEYS >= 2 then
-  local seen = redis.call('GET', KEYS[2])
+local seen_key, processed_key, queue_key = KEYS[2], nil, nil
+local next_key = 3
+if tonumber(ARGV[6] or '0') > 0 then
+  processed_key, next_key = KEYS[next_key], next_key + 1
+end
+if tonumber(ARGV[7] or '0') > 0 then
+  queue_key = KEYS[next_key]
+end
+if seen_key then
+  local seen = redis.call('GET', seen_key)
   if seen then
-    if #KEYS == 3 then
-      redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', unpack(ARGV, 7))
+    if queue_key then
+      redis.call('XADD', queue_key, 'MAXLEN', '~', ARGV[7], '*', unpack(ARGV, 8))
     end
     return {1, seen}
+  end
+  if processed_key and redis.call('EXISTS', processed_key) == 1 then
+    return {4}
   end
 end
 local current = 0
@@ -155,11 +182,14 @@ if current ~= tonumber(ARGV[1]) then
   return {2, record}
 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-if #KEYS >= 2 then
-  redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[5])
+if seen_key then
+  redis.call('SET', seen_key, ARGV[4], 'PX', ARGV[5])
 end
-if #KEYS == 3 then
-  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', unpack(ARGV, 7))
+if processed_key then
+  redis.call('SET', processed_key, '1', 'PX', ARGV[6])
+end
+if queue_key then
+  redis.call('XADD', queue_key, 'MAXLEN', '~', ARGV[7], '*', unpack(ARGV, 8))
 end
 return {0}
 end
@@ -192,8 +222,20 @@ return result
 # How much of the client's timeout a commit may take to reach Redis: the rest is margin for the estimate of the
 # server's clock (off by up to half a round trip) and for the reply's way back.
 DEADLINE_SHARE = 0.75
-QUEUE_CAP = 100_000  # jobs kept in the send queue at most (approximate): far more than minutes of traffic
 COMMIT = Script(_COMMIT)
+DEDUPE_TTL = timedelta(days=3)  # a message's replies are kept this long, to answer a retry with the same
+PROCESSED_TTL = timedelta(days=7)  # its provider id is remembered this long, whatever happens to the person's data
+DEFAULT_SECRET = b"kneebot-processed-ids"  # tests and `kneebot chat`; a deployment passes ID_HASH_SECRET
+
+# KEYS: conversation, delivered. ARGV: count, ttl ms. Records a count sent only while the conversation exists: a
+# reply sent after the person deleted their data (DELETE's own confirmation) leaves nothing behind about them.
+_MARK_DELIVERED = Script("""
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+""")
 
 
 # A new record starts at a random revision below this, not at 1, and each commit adds one. ConversationService
@@ -266,22 +308,32 @@ class RedisConversationStore(ConversationStore):
         self,
         redis: redis.asyncio.Redis,
         ttl: timedelta = timedelta(days=30),
-        dedupe_ttl: timedelta = timedelta(days=3),
+        dedupe_ttl: timedelta = DEDUPE_TTL,
+        *,
+        secret: bytes = DEFAULT_SECRET,
+        processed_ttl: timedelta = PROCESSED_TTL,
     ) -> None:
         self._redis = redis
         self.multiplexed = Multiplexed(redis)
         self._ttl_ms = _millis(ttl)
         self._dedupe_ttl_ms = _millis(dedupe_ttl)
+        self._processed_ttl_ms = _millis(processed_ttl)
+        self._secret = secret
 
-    async def load(self, participant: str, message_id: str | None = None) -> Loaded:
+    async def load(self, participant: str, message_id: str | None = None, *, provider: bool = False) -> Loaded:
         key = keys.conversation(participant)
         if message_id is None:
-            raw, seen = await self.multiplexed.execute("GET", key), None
-        else:
+            raw, seen, processed = await self.multiplexed.execute("GET", key), None, None
+        elif not provider:
             # Both keys share the participant's hash tag, so MGET is one command even on Redis Cluster.
             raw, seen = await self.multiplexed.execute("MGET", key, keys.seen(participant, message_id))
+            processed = None
+        else:
+            # The processed id has a hash tag of its own (it must not be the person's): one Redis, not a Cluster.
+            names = (key, keys.seen(participant, message_id), keys.processed(self._secret, message_id))
+            raw, seen, processed = await self.multiplexed.execute("MGET", *names)
         session, revision = _decode(_as_bytes(raw))
-        return Loaded(session, revision, _as_text(seen))
+        return Loaded(session, revision, _as_text(seen), processed is not None and seen is None)
 
     async def submit(
         self,
@@ -291,6 +343,7 @@ class RedisConversationStore(ConversationStore):
         *,
         outbox: str = "",
         message_id: str | None = None,
+        provider: bool = False,
         queue: Mapping[str, str] | None = None,
         then: Batch | None = None,
     ) -> Submitted:
@@ -300,12 +353,16 @@ class RedisConversationStore(ConversationStore):
         args: list[bytes | str | int] = [revision, _encode(written, session_json), self._ttl_ms]
         if message_id is not None:
             names.append(keys.seen(participant, message_id))
-            args += [outbox, self._dedupe_ttl_ms]
+            args += [outbox, self._dedupe_ttl_ms, self._processed_ttl_ms if provider else 0]
+            if provider:
+                names.append(keys.processed(self._secret, message_id))
             if queue:
                 names.append(keys.send_queue())
                 args.append(QUEUE_CAP)
                 for name, value in queue.items():
                     args += [name, value]
+            else:
+                args.append(0)
         carried_keys, carried = then.folded() if then else ([], [])
         all_keys = [*names, *carried_keys]
         deadline, timeout_s = 0, self.multiplexed.timeout_s
@@ -318,6 +375,8 @@ class RedisConversationStore(ConversationStore):
             return Written(written, session_json)
         if reply[0] == 1:
             return Replayed(_as_text(reply[1]) or "")
+        if reply[0] == 4:
+            return Processed()
         if reply[0] == 3:
             if timeout_s and time.monotonic() - sent_at < timeout_s * DEADLINE_SHARE / 2:
                 # It was not late by this process's clock: the estimate of the server's was off (its clock stepped).
@@ -335,7 +394,8 @@ class RedisConversationStore(ConversationStore):
         return int(raw) if raw else 0
 
     async def mark_delivered(self, participant: str, message_id: str, count: int) -> None:
-        await self._redis.set(keys.delivered(participant, message_id), count, px=self._dedupe_ttl_ms)
+        names = [keys.conversation(participant), keys.delivered(participant, message_id)]
+        await _MARK_DELIVERED(self._redis, names, [count, self._dedupe_ttl_ms])
 
     async def delete(self, participant: str) -> None:
         batch: list[bytes | str] = []
@@ -371,11 +431,16 @@ class MemoryConversationStore(ConversationStore):
     def __init__(
         self,
         ttl: timedelta = timedelta(days=30),
-        dedupe_ttl: timedelta = timedelta(days=3),
+        dedupe_ttl: timedelta = DEDUPE_TTL,
         now: Callable[[], datetime] | None = None,
+        *,
+        secret: bytes = DEFAULT_SECRET,
+        processed_ttl: timedelta = PROCESSED_TTL,
     ) -> None:
         self._ttl = _positive(ttl)
         self._dedupe_ttl = _positive(dedupe_ttl)
+        self._processed_ttl = _positive(processed_ttl)
+        self._secret = secret
         self._now = now or SystemClock().now
         self._entries: dict[str, _Entry] = {}
         self._sweep_above = 1024
@@ -395,11 +460,15 @@ class MemoryConversationStore(ConversationStore):
             self._entries = {k: e for k, e in self._entries.items() if now < e.expires_at}
             self._sweep_above = max(1024, 2 * len(self._entries))
 
-    async def load(self, participant: str, message_id: str | None = None) -> Loaded:
+    async def load(self, participant: str, message_id: str | None = None, *, provider: bool = False) -> Loaded:
         now = self._now()
         session, revision = _decode(self._get(keys.conversation(participant), now))
         seen = None if message_id is None else self._get(keys.seen(participant, message_id), now)
-        return Loaded(session, revision, _as_text(seen))
+        processed = message_id is not None and provider and seen is None and self._was_processed(message_id, now)
+        return Loaded(session, revision, _as_text(seen), processed)
+
+    def _was_processed(self, message_id: str, now: datetime) -> bool:
+        return self._get(keys.processed(self._secret, message_id), now) is not None
 
     async def submit(
         self,
@@ -409,6 +478,7 @@ class MemoryConversationStore(ConversationStore):
         *,
         outbox: str = "",
         message_id: str | None = None,
+        provider: bool = False,
         queue: Mapping[str, str] | None = None,
         then: Batch | None = None,
     ) -> Submitted:
@@ -419,6 +489,8 @@ class MemoryConversationStore(ConversationStore):
         now = self._now()
         if message_id is not None and (seen := self._get(keys.seen(participant, message_id), now)) is not None:
             return Replayed(seen.decode())
+        if message_id is not None and provider and self._was_processed(message_id, now):
+            return Processed()
         key = keys.conversation(participant)
         stored = self._get(key, now)
         if _revision(stored) != revision:
@@ -427,6 +499,9 @@ class MemoryConversationStore(ConversationStore):
         self._entries[key] = _Entry(_encode(written, session_json), now + self._ttl)
         if message_id is not None:
             self._entries[keys.seen(participant, message_id)] = _Entry(outbox.encode(), now + self._dedupe_ttl)
+            if provider:
+                processed = keys.processed(self._secret, message_id)
+                self._entries[processed] = _Entry(b"1", now + self._processed_ttl)
         self._sweep(now)
         return Written(written, session_json)
 
@@ -439,6 +514,8 @@ class MemoryConversationStore(ConversationStore):
 
     async def mark_delivered(self, participant: str, message_id: str, count: int) -> None:
         now = self._now()
+        if self._get(keys.conversation(participant), now) is None:
+            return
         self._entries[keys.delivered(participant, message_id)] = _Entry(str(count).encode(), now + self._dedupe_ttl)
 
     async def delete(self, participant: str) -> None:

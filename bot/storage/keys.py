@@ -48,6 +48,16 @@ def seen(participant: str, message_id: str) -> str:
     return f"{PREFIX}:seen:{tag(participant)}:{digest}"
 
 
+def processed(secret: bytes, message_key: str) -> str:
+    """A provider message id (`sms:<MessageSid>`, `telegram:<update_id>`) processed lately, kept apart from anyone's
+    data: a keyed hash under its own hash tag, which DELETE (it removes the participant's keys) leaves in place, so a
+    message replayed after a deletion, or after its dedupe record expired, is still known and not run again."""
+    if not secret:
+        raise ValueError("processed needs a non-empty secret")
+    digest = hmac.new(secret, f"message\0{message_key}".encode(), hashlib.sha256).hexdigest()[:32]
+    return f"{PREFIX}:processed:{tag(digest)}"
+
+
 def delivered(participant: str, message_id: str) -> str:
     """How many of the replies to an inbound message were sent (Telegram retries resume after them)."""
     return seen(participant, message_id).replace(":seen:", ":delivered:", 1)
@@ -99,9 +109,10 @@ def send_queue() -> str:
     return f"{PREFIX}:send-queue"
 
 
-def workers_alive() -> str:
-    """Set by every running worker with a short expiry: while it exists, webhooks queue Telegram replies."""
-    return f"{PREFIX}:workers-alive"
+def senders() -> str:
+    """The readers of the send queue (workers, web processes), each scored by when its heartbeat runs out (ms, on
+    Redis's clock): while a worker is alive, webhooks queue their Telegram replies for the workers."""
+    return f"{PREFIX}:senders"
 
 
 def audit() -> str:

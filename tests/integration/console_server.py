@@ -28,6 +28,7 @@ from bot.storage.accounts import AccountStore
 from bot.storage.audit import AuditLog
 from bot.storage.cases import Case, CaseStore
 from bot.triage.findings import Findings
+from tests.conftest import ID_SECRET
 from tests.integration.fakes.serve import ServedApp
 from tests.integration.fakes.telegram_api import TOKEN, FakeTelegramAPI
 from tests.integration.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioApi
@@ -35,7 +36,6 @@ from tests.integration.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwil
 T = TypeVar("T")
 SECRET = "s3cret-webhook-token"
 CONSOLE_SECRET = "console-secret-for-tests-0123456789-abcdefghij"
-ID_SECRET = "id-secret-for-tests"
 FROM = "+15005550006"
 STAFF_CHAT = -100777
 ONCALL = "+15550001111"

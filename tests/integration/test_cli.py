@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
+from tests.conftest import ID_SECRET
+from tests.integration.fakes.serve import ServedApp
+from tests.integration.fakes.telegram_api import TOKEN, FakeTelegramAPI
+
 KNEEBOT = [sys.executable, "-m", "bot"]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def kneebot(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -115,48 +125,211 @@ def test_triage_and_screen_do_not_import_the_web_stack_or_redis() -> None:
     assert result.stderr.strip().endswith("[]"), result.stderr
 
 
-def test_serve_with_a_half_configured_channel_is_one_line_and_exit_2() -> None:
-    import os
+def settings_env(**settings: str) -> dict[str, str]:
+    """The process environment without any kneebot setting, plus `settings` (NAME=value)."""
+    from bot.app.settings import Settings
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "TWILIO_"))}
-    env["TELEGRAM_BOT_TOKEN"] = "123:abc"
-    result = subprocess.run([*KNEEBOT, "serve"], capture_output=True, text=True, timeout=60, env=env)
+    ours = {name.upper() for name in Settings.model_fields}
+    return {k: v for k, v in os.environ.items() if k.upper() not in ours} | settings
+
+
+SMS_ENV = {
+    "PUBLIC_BASE_URL": "https://kneebot.example",
+    "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+    "TWILIO_AUTH_TOKEN": "test-token",
+    "TWILIO_FROM_NUMBER": "+15005550006",
+    "TWILIO_API_BASE_URL": "http://127.0.0.1:9",
+    "ID_HASH_SECRET": ID_SECRET,
+}
+
+
+def run_in(folder: Path, *args: str, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """The command run in `folder` (so a .env there is read, and none from anywhere else)."""
+    command = [sys.executable, "-m", "bot", *args]
+    pythonpath = {"PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        command, input=stdin, capture_output=True, text=True, timeout=60, env=env | pythonpath, cwd=folder
+    )
+
+
+def assert_one_line(result: subprocess.CompletedProcess[str], *expected: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for text in expected:
+        assert text in lines[0], lines[0]
+
+
+def test_serve_with_a_half_configured_channel_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = run_in(tmp_path, "serve", env=settings_env(TELEGRAM_BOT_TOKEN="123:abc"))
     assert result.returncode == 2
     assert result.stderr.strip() == "kneebot: TELEGRAM_BOT_TOKEN is set but TELEGRAM_WEBHOOK_SECRET is not"
 
 
-def test_worker_runs_until_sigterm_then_exits_cleanly(redis_url: str) -> None:
-    import os
-    import signal
-    import time
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        # Today an empty webhook secret accepts requests without the header, an empty Twilio token accepts
+        # signatures made with an empty key, and an empty id secret makes every message a 500.
+        ("TELEGRAM_WEBHOOK_SECRET", "TELEGRAM_WEBHOOK_SECRET is not"),
+        ("TWILIO_AUTH_TOKEN", "TWILIO_AUTH_TOKEN is not set"),
+        ("ID_HASH_SECRET", "ID_HASH_SECRET is the development value"),
+    ],
+)
+def test_serve_with_an_empty_secret_is_one_line_and_exit_2(tmp_path: Path, name: str, says: str) -> None:
+    env = settings_env(**SMS_ENV, TELEGRAM_BOT_TOKEN="123:abc", TELEGRAM_WEBHOOK_SECRET="s3cret")
+    env[name] = ""
+    assert_one_line(run_in(tmp_path, "serve", env=env), says)
 
+
+def test_serve_with_the_development_id_secret_says_how_to_make_a_real_one(tmp_path: Path) -> None:
+    env = settings_env(**SMS_ENV)
+    del env["ID_HASH_SECRET"]
+    assert_one_line(run_in(tmp_path, "serve", env=env), "ID_HASH_SECRET", "secrets.token_hex(32)")
+
+
+@pytest.mark.parametrize("command", [["serve"], ["worker"], ["cases"], ["audit", "export"], ["chat", "--redis", "x"]])
+def test_a_malformed_redis_url_is_one_line_and_exit_2(tmp_path: Path, command: list[str]) -> None:
+    env = settings_env(**SMS_ENV, REDIS_URL="localhost:6379")
+    if command[0] == "chat":
+        command = ["chat", "--redis", "localhost:6379"]
+    assert_one_line(run_in(tmp_path, *command, env=env), "REDIS_URL", "not a Redis URL")
+
+
+def test_uk_is_refused_with_a_line_suggesting_gb(tmp_path: Path) -> None:
+    result = run_in(tmp_path, "serve", env=settings_env(**SMS_ENV, DEFAULT_COUNTRY="UK"))
+    assert_one_line(result, "DEFAULT_COUNTRY", "did you mean GB?")
+
+
+def test_env_example_copied_as_it_is_stops_no_command(tmp_path: Path, redis_url: str) -> None:
+    (tmp_path / ".env").write_text((ROOT / ".env.example").read_text().replace("redis://127.0.0.1:6379/0", redis_url))
+    env = settings_env()
+    chat = run_in(tmp_path, "chat", "--channel", "sms", env=env, stdin="1\n")
+    assert chat.returncode == 0, chat.stderr
+    assert "Call 911 now." in chat.stdout
+    assert run_in(tmp_path, "flows", "check", env=env).returncode == 0
+    assert run_in(tmp_path, "cases", env=env).returncode == 0
+    # No channel yet: one line saying so (not "STAFF_TELEGRAM_CHAT_ID is not an integer", nor InvalidToken).
+    assert_one_line(run_in(tmp_path, "serve", env=env), "no channel configured")
+
+
+def test_chat_uses_redis_only_when_asked(tmp_path: Path, redis_url: str) -> None:
     import redis
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "TWILIO_", "REDIS_"))}
-    env |= {
-        "REDIS_URL": redis_url,
-        "PUBLIC_BASE_URL": "https://kneebot.example",
-        "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
-        "TWILIO_AUTH_TOKEN": "test-token",
-        "TWILIO_FROM_NUMBER": "+15005550006",
-        "TWILIO_API_BASE_URL": "http://127.0.0.1:9",
-    }
-    proc = subprocess.Popen([*KNEEBOT, "worker"], env=env, stderr=subprocess.PIPE, text=True)
+    (tmp_path / ".env").write_text(f"REDIS_URL={redis_url}\n")
+    with redis.Redis.from_url(redis_url) as client:
+        result = run_in(tmp_path, "chat", env=settings_env(REDIS_URL=redis_url), stdin="1\n")
+        assert result.returncode == 0, result.stderr
+        assert client.keys("kneebot:*") == []  # neither the .env's REDIS_URL nor the environment's
+        asked = run_in(tmp_path, "chat", "--redis", redis_url, env=settings_env(), stdin="1\n")
+        assert asked.returncode == 0, asked.stderr
+        assert client.keys("kneebot:v1:conversation:*")
+
+
+def test_chat_with_an_unreachable_redis_is_one_line(tmp_path: Path) -> None:
+    result = run_in(tmp_path, "chat", "--redis", "redis://127.0.0.1:9/0", env=settings_env(), stdin="1\n")
+    assert_one_line(result, "cannot reach Redis")
+
+
+def test_telegram_poll_without_network_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    env = settings_env(
+        TELEGRAM_BOT_TOKEN="123:abc", TELEGRAM_API_BASE_URL="http://127.0.0.1:9/bot", ID_HASH_SECRET=ID_SECRET
+    )
+    assert_one_line(run_in(tmp_path, "telegram-poll", env=env), "cannot reach Telegram")
+
+
+def test_telegram_poll_keeps_a_webhook_unless_forced(tmp_path: Path) -> None:
+    telegram = FakeTelegramAPI()
+    telegram.webhook = {"url": "https://production.example/telegram/webhook"}
+    with ServedApp(telegram.app) as served:
+        env = settings_env(
+            TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=served.url + "/bot", ID_HASH_SECRET=ID_SECRET
+        )
+        assert_one_line(run_in(tmp_path, "telegram-poll", env=env), "webhook", "--force")
+        assert telegram.webhook is not None and not telegram.calls_to("deleteWebhook")
+        forced = subprocess.Popen(
+            [sys.executable, "-m", "bot", "telegram-poll", "--force"],
+            env=env | {"PYTHONPATH": str(ROOT)},
+            cwd=tmp_path,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            wait_until(lambda: telegram.long_polling.is_set(), forced)
+            assert telegram.webhook is None
+            forced.send_signal(signal.SIGINT)
+            _, stderr = forced.communicate(timeout=15)
+        finally:
+            stop(forced)
+    assert forced.returncode == 0, stderr
+    assert "Traceback" not in stderr and "telegram-poll: channels telegram; store memory" in stderr
+
+
+def test_serve_says_what_it_runs_and_warns_without_redis(tmp_path: Path) -> None:
+    from redis_server import free_port
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=settings_env(**SMS_ENV) | {"PYTHONPATH": str(ROOT)},
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200, server)
+        server.send_signal(signal.SIGTERM)
+        _, stderr = server.communicate(timeout=15)
+    finally:
+        stop(server)
+    assert f"kneebot 0.1.0 serve on 127.0.0.1:{port}: channels sms; store memory; workers seen unknown" in stderr
+    assert "WARNING" in stderr and "REDIS_URL is not set" in stderr
+    assert "Traceback" not in stderr
+
+
+def test_worker_runs_until_sigterm_then_exits_cleanly(redis_url: str, tmp_path: Path) -> None:
+    import redis
+
+    proc = subprocess.Popen(
+        [*KNEEBOT, "worker"], env=settings_env(**SMS_ENV, REDIS_URL=redis_url), stderr=subprocess.PIPE, text=True
+    )
     try:
         with redis.Redis.from_url(redis_url) as client:
-            deadline = time.monotonic() + 30
-            while len(client.client_list()) < 2:  # this test's connection and the worker's, polling for check-ins
-                assert proc.poll() is None, proc.communicate()[1]
-                assert time.monotonic() < deadline, "the worker never reached Redis"
-                time.sleep(0.05)
+            # this test's connection and the worker's, polling for check-ins
+            wait_until(lambda: len(client.client_list()) >= 2, proc)
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=15)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stop(proc)
     assert proc.returncode == 0, stderr
     assert "Traceback" not in stderr
+    assert f"kneebot 0.1.0 worker: channels sms; store {redis_url} (up); workers seen 0" in stderr
+
+
+def test_worker_without_redis_at_start_is_one_line(tmp_path: Path) -> None:
+    env = settings_env(**SMS_ENV, REDIS_URL="redis://127.0.0.1:9/0")
+    assert_one_line(run_in(tmp_path, "worker", env=env), "cannot reach Redis")
+
+
+def wait_until(condition: Callable[[], bool], proc: subprocess.Popen[str], timeout_s: float = 30) -> None:
+    """Poll `condition` (errors count as not yet) while the process runs."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        assert proc.poll() is None, proc.communicate()[1]
+        try:
+            if condition():
+                return
+        except (httpx.HTTPError, OSError):
+            pass
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.communicate()
 
 
 def test_services_run_on_uvloop_where_it_is_installed() -> None:

@@ -17,10 +17,12 @@ from bot.storage import keys
 from bot.storage.audit import AuditLog
 from bot.storage.checkins import Address, CheckIn, CheckInStore
 from bot.storage.conversations import (
+    DEFAULT_SECRET,
     FIRST_REVISIONS,
     ConversationStore,
     Loaded,
     MemoryConversationStore,
+    Processed,
     RedisConversationStore,
     Replayed,
     Stale,
@@ -218,6 +220,7 @@ def test_processed_message_replays_its_committed_outbox(backend: Backend) -> Non
 
 def test_delivery_progress_is_kept_per_message_and_deleted_with_the_participant(backend: Backend) -> None:
     async def scenario(h: Harness) -> None:
+        assert await h.store.commit(PID, 0, session(), outbox="x", message_id="upd-1")
         assert await h.store.delivered(PID, "upd-1") == 0
         await h.store.mark_delivered(PID, "upd-1", 1)
         await h.store.mark_delivered(PID, "upd-1", 2)
@@ -227,6 +230,41 @@ def test_delivery_progress_is_kept_per_message_and_deleted_with_the_participant(
         assert all("upd-1" not in key for key in await h.stored_keys())
         await h.store.delete(PID)
         assert await h.store.delivered(PID, "upd-1") == 0
+
+    backend.run(scenario)
+
+
+def test_nothing_is_recorded_as_sent_for_a_participant_whose_data_is_gone(backend: Backend) -> None:
+    async def scenario(h: Harness) -> None:
+        assert await h.store.commit(PID, 0, session(), outbox="x", message_id="upd-1")
+        await h.store.delete(PID)
+        await h.store.mark_delivered(PID, "upd-1", 1)  # DELETE's own confirmation, sent after the deletion
+        assert await h.stored_keys() == set()
+
+    backend.run(scenario)
+
+
+SID = "sms:SM0123456789abcdef0123456789abcdef"
+
+
+def test_a_provider_message_is_known_after_a_delete_without_anything_of_the_person(backend: Backend) -> None:
+    async def scenario(h: Harness) -> None:
+        written = await h.store.submit(PID, 0, session(), outbox="out", message_id=SID, provider=True)
+        assert isinstance(written, Written)
+        assert (await h.store.load(PID, SID, provider=True)).replay == "out"
+        await h.store.delete(PID)
+        # Only the keyed hash of the message id is left: no participant, no number, no message id in it.
+        (left,) = await h.stored_keys()
+        assert left == keys.processed(DEFAULT_SECRET, SID) and keys.tag(PID) not in left and SID[4:] not in left
+        loaded = await h.store.load(PID, SID, provider=True)
+        assert loaded.session is None and loaded.replay is None and loaded.processed
+        # Replayed verbatim, it writes nothing: no conversation is started again.
+        assert isinstance(await h.store.submit(PID, 0, session(), outbox="o", message_id=SID, provider=True), Processed)
+        assert await h.stored_keys() == {left}
+        # A new message, and a check-in's id (not the provider's), are no such thing.
+        assert not (await h.store.load(PID, "sms:SM" + "f" * 32, provider=True)).processed
+        assert isinstance(await h.store.submit(PID, 0, session(), message_id="checkin:1"), Written)
+        assert await h.stored_keys() == {left, keys.conversation(PID), keys.seen(PID, "checkin:1")}
 
     backend.run(scenario)
 
@@ -310,6 +348,18 @@ def test_redis_sets_both_ttls_in_the_same_write(redis_client: redis.asyncio.Redi
         day_ms = 86_400_000
         assert 30 * day_ms - 60_000 < conversation_ms <= 30 * day_ms
         assert 3 * day_ms - 60_000 < seen_ms <= 3 * day_ms
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.real_redis
+def test_redis_keeps_a_provider_message_id_at_least_7_days(redis_client: redis.asyncio.Redis) -> None:
+    async def scenario() -> None:
+        async with RedisConversationStore(redis_client, secret=SECRET) as store:
+            assert await store.commit(PID, 0, session(), message_id=SID) and not await redis_client.keys("*processed*")
+            assert isinstance(await store.submit(OTHER, 0, session(), message_id=SID + "x", provider=True), Written)
+            processed_ms = await redis_client.pttl(keys.processed(SECRET, SID + "x"))
+        assert processed_ms > 7 * 86_400_000 - 60_000
 
     asyncio.run(scenario())
 

@@ -39,9 +39,11 @@ from bot.storage.checkins import SPREAD_MS, CheckIn, spread_ms
 from bot.storage.ratelimit import Grant
 from bot.triage.findings import Findings
 from bot.triage.session import SessionStatus
+from tests.conftest import ID_SECRET
 from tests.integration.fakes.serve import ServedApp
 from tests.integration.fakes.telegram_api import TOKEN, FakeTelegramAPI, callback_update, message_update
 from tests.integration.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioApi
+from tests.integration.test_server import everything_stored_async as everything_stored
 
 SECRET = "followup-webhook-secret"
 PUBLIC = "https://kneebot.example.org"
@@ -151,6 +153,7 @@ def served(redis_server: RedisServer) -> Iterator[Served]:
             telegram_rate_per_s=1000,
             telegram_chat_rate_per_s=1000,
             sms_rate_per_s=1000,
+            id_hash_secret=SecretStr(ID_SECRET),
         )
         settings.check_for_worker()
         app = create_app(settings, content=CONTENT, clock=clock)
@@ -192,7 +195,10 @@ class Harness:
 
     async def sms(self, body: str, sender: str) -> list[str]:
         """Post a signed Twilio webhook; the bodies of the TwiML reply."""
-        form = {"From": sender, "To": FROM, "Body": body, "MessageSid": f"SM{next(_SIDS):032d}", "NumMedia": "0"}
+        return await self.post_sms(sms_form(body, sender))
+
+    async def post_sms(self, form: dict[str, str]) -> list[str]:
+        """Post this form, signed, as Twilio does (again, for a replay); the bodies of the TwiML reply."""
         signature = RequestValidator(AUTH_TOKEN).compute_signature(PUBLIC + SMS_PATH, form)
         response = await self.http.post(SMS_PATH, data=form, headers={"X-Twilio-Signature": signature})
         assert response.status_code == 200, response.text
@@ -328,6 +334,10 @@ def run(stack: Stack, scenario: Callable[[Harness], Awaitable[None]]) -> None:
             await scenario(h)
 
     asyncio.run(main())
+
+
+def sms_form(body: str, sender: str) -> dict[str, str]:
+    return {"From": sender, "To": FROM, "Body": body, "MessageSid": f"SM{next(_SIDS):032d}", "NumMedia": "0"}
 
 
 def buttons(message: dict[str, Any]) -> list[tuple[str, str]]:
@@ -722,6 +732,100 @@ def test_oncall_sms_ack_acknowledges_the_case(stack: Stack) -> None:
         await h.tick()
         assert len(h.sms_to(ONCALL[0])) == 1 and h.sms_to(ONCALL[1]) == []
         assert len(h.telegram.sent(STAFF_CHAT)) == 1
+
+    run(stack, scenario)
+
+
+def test_delete_forgets_the_person_in_their_case_and_the_pages_stop(stack: Stack) -> None:
+    phone = "+12125550741"
+
+    async def scenario(h: Harness) -> None:
+        await h.sms(EMERGENCY_WORDS, phone)
+        [case] = await h.cases()
+        assert case.participant == h.sms_participant(phone)
+        await h.tick()  # paged: the staff chat's card, the first on-call number
+        assert len(h.telegram.sent(STAFF_CHAT)) == 1 and len(h.sms_to(ONCALL[0])) == 1
+        assert "deleted" in "".join(await h.sms("DELETE", phone))
+        forgotten = await h.case(case.id)
+        assert (forgotten.participant, forgotten.contact) == ("", None) and forgotten.deleted_at is not None
+        # In place of the next page, one notice: to the staff chat and to the number paged last.
+        await h.tick()
+        notice = h.telegram.sent(STAFF_CHAT)[-1]["text"]
+        assert f"Case {case.id}: the person deleted their data." in notice and phone not in notice
+        assert f"Case {case.id}: the person deleted their data." in h.sms_to(ONCALL[0])[-1]
+        # Then nothing more, however long nobody acknowledges it; staff still see the case, marked deleted.
+        for _ in range(3):
+            h.clock.advance(ACK_DEADLINE + timedelta(seconds=1))
+            await h.tick()
+        assert len(h.telegram.sent(STAFF_CHAT)) == 2 and len(h.sms_to(ONCALL[0])) == 2 and h.sms_to(ONCALL[1]) == []
+        assert [c.id for c in await h.cases()] == [case.id]
+        # Resolving it keeps nothing of the person either.
+        assert await h.staff_press(f"case:resolve:{case.id}") == f"Case {case.id} resolved."
+        stored = await h.client.hgetall(keys.case(case.id))
+        assert b"participant" not in stored and b"contact" not in stored
+
+    run(stack, scenario)
+
+
+def test_after_delete_nothing_about_the_person_is_written(stack: Stack) -> None:
+    chat = 600751
+
+    async def scenario(h: Harness) -> None:
+        await h.tg_text(chat, "/start")
+        await h.tg_text(chat, "my calf is swollen and I can't breathe")  # a case, with a page due
+        await h.tg_text(chat, "/delete")  # the webhook answers once its reply is sent (and recorded, if it were)
+        assert "deleted" in h.telegram.sent(chat)[-1]["text"]
+        await h.tick()  # the pager's notice in place of a page
+        participant = h.tg_participant(chat)
+        stored = await everything_stored(h.client)
+        for key, value in stored.items():
+            for needle in (participant, participant[3:], str(chat)):
+                assert needle not in key and needle not in value, (key, value[:200])
+
+    run(stack, scenario)
+
+
+def test_a_verbatim_replay_after_delete_starts_nothing(stack: Stack) -> None:
+    phone = "+12125550761"
+
+    async def scenario(h: Harness) -> None:
+        red_flag = sms_form(EMERGENCY_WORDS, phone)
+        assert (await h.post_sms(red_flag))[0].startswith("Call 911 now.")
+        [case] = await h.cases()
+        await h.tick()
+        await h.sms("DELETE", phone)
+        await h.tick()  # the deletion notice
+        sent = (len(h.telegram.sent(STAFF_CHAT)), len(h.twilio.messages))
+        assert await h.post_sms(red_flag) == []  # Twilio's retry, or anyone's replay of the signed request
+        assert await h.services.service.session(h.sms_participant(phone)) is None
+        assert [c.id for c in await h.cases()] == [case.id]
+        h.clock.advance(ACK_DEADLINE * 2)
+        await h.tick()
+        assert (len(h.telegram.sent(STAFF_CHAT)), len(h.twilio.messages)) == sent  # and no page
+
+    run(stack, scenario)
+
+
+def test_a_verbatim_replay_days_later_starts_nothing(stack: Stack) -> None:
+    phone = "+12125550771"
+
+    async def scenario(h: Harness) -> None:
+        red_flag = sms_form(EMERGENCY_WORDS, phone)
+        await h.post_sms(red_flag)
+        [case] = await h.cases()
+        await h.tick()
+        await h.staff_press(f"case:resolve:{case.id}")
+        participant = h.sms_participant(phone)
+        before = await h.services.service.session(participant)
+        # Three days on, the message's replies are no longer kept (their record's TTL, as Redis expires it).
+        seen = keys.seen(participant, "sms:" + red_flag["MessageSid"])
+        assert 0 < await h.client.pttl(seen) <= 3 * 86_400_000
+        await h.client.delete(seen)
+        assert await h.post_sms(red_flag) == []
+        assert await h.services.service.session(participant) == before
+        assert await h.cases() == []  # no new case
+        await h.tick()
+        assert not any(case.id not in m for m in h.sms_to(ONCALL[0]))  # no page but the first
 
     run(stack, scenario)
 

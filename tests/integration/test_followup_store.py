@@ -121,3 +121,49 @@ def test_one_open_case_per_person_raised_only_upwards(redis_url: str) -> None:
         assert new != first and what == "opened"
 
     run(redis_url, scenario)
+
+
+def test_a_deleted_persons_case_keeps_nothing_of_them_and_is_due_for_one_last_notice(redis_url: str) -> None:
+    async def scenario(client: redis.asyncio.Redis) -> None:
+        cases = CaseStore(client)
+        common = {"red_flags": ("short_of_breath",), "findings": (), "channel": "sms"}
+        case_id, _ = await cases.open(
+            "sms-abc", level="emergency", reason="emergency", contact="+12125550123", now=NOW, **common
+        )
+        await cases.claim_pages(NOW, LEASE, 10)  # the first page is out: the next one is a deadline away
+        assert await cases.forget("sms-abc", NOW + timedelta(minutes=1)) == case_id
+        stored = await client.hgetall(keys.case(case_id))
+        assert b"contact" not in stored and b"participant" not in stored
+        assert b"sms-abc" not in b"".join(stored.values()) and b"2125550123" not in b"".join(stored.values())
+        case = await cases.get(case_id)
+        assert case is not None and case.deleted_at == NOW + timedelta(minutes=1) and case.status == "open"
+        # Due at once in the pager's schedule, for the notice that replaces the next page.
+        assert [c.id for c in await cases.claim_pages(NOW + timedelta(minutes=1), LEASE, 10)] == [case_id]
+        assert not await client.exists(keys.open_case("sms-abc"))
+        assert await cases.forget("sms-abc", NOW) is None  # nothing left to forget
+        # A later escalation of the same person opens a new case.
+        again, what = await cases.open("sms-abc", level="urgent", reason="human", contact=None, now=NOW, **common)
+        assert what == "opened" and again != case_id
+
+    run(redis_url, scenario)
+
+
+def test_a_resolved_case_keeps_no_number_and_no_participant(redis_url: str) -> None:
+    async def scenario(client: redis.asyncio.Redis) -> None:
+        cases = CaseStore(client)
+        case_id, _ = await cases.open(
+            "sms-abc",
+            level="urgent",
+            reason="assessment",
+            red_flags=(),
+            findings=(("calf_swelling_one_side", "True"),),
+            channel="sms",
+            contact="+12125550123",
+            now=NOW,
+        )
+        assert await cases.resolve(case_id, "Dr A", NOW) == "open"
+        stored = await client.hgetall(keys.case(case_id))
+        assert b"contact" not in stored and b"participant" not in stored
+        assert stored[b"findings"] and stored[b"status"] == b"resolved"  # what staff decided on stays, 90 days
+
+    run(redis_url, scenario)

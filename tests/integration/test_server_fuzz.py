@@ -20,6 +20,7 @@ from twilio.request_validator import RequestValidator  # type: ignore[import-unt
 
 from bot.app.server import MAX_BODY, SMS_PATH, TELEGRAM_PATH, create_app
 from bot.app.settings import Settings
+from tests.conftest import ID_SECRET
 from tests.integration.fakes.serve import ServedApp
 from tests.integration.fakes.telegram_api import TOKEN, FakeTelegramAPI, callback_update, message_update
 from tests.integration.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioApi
@@ -104,6 +105,7 @@ def served(redis_server: Any) -> Iterator[Served]:
                 twilio_from_number="+15005550006",
                 twilio_api_base_url=tw_served.url,
                 telegram_delivery_budget_s=0.5,
+                id_hash_secret=SecretStr(ID_SECRET),
             )
             config.check_for_server()
             with NoDelayServedApp(create_app(config)) as app, httpx.Client(base_url=app.url, timeout=10) as client:
@@ -273,8 +275,12 @@ def test_sms_random_forms(served: Served, form: dict[str, str], extra: dict[str,
 @given(
     body=st.binary(max_size=400)
     | st.text(max_size=200).map(lambda t: t.encode("utf-8", "surrogatepass"))
-    | st.text(max_size=80).map(lambda t: ("From=%2B14155550123&MessageSid=SMx&Body=" + t).encode("latin-1", "replace"))
-    | st.binary(max_size=40).map(lambda b: b"From=%2B14155550123&MessageSid=SMy&Body=" + quote(b).encode())
+    | st.text(max_size=80).map(
+        lambda t: ("From=%2B14155550123&MessageSid=SM" + "a" * 32 + "&Body=" + t).encode("latin-1", "replace")
+    )
+    | st.binary(max_size=40).map(
+        lambda b: b"From=%2B14155550123&MessageSid=SM" + b"b" * 32 + b"&Body=" + quote(b).encode()
+    )
     | st.sampled_from([b"", b"&&&", b"=", b"From", b"From=&MessageSid=", b"From=%zz&MessageSid=%", b"a=1;b=2"]),
     content_type=st.sampled_from(["application/x-www-form-urlencoded", "application/json", "multipart/form-data", ""]),
 )
@@ -284,7 +290,10 @@ def test_sms_odd_encodings(served: Served, body: bytes, content_type: str) -> No
 
 
 def test_sms_body_over_the_limit(served: Served) -> None:
-    assert served.sms(b"From=%2B14155550123&MessageSid=SMbig&Body=" + b"a" * (MAX_BODY + 1)).status_code == 400
+    assert (
+        served.sms(b"From=%2B14155550123&MessageSid=SM" + b"c" * 32 + b"&Body=" + b"a" * (MAX_BODY + 1)).status_code
+        == 400
+    )
 
 
 def test_nothing_logged_at_error_after_the_fuzz(served: Served) -> None:

@@ -149,8 +149,8 @@ def test_schedule_result_is_a_fresh_dict() -> None:
 # --- quiet hours -----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", ["", " ", "\t\n"])
-def test_blank_quiet_hours_are_off(text: str) -> None:
+@pytest.mark.parametrize("text", ["", " ", "\t\n", "off", "OFF", " off "])
+def test_off_or_blank_quiet_hours_are_off(text: str) -> None:
     assert parse_quiet_hours(text) is None
 
 
@@ -182,7 +182,7 @@ def test_quiet_hours_parse(text: str, expected: QuietHours) -> None:
         "21:00-08:00-09:00",
         "21:00-21:00",
         "9pm-8am",
-        "off",
+        "none",
         "\u0662\u0661:00-08:00",
     ],
 )

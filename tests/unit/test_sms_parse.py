@@ -103,9 +103,6 @@ def test_empty_text_without_media_goes_to_the_core(sms: SmsChannel, num_media: s
         pytest.param("+541143210000", "+541143210000", "AR", "es", id="argentina"),
         pytest.param("4155552671", "+14155552671", "US", None, id="national-form-in-default-country"),
         pytest.param("+80012345678", "+80012345678", None, None, id="non-geographic"),
-        pytest.param("garbage", "garbage", None, None, id="garbage"),
-        pytest.param("+999", "+999", None, None, id="unknown-calling-code"),
-        pytest.param("12345", "12345", None, None, id="short-code"),
     ],
 )
 def test_country_and_locale_hint_come_from_the_sender_number(
@@ -119,14 +116,63 @@ def test_default_country_reads_national_numbers(content: Content) -> None:
     mexico = SmsChannel(SID, TOKEN, "+15005550006", content.catalog, default_country="MX")
     inbound = mexico.parse(form(sender="5512345678"))
     assert (inbound.user, inbound.country, inbound.locale) == ("+525512345678", "MX", "es")
+    britain = SmsChannel(SID, TOKEN, "+15005550006", content.catalog, default_country="GB")
+    assert britain.parse(form(sender="020 7183 8750")).user == "+442071838750"
+
+
+@pytest.mark.parametrize("sender", ["garbage", "+999", "12345", "+1 (415) 555", "<script>", "+44"])
+def test_a_sender_that_is_not_a_phone_number_is_a_form_error(sms: SmsChannel, sender: str) -> None:
+    with pytest.raises(SmsFormError, match="From"):
+        sms.parse(form(sender=sender))
+
+
+@pytest.mark.parametrize(
+    "sid",
+    [
+        "SM1",
+        "SM" + "a" * 31,
+        "SM" + "a" * 33,
+        "SM" + "g" * 32,
+        "AC" + "a" * 32,
+        "sm" + "a" * 32,
+        # A signed form with the next parameter (its name and value) renamed into MessageSid's value.
+        "SM" + "a" * 32 + "MessagingServiceSidMG" + "b" * 32,
+    ],
+)
+def test_a_message_sid_not_of_twilios_form_is_a_form_error(sms: SmsChannel, sid: str) -> None:
+    with pytest.raises(SmsFormError, match="MessageSid"):
+        sms.parse({**form(), "MessageSid": sid})
+
+
+def test_an_mms_sid_is_a_message_sid(sms: SmsChannel) -> None:
+    assert sms.parse({**form(), "MessageSid": "MM" + "0f" * 16}).message_id == "MM" + "0f" * 16
+
+
+@pytest.mark.parametrize("alias", ["SmsMessageSid", "SmsSid"])
+def test_the_older_names_of_the_id_must_match_it(sms: SmsChannel, alias: str) -> None:
+    assert sms.parse({**form(), alias: "SM" + "a" * 32}).message_id == "SM" + "a" * 32
+    with pytest.raises(SmsFormError, match="SmsMessageSid"):
+        sms.parse({**form(), alias: "SM" + "b" * 32})
+
+
+def test_a_renamed_parameter_keeps_the_signature_but_not_the_message(sms: SmsChannel) -> None:
+    """Twilio signs names and values run together, so the next parameter can be renamed into MessageSid's value and
+    the signature still holds; the id's form gives it away."""
+    sid, service = "SM" + "a" * 32, "MG" + "b" * 32
+    signed_form = {**form(), "MessageSid": sid, "MessagingServiceSid": service}
+    forged = {k: v for k, v in signed_form.items() if k != "MessagingServiceSid"}
+    forged["MessageSid"] = sid + "MessagingServiceSid" + service
+    assert sms.valid_signature(URL, forged, signed(URL, signed_form))
+    with pytest.raises(SmsFormError):
+        sms.parse(forged)
 
 
 @pytest.mark.parametrize(
     "fields",
     [
-        {"Body": "hi", "MessageSid": "SM1"},
-        {"From": "", "Body": "hi", "MessageSid": "SM1"},
-        {"From": "   ", "Body": "hi", "MessageSid": "SM1"},
+        {"Body": "hi", "MessageSid": "SM" + "a" * 32},
+        {"From": "", "Body": "hi", "MessageSid": "SM" + "a" * 32},
+        {"From": "   ", "Body": "hi", "MessageSid": "SM" + "a" * 32},
         {"From": SENDER, "Body": "hi"},
         {"From": SENDER, "Body": "hi", "MessageSid": ""},
         {},
@@ -264,11 +310,12 @@ def test_long_replies_split_into_messages_within_the_segment_limit(
     assert all(is_gsm(b) for b in bodies)  # Spanish accents folded, so 153 characters a segment, not 67
 
 
-FIELD = st.sampled_from(["From", "Body", "MessageSid", "NumMedia", "To", "MediaUrl0"]) | st.text(max_size=12)
+FIELD = st.sampled_from(["From", "Body", "MessageSid", "NumMedia", "To", "MediaUrl0", "SmsSid"]) | st.text(max_size=12)
 VALUE = (
     st.text(max_size=300)
     | st.from_regex(r"\+?[0-9 ()\-.]{0,25}", fullmatch=True)
-    | st.sampled_from(["STOP", " help ", "+17872345678", "0", "1", "-3", "99999999999999999999"])
+    | st.from_regex(r"(SM|MM)[0-9a-f]{32}", fullmatch=True)
+    | st.sampled_from(["STOP", " help ", "+17872345678", "0", "1", "-3", "99999999999999999999", "SM" + "a" * 32])
 )
 
 
@@ -278,9 +325,9 @@ def test_parse_raises_nothing_but_form_error(fields: dict[str, str]) -> None:
     try:
         inbound = sms.parse(fields)
     except SmsFormError:
-        assert not fields.get("From", "").strip() or not fields.get("MessageSid", "").strip()
         return
+    assert fields["From"].strip() and len(fields["MessageSid"].strip()) == 34
     assert inbound.channel == "sms"
-    assert inbound.user
+    assert inbound.user.startswith("+")
     assert (inbound.event is None) == (inbound.notice is not None)
     assert inbound.locale in {None, "es"}

@@ -190,19 +190,26 @@ CASES: list[tuple[str, dict[str, Any], Inbound | None]] = [
         inbound(None, notice="notice.unsupported"),
     ),
     (
-        "a group message",
+        "a group message: its words go to the red-flag screen, never into a conversation",
         message("/start", chat_id=GROUP, chat_type="group"),
-        inbound(None, user=str(GROUP), notice="notice.group"),
+        inbound(MessageReceived("/start"), user=str(GROUP), notice="notice.group", locale=None, group_chat=True),
     ),
     (
         "a supergroup message",
-        message("hello", chat_id=GROUP, chat_type="supergroup"),
-        inbound(None, user=str(GROUP), notice="notice.group"),
+        message("I can't breathe", chat_id=GROUP, chat_type="supergroup", lang="es"),
+        inbound(
+            MessageReceived("I can't breathe"), user=str(GROUP), notice="notice.group", locale="es", group_chat=True
+        ),
     ),
     (
         "a photo in a group",
         message(chat_id=GROUP, chat_type="group", photo=[]),
-        inbound(None, user=str(GROUP), notice="notice.group"),
+        inbound(None, user=str(GROUP), notice="notice.group", group_chat=True),
+    ),
+    (
+        "a captioned photo in a group",
+        message(chat_id=GROUP, chat_type="group", photo=[], caption="chest pain"),
+        inbound(MessageReceived("chest pain"), user=str(GROUP), notice="notice.group", group_chat=True),
     ),
     (
         "someone joining a group",
@@ -326,7 +333,12 @@ def check(update: dict[str, Any]) -> None:
     result = parse_update(update)
     if result is not None:
         assert result.channel == "telegram" and isinstance(result.user, str) and isinstance(result.message_id, str)
-        assert (result.event is None) == (result.notice is not None)
+        if result.group_chat:  # words for the red-flag screen, else the notice
+            assert result.notice == "notice.group" and (
+                result.event is None or isinstance(result.event, MessageReceived)
+            )
+        else:
+            assert (result.event is None) == (result.notice is not None)
 
 
 # --- the emergency number ---------------------------------------------------------------------------------

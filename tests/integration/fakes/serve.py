@@ -31,23 +31,23 @@ class ServedApp:
     starts, so there is no race for the port; `__enter__` returns once uvicorn has finished startup (lifespan
     included) and is accepting connections; `__exit__` shuts it down gracefully and joins the thread."""
 
-    def __init__(self, app: Any, *, graceful_timeout_s: int = 2) -> None:
+    def __init__(self, app: Any, *, graceful_timeout_s: int = 2, **config: Any) -> None:
+        """`config`: more uvicorn.Config settings (another `http` protocol, say)."""
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", 0))
         port: int = self._sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"
-        config = uvicorn.Config(
-            app,
-            loop="asyncio",
-            http="h11",
-            ws="none",
-            lifespan="auto",
-            log_level="warning",
-            access_log=False,
-            timeout_graceful_shutdown=graceful_timeout_s,
-        )
-        self._server = _Server(config)
+        settings: dict[str, Any] = {
+            "loop": "asyncio",
+            "http": "h11",
+            "ws": "none",
+            "lifespan": "auto",
+            "log_level": "warning",
+            "access_log": False,
+            "timeout_graceful_shutdown": graceful_timeout_s,
+        }
+        self._server = _Server(uvicorn.Config(app, **(settings | config)))
         self._thread = threading.Thread(target=self._run, name=f"uvicorn:{port}", daemon=True)
         self._error: BaseException | None = None
 

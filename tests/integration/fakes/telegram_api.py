@@ -81,6 +81,9 @@ class ChatBehaviour:
     blocked: bool = False  # 403 "bot was blocked by the user"
     fail_sends: set[int] = field(default_factory=set)  # 1-based numbers of this chat's sendMessage calls -> 500
     retry_after: int | None = None  # 429 flood control on every sendMessage
+    flood_sends: dict[int, int] = field(default_factory=dict)  # send number -> 429 with this retry_after
+    # A stall: each sendMessage waits (before failing or succeeding) until the test sets this event.
+    hold: threading.Event | None = None
 
 
 class ApiError(Exception):
@@ -173,6 +176,10 @@ class FakeTelegramAPI:
             number = self._sends[chat_id]
         if behaviour.delay_s:
             await asyncio.sleep(behaviour.delay_s)
+        if behaviour.hold is not None:
+            await _released(behaviour.hold)
+        with self._lock:  # read now: a test may change the faults while the send was held
+            behaviour = self._chats.get(chat_id, ChatBehaviour())
         if behaviour.blocked:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
         if behaviour.retry_after is not None:
@@ -181,6 +188,9 @@ class FakeTelegramAPI:
                 f"Too Many Requests: retry after {behaviour.retry_after}",
                 {"retry_after": behaviour.retry_after},
             )
+        if number in behaviour.flood_sends:
+            wait = behaviour.flood_sends[number]
+            raise ApiError(429, f"Too Many Requests: retry after {wait}", {"retry_after": wait})
         if number in behaviour.fail_sends:
             raise ApiError(500, "Internal Server Error")
         if params.get("parse_mode") == "HTML":
@@ -260,6 +270,11 @@ class FakeTelegramAPI:
         with self._lock:
             self.webhook = params
         return True
+
+    async def _getwebhookinfo(self, params: dict[str, Any], request: Request) -> Any:
+        with self._lock:
+            url = (self.webhook or {}).get("url", "")
+        return {"url": url, "has_custom_certificate": False, "pending_update_count": 0}
 
     async def _deletewebhook(self, params: dict[str, Any], request: Request) -> Any:
         with self._lock:
@@ -459,6 +474,13 @@ async def _params(request: Request) -> dict[str, Any]:
             except ValueError:
                 params[name] = value
     return params
+
+
+async def _released(hold: threading.Event, at_most_s: float = 60.0) -> None:
+    """Until the test sets `hold` (a fake's wait, in its own server thread: at most a minute)."""
+    deadline = time.monotonic() + at_most_s
+    while not hold.is_set() and time.monotonic() < deadline:
+        await asyncio.sleep(0.005)
 
 
 async def _disconnected(request: Request) -> bool:
