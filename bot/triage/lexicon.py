@@ -9,6 +9,7 @@ here once at start-up and matched in time linear in the message's length:
     breathless*                 a word starting with this (at least three letters before the star)
     {limb} ... cold             a named class of words (alternatives defined once beside the phrases)
     cannot ... breathe          up to 3 words in between ("...5": up to 5); never across a clause break
+    temperature ...2 #38-42     a number from 38 to 42, decimals included (38.5)
 
 A message is read into tokens first (`Lexicon.read`): cleaned (text.clean), SMS shorthand and contractions expanded
 from each locale's table ("cant" -> "cannot", "xq" -> "porque"), and each unknown word of five letters or more
@@ -61,11 +62,19 @@ class Gap:
     most: int
 
 
-Element = Word | Stem | Gap
+@dataclass(frozen=True)
+class Number:
+    low: float
+    high: float
+
+
+Element = Word | Stem | Gap | Number
 Sequence_ = tuple[Element, ...]
 
 _TOKEN = re.compile(r"\(|\)|\[|\]|\||\{[a-z_]+\}|\.\.\.\d*|[^\s()\[\]|{}]+")
 _WORD = re.compile(r"[a-z0-9]+")
+_RANGE = re.compile(r"#(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)")
+_NUMERIC = re.compile(r"\d+(?:\.\d+)?")
 
 
 def _lex(phrase: str) -> list[str]:
@@ -124,12 +133,19 @@ def _parse(phrase: str, classes: Mapping[str, Sequence[str]]) -> list[Sequence_]
     return sequences
 
 
-def _element(token: str, phrase: str) -> Word | Stem:
+def _element(token: str, phrase: str) -> Word | Stem | Number:
+    if token.startswith("#"):
+        bounds = _RANGE.fullmatch(token)
+        if bounds is None or float(bounds[1]) > float(bounds[2]):
+            raise PhraseError(f"{phrase!r}: {token!r} is not a range of numbers such as #38-42")
+        return Number(float(bounds[1]), float(bounds[2]))
     if token.endswith("*"):
         prefix = token[:-1]
         if len(prefix) < MIN_STEM or not _WORD.fullmatch(prefix):
             raise PhraseError(f"{phrase!r}: a stem needs {MIN_STEM}+ letters before '*'")
         return Stem(prefix)
+    if token in CLAUSE_BREAKS:
+        return Word(token)  # a comma or a full stop written into a phrase: "chest , it hurts"
     if not _WORD.fullmatch(token):
         raise PhraseError(f"{phrase!r}: {token!r} is not a word (lowercase letters and digits, no accents)")
     return Word(token)
@@ -149,11 +165,13 @@ def _multiply(parts: list[list[Sequence_]], phrase: str) -> list[Sequence_]:
 
 @dataclass(frozen=True)
 class Hit:
-    """A phrase of `key` found at tokens [start, end)."""
+    """A phrase of `key` found at tokens [start, end); `gaps`: the tokens a gap ("...") skipped, which are not the
+    phrase's own words (a "not" there may negate it: "chest does not hurt")."""
 
     key: str
     start: int
     end: int
+    gaps: tuple[int, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -172,6 +190,7 @@ class PhraseSet:
     def __post_init__(self) -> None:
         self._by_word: dict[str, list[_Compiled]] = {}
         self._by_stem: dict[str, list[_Compiled]] = {}
+        self._by_number: list[_Compiled] = []
         self._words: set[str] = set()
         self._stems: set[str] = set()
         for key, phrases in self.phrases.items():
@@ -181,6 +200,8 @@ class PhraseSet:
                     first = elements[0]
                     if isinstance(first, Word):
                         self._by_word.setdefault(first.text, []).append(compiled)
+                    elif isinstance(first, Number):
+                        self._by_number.append(compiled)
                     else:
                         assert isinstance(first, Stem)
                         self._by_stem.setdefault(first.prefix, []).append(compiled)
@@ -210,10 +231,11 @@ class PhraseSet:
             for compiled in self._candidates(tokens[i]):
                 if compiled.key in seen:
                     continue
-                last = _match(compiled.elements, tokens, i, stop)
+                skipped: list[int] = []
+                last = _match(compiled.elements, tokens, i, stop, skipped=skipped)
                 if last is not None:
                     seen.add(compiled.key)
-                    hits.append(Hit(compiled.key, i, last))
+                    hits.append(Hit(compiled.key, i, last, tuple(sorted(skipped))))
         return hits
 
     def whole(self, tokens: Sequence[str]) -> set[str]:
@@ -226,20 +248,33 @@ class PhraseSet:
 
     def _candidates(self, token: str) -> Iterator[_Compiled]:
         yield from self._by_word.get(token, ())
+        if self._by_number and token[:1].isdigit():
+            yield from self._by_number
         for length in self._stem_lengths:
             if length <= len(token):
                 yield from self._by_stem.get(token[:length], ())
 
 
-def _matches(element: Word | Stem, token: str) -> bool:
+def _matches(element: Word | Stem | Number, token: str) -> bool:
     if isinstance(element, Word):
         return token == element.text
+    if isinstance(element, Number):
+        return _NUMERIC.fullmatch(token) is not None and element.low <= float(token) <= element.high
     return token.startswith(element.prefix)
 
 
-def _match(elements: Sequence_, tokens: Sequence[str], i: int, stop: int, *, whole: bool = False) -> int | None:
+def _match(
+    elements: Sequence_,
+    tokens: Sequence[str],
+    i: int,
+    stop: int,
+    *,
+    whole: bool = False,
+    skipped: list[int] | None = None,
+) -> int | None:
     """The end of the shortest match of `elements` starting at token i, before `stop`; None if there is none.
-    Backtracks over gaps only, each at most MAX_GAP wide, so the cost per start is bounded by the phrase."""
+    Backtracks over gaps only, each at most MAX_GAP wide, so the cost per start is bounded by the phrase.
+    `skipped`, when given, receives the tokens the gaps of the match skipped."""
     if not elements:
         return i if not whole or i == stop else None
     head, rest = elements[0], elements[1:]
@@ -250,13 +285,15 @@ def _match(elements: Sequence_, tokens: Sequence[str], i: int, stop: int, *, who
                 break
             if skip and tokens[j - 1] in CLAUSE_BREAKS:
                 break
-            found = _match(rest, tokens, j, stop, whole=whole)
+            found = _match(rest, tokens, j, stop, whole=whole, skipped=skipped)
             if found is not None:
+                if skipped is not None:
+                    skipped.extend(range(i, j))
                 return found
         return None
     if i >= stop or not _matches(head, tokens[i]):
         return None
-    return _match(rest, tokens, i + 1, stop, whole=whole)
+    return _match(rest, tokens, i + 1, stop, whole=whole, skipped=skipped)
 
 
 # --- reading a message ------------------------------------------------------------------------------------------
@@ -267,7 +304,8 @@ class Lexicon:
 
     `shorthand` maps a word as typed (apostrophes kept: "can't", "cant") to what it stands for ("cannot"); `keep`
     lists real words that must never be corrected into a vocabulary word. Both come from every locale at once: people
-    mix languages, so every message is read with all of them.
+    mix languages, so every message is read with all of them. `spelling=False` reads words as typed (shorthand still
+    expanded): what the spelling tolerance adds is measured against it.
     """
 
     def __init__(
@@ -277,7 +315,9 @@ class Lexicon:
         *,
         stems: Iterable[str] = (),
         keep: Iterable[str] = (),
+        spelling: bool = True,
     ) -> None:
+        self.spelling = spelling
         self.shorthand = dict(shorthand)
         expanded = {w for value in self.shorthand.values() for w in split_words(value)}
         self.vocabulary = frozenset(vocabulary) | expanded
@@ -313,6 +353,8 @@ class Lexicon:
         """The word as the vocabulary spells it: itself when known or not close to one word; a run-together pair
         ("chestpain") as its two words."""
         if word in self.vocabulary or word in self.keep or word in PUNCTUATION or len(word) < MIN_FUZZY:
+            return (word,)
+        if not self.spelling:
             return (word,)
         if any(word[:n] in self.stems for n in range(MIN_STEM, len(word) + 1)):
             return (word,)
