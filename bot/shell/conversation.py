@@ -22,7 +22,7 @@ from bot.triage.effects import ChoiceOption, DeleteData, Effect, SendReply, Text
 from bot.triage.emergency import emergency_number
 from bot.triage.engine import Policy, Turn, advance, new_session
 from bot.triage.events import CheckInDue, Event, MessageReceived
-from bot.triage.red_flags import screen
+from bot.triage.red_flags import PRIORITY
 from bot.triage.session import Session
 
 log = logging.getLogger("kneebot.conversation")
@@ -174,10 +174,12 @@ class ConversationService:
     async def _offline(
         self, participant: str, event: Event, locale: str, country: str | None, address: Address | None
     ) -> Handled:
-        flow, now = self.content.intake, self.clock.now()
-        if isinstance(event, MessageReceived) and screen(event.text, locale).interrupt is not None:
+        flow, now, language = self.content.intake, self.clock.now(), self.content.language
+        # A clear red flag is answered without the store; a sign only asked about can't be (its yes/no question
+        # needs the conversation kept), so it gets the notice below, which names the emergency number.
+        if isinstance(event, MessageReceived) and language.screen(event.text).interrupt in PRIORITY:
             session = new_session(flow, now, locale, country).model_copy(update={"disclaimer_shown": True})
-            turn = advance(flow, session, event, now, policy=self.policy)
+            turn = advance(flow, session, event, now, language=language, policy=self.policy)
             await self._apply(participant, turn.session, _follow_ups(turn), address)
             return Handled(turn.replies, locale)
         number = emergency_number(country, self.policy.default_country)
@@ -211,7 +213,14 @@ class ConversationService:
             now = self.clock.now()
             session = loaded.session or new_session(flow, now, locale, country)
             turn = advance(
-                flow, session, event, now, policy=self.policy, labels=self._labels, checkin=self.content.checkin
+                flow,
+                session,
+                event,
+                now,
+                language=self.content.language,
+                policy=self.policy,
+                labels=self._labels,
+                checkin=self.content.checkin,
             )
             follow_ups = _follow_ups(turn)
             if any(isinstance(e, DeleteData) for e in follow_ups):

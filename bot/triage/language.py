@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict
 
 from bot.triage.lexicon import Lexicon, PhraseSet
+from bot.triage.red_flag_words import RedFlagWords
+from bot.triage.red_flags import RedFlagTable, RedFlagVocabulary, Screen, Screener
 
 
 class WordsFile(BaseModel):
@@ -32,20 +34,39 @@ class Vocabulary:
 
     locale: str
     words: WordsFile
+    red_flags: RedFlagWords = RedFlagWords()
 
 
 @dataclass(frozen=True)
 class Language:
-    """The reader every message goes through, with the phrase sets built from the same vocabulary."""
+    """The reader every message goes through, with the phrase sets built from the same vocabulary; `red_flags`, the
+    screen, when the language was built with the red-flag table."""
 
     lexicon: Lexicon
+    red_flags: Screener | None = None
+
+    def screen(self, text: str) -> Screen:
+        """Screen one message for red flags, in every language at once."""
+        if self.red_flags is None:
+            raise ValueError("this Language was built without the red-flag table: it cannot screen")
+        return self.red_flags.screen(text)
 
 
-def build_language(vocabularies: Mapping[str, Vocabulary], phrase_sets: tuple[PhraseSet, ...] = ()) -> Language:
+def build_language(
+    vocabularies: Mapping[str, Vocabulary],
+    phrase_sets: tuple[PhraseSet, ...] = (),
+    *,
+    red_flags: RedFlagTable | None = None,
+    spelling: bool = True,
+) -> Language:
     """One Language for all locales: the shorthand and kept words of every locale, and spelling corrected towards
-    every word any phrase set uses."""
+    every word any phrase set uses (the red-flag phrases' included, when the table is given). `spelling=False`
+    reads words as typed, to measure what the correction adds."""
+    flags = RedFlagVocabulary(red_flags, {v.locale: v.red_flags for v in vocabularies.values()}) if red_flags else None
+    if flags is not None:
+        phrase_sets = (*phrase_sets, *flags.phrase_sets, flags.answers)
     shorthand: dict[str, str] = {}
-    keep: set[str] = set()
+    keep: set[str] = set(flags.keep) if flags else set()
     for locale, vocabulary in sorted(vocabularies.items()):
         for typed, meant in vocabulary.words.shorthand.items():
             if shorthand.setdefault(typed, meant) != meant:
@@ -54,4 +75,5 @@ def build_language(vocabularies: Mapping[str, Vocabulary], phrase_sets: tuple[Ph
         keep.update(vocabulary.words.keep)
     words = frozenset().union(*(p.words for p in phrase_sets))
     stems = frozenset().union(*(p.stems for p in phrase_sets))
-    return Language(Lexicon(words, shorthand, stems=stems, keep=keep))
+    lexicon = Lexicon(words, shorthand, stems=stems, keep=keep, spelling=spelling)
+    return Language(lexicon, Screener(flags, lexicon) if flags else None)

@@ -88,7 +88,9 @@ def run(served: ServedApp, catalog: Catalog) -> Callable[[Scenario], None]:
 
 def turn(content: Content, event: Event, locale: str = "en") -> tuple[SendReply, ...]:
     flow = content.intake
-    return advance(flow, new_session(flow, NOW, locale), event, NOW, labels=content.labels()).replies
+    return advance(
+        flow, new_session(flow, NOW, locale), event, NOW, language=content.language, labels=content.labels()
+    ).replies
 
 
 def info(*keys: str) -> tuple[SendReply, ...]:

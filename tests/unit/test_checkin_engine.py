@@ -32,7 +32,16 @@ def completed(content: Content, level: Level, *, scheduled: int = 2, assessed: d
 
 def step(content: Content, session: Session, event: Event, now: datetime = NOW, escalation: Escalation = "off") -> Turn:
     policy = Policy(escalation=escalation)
-    return advance(content.intake, session, event, now, policy=policy, labels=content.labels(), checkin=content.checkin)
+    return advance(
+        content.intake,
+        session,
+        event,
+        now,
+        language=content.language,
+        policy=policy,
+        labels=content.labels(),
+        checkin=content.checkin,
+    )
 
 
 def text(content: Content, turn: Turn) -> str:
@@ -160,7 +169,11 @@ def test_the_checkin_offer_names_times_only_for_the_default_schedule(
     content: Content, emergency: tuple[timedelta, ...], offer: str
 ) -> None:
     policy = Policy(checkins={**DEFAULT_CHECKINS, Level.emergency: emergency})
-    session = advance(content.intake, new_session(content.intake, NOW), MessageReceived("hi"), NOW).session
-    turn = advance(content.intake, session, MessageReceived("1"), NOW, policy=policy)  # "short of breath"
+    session = advance(
+        content.intake, new_session(content.intake, NOW), MessageReceived("hi"), NOW, language=content.language
+    ).session
+    turn = advance(
+        content.intake, session, MessageReceived("1"), NOW, language=content.language, policy=policy
+    )  # "short of breath"
     keys = [p.key for r in turn.replies for p in r.parts]
     assert offer in keys and [k for k in keys if k.startswith("checkin.offer")] == [offer]
