@@ -21,7 +21,7 @@ unambiguous: one edit up to seven letters, two from eight, and the first letter 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import product
 
@@ -174,10 +174,30 @@ class Hit:
     gaps: tuple[int, ...] = field(default=(), compare=False)
 
 
-@dataclass(frozen=True)
-class _Compiled:
-    key: str
-    elements: Sequence_
+@dataclass
+class _Node:
+    """A point in the tree all of a set's phrases are merged into: phrases sharing a start share its nodes, so a
+    token is compared with a word once however many phrases begin with it."""
+
+    words: dict[str, _Node] = field(default_factory=dict)
+    stems: dict[str, _Node] = field(default_factory=dict)
+    numbers: list[tuple[Number, _Node]] = field(default_factory=list)
+    gaps: dict[int, _Node] = field(default_factory=dict)
+    keys: list[str] = field(default_factory=list)  # phrases of these keys end here
+
+    def child(self, element: Element) -> _Node:
+        if isinstance(element, Word):
+            return self.words.setdefault(element.text, _Node())
+        if isinstance(element, Stem):
+            return self.stems.setdefault(element.prefix, _Node())
+        if isinstance(element, Gap):
+            return self.gaps.setdefault(element.most, _Node())
+        for number, node in self.numbers:
+            if number == element:
+                return node
+        node = _Node()
+        self.numbers.append((element, node))
+        return node
 
 
 @dataclass
@@ -188,29 +208,22 @@ class PhraseSet:
     classes: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self._by_word: dict[str, list[_Compiled]] = {}
-        self._by_stem: dict[str, list[_Compiled]] = {}
-        self._by_number: list[_Compiled] = []
+        self._root = _Node()
+        self._order = {key: n for n, key in enumerate(self.phrases)}
         self._words: set[str] = set()
         self._stems: set[str] = set()
         for key, phrases in self.phrases.items():
             for phrase in phrases:
                 for elements in _parse(phrase.strip().lower(), self.classes):
-                    compiled = _Compiled(key, elements)
-                    first = elements[0]
-                    if isinstance(first, Word):
-                        self._by_word.setdefault(first.text, []).append(compiled)
-                    elif isinstance(first, Number):
-                        self._by_number.append(compiled)
-                    else:
-                        assert isinstance(first, Stem)
-                        self._by_stem.setdefault(first.prefix, []).append(compiled)
+                    node = self._root
                     for e in elements:
+                        node = node.child(e)
                         if isinstance(e, Word):
                             self._words.add(e.text)
                         elif isinstance(e, Stem):
                             self._stems.add(e.prefix)
-        self._stem_lengths = sorted({len(p) for p in self._by_stem}, reverse=True)
+                    if key not in node.keys:
+                        node.keys.append(key)
 
     @property
     def words(self) -> frozenset[str]:
@@ -227,73 +240,54 @@ class PhraseSet:
         stop = len(tokens) if end is None else end
         hits: list[Hit] = []
         for i in range(start, stop):
-            seen: set[str] = set()
-            for compiled in self._candidates(tokens[i]):
-                if compiled.key in seen:
-                    continue
-                skipped: list[int] = []
-                last = _match(compiled.elements, tokens, i, stop, skipped=skipped)
-                if last is not None:
-                    seen.add(compiled.key)
-                    hits.append(Hit(compiled.key, i, last, tuple(sorted(skipped))))
+            found = _walk(self._root, tokens, i, stop, whole=False)
+            for key in sorted(found, key=self._order.__getitem__):
+                last, skipped = found[key]
+                hits.append(Hit(key, i, last, skipped))
         return hits
 
     def whole(self, tokens: Sequence[str]) -> set[str]:
         """The keys with a phrase that spans all of `tokens` (an answer given in so many words)."""
-        found = set()
-        for compiled in self._candidates(tokens[0]) if tokens else ():
-            if _match(compiled.elements, tokens, 0, len(tokens), whole=True) is not None:
-                found.add(compiled.key)
-        return found
-
-    def _candidates(self, token: str) -> Iterator[_Compiled]:
-        yield from self._by_word.get(token, ())
-        if self._by_number and token[:1].isdigit():
-            yield from self._by_number
-        for length in self._stem_lengths:
-            if length <= len(token):
-                yield from self._by_stem.get(token[:length], ())
+        return set(_walk(self._root, tokens, 0, len(tokens), whole=True)) if tokens else set()
 
 
-def _matches(element: Word | Stem | Number, token: str) -> bool:
-    if isinstance(element, Word):
-        return token == element.text
-    if isinstance(element, Number):
-        return _NUMERIC.fullmatch(token) is not None and element.low <= float(token) <= element.high
-    return token.startswith(element.prefix)
+def _walk(
+    root: _Node, tokens: Sequence[str], i: int, stop: int, *, whole: bool
+) -> dict[str, tuple[int, tuple[int, ...]]]:
+    """The phrases matching from token i, before `stop`: per key, the end of its shortest match and the tokens its
+    gaps skipped. Each gap is at most MAX_GAP wide and never crosses a clause break, so the work from one start is
+    bounded by the phrases, whatever the message."""
+    best: dict[str, tuple[int, tuple[int, ...]]] = {}
+    skipped: list[int] = []
 
+    def visit(node: _Node, j: int) -> None:
+        for key in node.keys:
+            if (not whole or j == stop) and (key not in best or j < best[key][0]):
+                best[key] = (j, tuple(skipped))
+        if j < stop:
+            token = tokens[j]
+            child = node.words.get(token)
+            if child is not None:
+                visit(child, j + 1)
+            for prefix, child in node.stems.items():
+                if token.startswith(prefix):
+                    visit(child, j + 1)
+            if node.numbers and _NUMERIC.fullmatch(token):
+                value = float(token)
+                for number, child in node.numbers:
+                    if number.low <= value <= number.high:
+                        visit(child, j + 1)
+        for most, child in node.gaps.items():
+            for skip in range(most + 1):
+                k = j + skip
+                if k > stop or (skip and tokens[k - 1] in CLAUSE_BREAKS):
+                    break
+                skipped.extend(range(j, k))
+                visit(child, k)
+                del skipped[len(skipped) - skip :]
 
-def _match(
-    elements: Sequence_,
-    tokens: Sequence[str],
-    i: int,
-    stop: int,
-    *,
-    whole: bool = False,
-    skipped: list[int] | None = None,
-) -> int | None:
-    """The end of the shortest match of `elements` starting at token i, before `stop`; None if there is none.
-    Backtracks over gaps only, each at most MAX_GAP wide, so the cost per start is bounded by the phrase.
-    `skipped`, when given, receives the tokens the gaps of the match skipped."""
-    if not elements:
-        return i if not whole or i == stop else None
-    head, rest = elements[0], elements[1:]
-    if isinstance(head, Gap):
-        for skip in range(head.most + 1):
-            j = i + skip
-            if j > stop:
-                break
-            if skip and tokens[j - 1] in CLAUSE_BREAKS:
-                break
-            found = _match(rest, tokens, j, stop, whole=whole, skipped=skipped)
-            if found is not None:
-                if skipped is not None:
-                    skipped.extend(range(i, j))
-                return found
-        return None
-    if i >= stop or not _matches(head, tokens[i]):
-        return None
-    return _match(rest, tokens, i + 1, stop, whole=whole, skipped=skipped)
+    visit(root, i)
+    return best
 
 
 # --- reading a message ------------------------------------------------------------------------------------------
@@ -323,11 +317,11 @@ class Lexicon:
         self.vocabulary = frozenset(vocabulary) | expanded
         self.stems = frozenset(stems)
         self.keep = frozenset(keep)
-        # Candidates by first letter: a typo keeps its first letter, and the search stays small.
-        self._by_initial: dict[str, list[str]] = {}
+        # Candidates by first letter and length: a typo keeps its first letter, and the search stays small.
+        self._by_initial: dict[tuple[str, int], list[str]] = {}
         for word in sorted(self.vocabulary):
             if len(word) >= MIN_FUZZY - 1:
-                self._by_initial.setdefault(word[0], []).append(word)
+                self._by_initial.setdefault((word[0], len(word)), []).append(word)
         self._stems_by_initial: dict[str, list[str]] = {}
         for stem in sorted(self.stems):
             if len(stem) >= MIN_FUZZY:
@@ -337,6 +331,7 @@ class Lexicon:
     def read(self, text: str) -> tuple[str, ...]:
         """The message as tokens: words (corrected) and the punctuation tokens . , ; : ! ? and newline."""
         tokens: list[str] = []
+        read: dict[str, tuple[str, ...]] = {}  # a word repeated in this message is corrected once
         for raw in split_words(clean(text)):
             expansion = self.shorthand.get(raw)
             if expansion is None and "'" in raw:
@@ -346,7 +341,9 @@ class Lexicon:
                 continue
             word = raw.replace("'", "")
             if word:
-                tokens.extend(self.correct(word))
+                if word not in read:
+                    read[word] = self.correct(word)
+                tokens.extend(read[word])
         return tuple(tokens)
 
     def correct(self, word: str) -> tuple[str, ...]:
@@ -374,7 +371,9 @@ class Lexicon:
     def _nearest(self, word: str) -> tuple[int, str] | None:
         """The nearest vocabulary word and its distance."""
         most = 2 if len(word) >= LONG_WORD else 1
-        choices = [w for w in self._by_initial.get(word[0], ()) if abs(len(w) - len(word)) <= most]
+        choices = [
+            w for n in range(len(word) - most, len(word) + most + 1) for w in self._by_initial.get((word[0], n), ())
+        ]
         found = process.extract(word, choices, scorer=DamerauLevenshtein.distance, score_cutoff=most, limit=None)
         if not found:
             return None
