@@ -184,11 +184,14 @@ class _Node:
     numbers: list[tuple[Number, _Node]] = field(default_factory=list)
     gaps: dict[int, _Node] = field(default_factory=dict)
     keys: list[str] = field(default_factory=list)  # phrases of these keys end here
+    stem_lengths: list[int] = field(default_factory=list)  # a token's start is looked up at these lengths
 
     def child(self, element: Element) -> _Node:
         if isinstance(element, Word):
             return self.words.setdefault(element.text, _Node())
         if isinstance(element, Stem):
+            if len(element.prefix) not in self.stem_lengths:
+                self.stem_lengths.append(len(element.prefix))
             return self.stems.setdefault(element.prefix, _Node())
         if isinstance(element, Gap):
             return self.gaps.setdefault(element.most, _Node())
@@ -239,8 +242,16 @@ class PhraseSet:
         """Every phrase found within tokens[start:end]: for each key and start position, the shortest match."""
         stop = len(tokens) if end is None else end
         hits: list[Hit] = []
+        root = self._root
         for i in range(start, stop):
-            found = _walk(self._root, tokens, i, stop, whole=False)
+            token = tokens[i]
+            if (
+                token not in root.words
+                and not root.numbers
+                and not any(token[:n] in root.stems for n in root.stem_lengths)
+            ):
+                continue  # most words begin no phrase
+            found = _walk(root, tokens, i, stop, whole=False)
             for key in sorted(found, key=self._order.__getitem__):
                 last, skipped = found[key]
                 hits.append(Hit(key, i, last, skipped))
@@ -269,8 +280,9 @@ def _walk(
             child = node.words.get(token)
             if child is not None:
                 visit(child, j + 1)
-            for prefix, child in node.stems.items():
-                if token.startswith(prefix):
+            for length in node.stem_lengths:
+                child = node.stems.get(token[:length]) if length <= len(token) else None
+                if child is not None:
                     visit(child, j + 1)
             if node.numbers and _NUMERIC.fullmatch(token):
                 value = float(token)
