@@ -20,6 +20,8 @@ from bot.triage.red_flag_words import RedFlagWords
 from bot.triage.red_flags import RedFlagTable
 
 ROOT = Path(__file__).resolve().parent.parent.parent
+# PyYAML's safe loader, in C where libyaml is there (ten times faster on the long vocabulary files).
+_SAFE = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # Clinical tables kept beside the flows: data, not flows.
 RED_FLAGS = "redflags"
 
@@ -165,7 +167,7 @@ def _red_flag_problems(content: Content) -> Iterator[str]:
 
 def _yaml(path: Path) -> dict[str, object]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE)
     except yaml.YAMLError as e:
         raise ContentError(f"{path}: not valid YAML ({e})") from None
     if not isinstance(data, dict):

@@ -174,27 +174,38 @@ class Hit:
     gaps: tuple[int, ...] = field(default=(), compare=False)
 
 
-@dataclass
 class _Node:
     """A point in the tree all of a set's phrases are merged into: phrases sharing a start share its nodes, so a
     token is compared with a word once however many phrases begin with it."""
 
-    words: dict[str, _Node] = field(default_factory=dict)
-    stems: dict[str, _Node] = field(default_factory=dict)
-    numbers: list[tuple[Number, _Node]] = field(default_factory=list)
-    gaps: dict[int, _Node] = field(default_factory=dict)
-    keys: list[str] = field(default_factory=list)  # phrases of these keys end here
-    stem_lengths: list[int] = field(default_factory=list)  # a token's start is looked up at these lengths
+    __slots__ = ("words", "stems", "numbers", "gaps", "keys", "stem_lengths")
+
+    def __init__(self) -> None:
+        self.words: dict[str, _Node] = {}
+        self.stems: dict[str, _Node] = {}
+        self.numbers: list[tuple[Number, _Node]] = []
+        self.gaps: dict[int, _Node] = {}
+        self.keys: list[str] = []  # phrases of these keys end here
+        self.stem_lengths: list[int] = []  # a token's start is looked up at these lengths
 
     def child(self, element: Element) -> _Node:
         if isinstance(element, Word):
-            return self.words.setdefault(element.text, _Node())
+            found = self.words.get(element.text)
+            if found is None:
+                found = self.words[element.text] = _Node()
+            return found
         if isinstance(element, Stem):
-            if len(element.prefix) not in self.stem_lengths:
-                self.stem_lengths.append(len(element.prefix))
-            return self.stems.setdefault(element.prefix, _Node())
+            found = self.stems.get(element.prefix)
+            if found is None:
+                found = self.stems[element.prefix] = _Node()
+                if len(element.prefix) not in self.stem_lengths:
+                    self.stem_lengths.append(len(element.prefix))
+            return found
         if isinstance(element, Gap):
-            return self.gaps.setdefault(element.most, _Node())
+            found = self.gaps.get(element.most)
+            if found is None:
+                found = self.gaps[element.most] = _Node()
+            return found
         for number, node in self.numbers:
             if number == element:
                 return node
@@ -211,22 +222,46 @@ class PhraseSet:
     classes: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self._root = _Node()
+        # Every phrase is read (and a mistake in one raised) now. The tree they are matched with grows as messages
+        # need it: the phrases beginning with a word are added the first time a message has that word, so a
+        # process that screens one message (`kneebot screen`) builds only what that message needs.
         self._order = {key: n for n, key in enumerate(self.phrases)}
+        self._root = _Node()
+        self._by_word: dict[str, list[tuple[str, Sequence_]]] = {}
+        self._by_stem: dict[str, list[tuple[str, Sequence_]]] = {}
         self._words: set[str] = set()
         self._stems: set[str] = set()
         for key, phrases in self.phrases.items():
             for phrase in phrases:
                 for elements in _parse(phrase.strip().lower(), self.classes):
-                    node = self._root
+                    first = elements[0]
+                    if isinstance(first, Word):
+                        self._by_word.setdefault(first.text, []).append((key, elements))
+                    elif isinstance(first, Stem):
+                        self._by_stem.setdefault(first.prefix, []).append((key, elements))
+                    else:
+                        self._add(key, elements)
                     for e in elements:
-                        node = node.child(e)
                         if isinstance(e, Word):
                             self._words.add(e.text)
                         elif isinstance(e, Stem):
                             self._stems.add(e.prefix)
-                    if key not in node.keys:
-                        node.keys.append(key)
+        self._stem_lengths = sorted({len(prefix) for prefix in self._by_stem})
+
+    def _add(self, key: str, elements: Sequence_) -> None:
+        node = self._root
+        for e in elements:
+            node = node.child(e)
+        if key not in node.keys:
+            node.keys.append(key)
+
+    def _grow(self, token: str) -> None:
+        """Adds to the tree the phrases that begin with this token, if not there yet."""
+        for key, elements in self._by_word.pop(token, ()):
+            self._add(key, elements)
+        for length in self._stem_lengths:
+            for key, elements in self._by_stem.pop(token[:length], ()) if length <= len(token) else ():
+                self._add(key, elements)
 
     @property
     def words(self) -> frozenset[str]:
@@ -245,6 +280,7 @@ class PhraseSet:
         root = self._root
         for i in range(start, stop):
             token = tokens[i]
+            self._grow(token)
             if (
                 token not in root.words
                 and not root.numbers
@@ -259,7 +295,10 @@ class PhraseSet:
 
     def whole(self, tokens: Sequence[str]) -> set[str]:
         """The keys with a phrase that spans all of `tokens` (an answer given in so many words)."""
-        return set(_walk(self._root, tokens, 0, len(tokens), whole=True)) if tokens else set()
+        if not tokens:
+            return set()
+        self._grow(tokens[0])
+        return set(_walk(self._root, tokens, 0, len(tokens), whole=True))
 
 
 def _walk(
