@@ -251,9 +251,13 @@ class _Step:
     def position(self) -> Position:
         s = self.session
         return Position(
-            flow_id=s.flow_id, flow_version=s.flow_version, node=s.node, status=s.status, level=s.level,
+            flow_id=s.flow_id,
+            flow_version=s.flow_version,
+            node=s.node,
+            status=s.status,
+            level=s.level,
             interrupt=s.interrupt,
-        )  # fmt: skip
+        )
 
     def confirm(self, flags: tuple[str, ...], resume: Position | None = None) -> Turn:
         """One yes/no question about `flags` now; the conversation stays where it was until it is answered."""
@@ -287,7 +291,7 @@ class _Step:
             answer = "no"  # "I'm not short of breath"
         self.audit("safety_answer", reason=check.kind, answer=answer or "unclear", flags=",".join(check.flags))
         if check.kind == "withdrawal":
-            return self.withdrawn(check) if answer == "no" else self.keep_advice(check)
+            return self.withdrawn(check) if answer == "no" else self.keep_advice()
         if answer is None and check.asked < safety.ASKED_AT_MOST:
             again = check.model_copy(update={"asked": check.asked + 1})
             self.effects.append(safety.question(again, lead=(Text("safety.again"),)))
@@ -295,9 +299,10 @@ class _Step:
         if answer != "no":
             return self.interrupt(check.flags)
         self.update(safety_check=None)
-        others = () if found is None or found.interrupt != "confirm" else tuple(set(found.matched) - set(check.flags))
-        if others:  # "no, but could this be a clot?"
-            return self.confirm(tuple(f for f in found.matched if f in others), check.resume) if found else self.done()
+        if found is not None and found.interrupt == "confirm":  # "no, but could this be a clot?"
+            others = tuple(f for f in found.matched if f not in check.flags)
+            if others:
+                return self.confirm(others, check.resume)
         return self.resume(Text("safety.thanks"), Text("safety.thanks_done", (("number", self.number),)))
 
     def withdrawn(self, check: SafetyCheck) -> Turn:
@@ -322,7 +327,7 @@ class _Step:
             self.update(checkins_scheduled=self.schedule(back.level))
         return self.resume(Text("safety.thanks"), Text("safety.thanks_done", (("number", self.number),)))
 
-    def keep_advice(self, check: SafetyCheck) -> Turn:
+    def keep_advice(self) -> Turn:
         """Anything but a clear "no": the interrupt's advice stands, said again."""
         line = safety.crisis_line_text(self.session.country, self.policy.default_country)
         parts = safety.interrupt_parts(self.screener.table, self.session.red_flags, self.number, line)

@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bot.triage.clauses import Reading, Status
 from bot.triage.lexicon import Hit, Lexicon, PhraseSet
-from bot.triage.red_flag_words import ContextName, RedFlagWords, Trigger
-from bot.triage.text import SHORT_TEXT
+from bot.triage.red_flag_words import RedFlagWords, Trigger
+from bot.triage.text import PUNCTUATION, SHORT_TEXT
 
 Interrupt = Literal["emergency", "urgent", "crisis"]
 Outcome = Literal["emergency", "urgent", "crisis", "confirm"]
@@ -26,6 +26,8 @@ Answer = Literal["yes", "no", "not_sure"]
 
 PRIORITY: dict[str, int] = {"urgent": 1, "emergency": 2, "crisis": 3}
 SHORT_RESULTS = 4096  # short texts remembered
+# The answer to a safety question by the number of its choice (SMS), in the order of bot.triage.safety.ANSWERS.
+NUMBERED: Mapping[str, Answer] = {"1": "yes", "2": "no", "3": "not_sure"}
 
 
 class RedFlag(BaseModel):
@@ -224,7 +226,7 @@ class Screener:
 
     def answer(self, text: str) -> Answer | None:
         """The answer to a yes/no safety question: "1"/"2"/"3" (its choices' order), or the words of any language."""
-        tokens = tuple(t for t in self.lexicon.read(text) if t not in SENTENCE_MARKS)
+        tokens = tuple(t for t in self.lexicon.read(text) if t not in PUNCTUATION)
         if len(tokens) == 1 and tokens[0] in NUMBERED:
             return NUMBERED[tokens[0]]
         whole = self.vocabulary.answers.whole(tokens)
@@ -236,8 +238,3 @@ class Screener:
         longest = max(h.end for h in opening)
         keys = {h.key for h in opening if h.end == longest}
         return keys.pop() if len(keys) == 1 else None  # type: ignore[return-value]
-
-
-SENTENCE_MARKS = frozenset({".", ",", ";", ":", "!", "?", "\n"})
-NUMBERED: Mapping[str, Answer] = {"1": "yes", "2": "no", "3": "not_sure"}
-CONTEXT: tuple[ContextName, ...] = ContextName.__args__  # type: ignore[attr-defined]
