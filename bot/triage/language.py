@@ -75,5 +75,6 @@ def build_language(
         keep.update(vocabulary.words.keep)
     words = frozenset().union(*(p.words for p in phrase_sets))
     stems = frozenset().union(*(p.stems for p in phrase_sets))
-    lexicon = Lexicon(words, shorthand, stems=stems, keep=keep, spelling=spelling)
+    short = flags.short_words if flags else ()
+    lexicon = Lexicon(words, shorthand, stems=stems, keep=keep, spelling=spelling, short=short)
     return Language(lexicon, Screener(flags, lexicon) if flags else None)

@@ -361,8 +361,12 @@ class Lexicon:
         stems: Iterable[str] = (),
         keep: Iterable[str] = (),
         spelling: bool = True,
+        short: Iterable[str] = (),
     ) -> None:
         self.spelling = spelling
+        # Words a typo of four letters may be corrected to ("pian" -> "pain", "blod" -> "blood"): shorter typos are
+        # too often other words, so only towards these, by one edit, and only when just one of them is that near.
+        self.short = tuple(sorted(set(short)))
         self.shorthand = dict(shorthand)
         expanded = {w for value in self.shorthand.values() for w in split_words(value)}
         self.vocabulary = frozenset(vocabulary) | expanded
@@ -400,10 +404,10 @@ class Lexicon:
     def correct(self, word: str) -> tuple[str, ...]:
         """The word as the vocabulary spells it: itself when known or not close to one word; a run-together pair
         ("chestpain") as its two words."""
-        if word in self.vocabulary or word in self.keep or word in PUNCTUATION or len(word) < MIN_FUZZY:
+        if word in self.vocabulary or word in self.keep or word in PUNCTUATION or not self.spelling:
             return (word,)
-        if not self.spelling:
-            return (word,)
+        if len(word) < MIN_FUZZY:
+            return self._short(word)
         if any(word[:n] in self.stems for n in range(MIN_STEM, len(word) + 1)):
             return (word,)
         if not word.isalpha():
@@ -411,13 +415,22 @@ class Lexicon:
         known = self._corrected.get(word)
         if known is not None:
             return tuple(known.split(" "))
-        nearest = min(filter(None, (self._nearest(word), self._stemmed(word))), default=None)
+        # As near as each other, a whole word and a stem's word: the one sharing the longer start with what was
+        # typed ("passd" is "passed", not the stem "pasad*").
+        candidates = [c for c in (self._nearest(word), self._stemmed(word)) if c is not None]
+        nearest = min(candidates, key=lambda c: (c[0], -_common_prefix(c[1], word), c[1]), default=None)
         found = nearest[1] if nearest else self._split(word)
         if found is None:
             return (word,)
         if len(self._corrected) < 65536:
             self._corrected[word] = found
         return tuple(found.split(" "))
+
+    def _short(self, word: str) -> tuple[str, ...]:
+        if len(word) != MIN_FUZZY - 1 or not word.isalpha():
+            return (word,)
+        near = [w for w in self.short if w[0] == word[0] and DamerauLevenshtein.distance(word, w, score_cutoff=1) <= 1]
+        return (near[0],) if len(near) == 1 else (word,)
 
     def _nearest(self, word: str) -> tuple[int, str] | None:
         """The nearest vocabulary word and its distance."""

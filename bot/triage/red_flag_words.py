@@ -122,7 +122,8 @@ class SafetyAnswers(_Frozen):
 
 class RedFlagWords(_Frozen):
     """One language's red-flag vocabulary: word classes, each flag's triggers, the signs they need, the context words,
-    the answers to a safety question, and real words never to be corrected into a phrase's word."""
+    the answers to a safety question, real words never to be corrected into a phrase's word, and the short words a
+    four-letter typo is corrected to."""
 
     classes: dict[str, tuple[str, ...]] = {}
     flags: dict[str, tuple[Trigger, ...]] = {}
@@ -130,3 +131,4 @@ class RedFlagWords(_Frozen):
     context: Context = Context()
     answers: SafetyAnswers = SafetyAnswers()
     keep: tuple[str, ...] = ()
+    short_words: tuple[str, ...] = ()

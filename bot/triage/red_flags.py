@@ -129,6 +129,10 @@ class RedFlagVocabulary:
     def keep(self) -> frozenset[str]:
         return frozenset(w for vocabulary in self.words.values() for w in vocabulary.keep)
 
+    @property
+    def short_words(self) -> frozenset[str]:
+        return frozenset(w for vocabulary in self.words.values() for w in vocabulary.short_words)
+
 
 class Screener:
     """Screens a message for red flags, and reads the answer to a safety question, with one Lexicon."""

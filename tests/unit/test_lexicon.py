@@ -141,3 +141,11 @@ def test_spelling_can_be_switched_off_to_measure_it() -> None:
     plain = Lexicon(PHRASES.words, {"cant": "cannot"}, stems=PHRASES.stems, spelling=False)
     assert plain.read("cant brethe") == ("cannot", "brethe")
     assert READER.read("cant brethe") == ("cannot", "breathe")
+
+
+def test_a_four_letter_typo_is_corrected_only_towards_the_short_words() -> None:
+    reader = Lexicon(PHRASES.words | {"pain", "blood"}, {}, short={"pain", "blood"}, keep={"paid"})
+    assert reader.read("pian blod") == ("pain", "blood")
+    assert reader.read("paid") == ("paid",)  # a real word
+    assert reader.read("bred") == ("bred",)  # not one of the short words' typos: two edits from "blood"
+    assert READER.read("pian") == ("pian",)  # a reader without short words corrects no four-letter word
