@@ -88,10 +88,9 @@ def triage(source: str) -> None:
 @click.argument("text")
 @click.option("--locale", type=LOCALES, default="en")
 def screen(text: str, locale: str) -> None:
-    """Screen one message for red flags."""
-    from bot.triage.red_flags import screen as run_screen
-
-    result = run_screen(text, locale)
+    """Screen one message for red flags (every language is read; --locale is the reply language, kept for the
+    contract)."""
+    result = _content().language.screen(text)
     emit({"interrupt": result.interrupt, "matched": list(result.matched)})
 
 

@@ -12,16 +12,22 @@ import yaml
 from pydantic import ValidationError
 
 from bot.content.catalog import Catalog, placeholders
-from bot.triage import advice, reading, red_flags, rules
+from bot.triage import advice, reading, rules, safety
 from bot.triage.emergency import UNKNOWN_NUMBER, CountryTable
-from bot.triage.findings import CAUSES
+from bot.triage.findings import BOOLEAN_FINDINGS, CAUSES
 from bot.triage.flow import FlowDefinition
 from bot.triage.language import Language, Vocabulary, WordsFile, build_language
 from bot.triage.phrasebook import COMMANDS, SHARED_CHOICES, AnswersFile
+from bot.triage.red_flag_words import RedFlagWords
+from bot.triage.red_flags import RedFlagTable
 from bot.triage.text import clean, split_words
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-COUNTRIES = "countries.yaml"  # a data table beside the flows, not a flow
+# PyYAML's safe loader, in C where libyaml is there (ten times faster on the long vocabulary files).
+_SAFE = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Clinical tables kept beside the flows: data, not flows.
+COUNTRIES = "countries"
+RED_FLAGS = "redflags"
 
 
 class ContentError(Exception):
@@ -34,6 +40,8 @@ class Content:
     catalog: Catalog
     language: Language
     countries: CountryTable
+    red_flags: RedFlagTable
+    vocabularies: dict[str, Vocabulary]
 
     @property
     def intake(self) -> FlowDefinition:
@@ -51,7 +59,7 @@ class Content:
 def load_content(root: Path = ROOT) -> Content:
     flows: dict[str, FlowDefinition] = {}
     for path in sorted((root / "flows").glob("*.yaml")):
-        if path.name == COUNTRIES:
+        if path.stem in (COUNTRIES, RED_FLAGS):
             continue
         try:
             flow = FlowDefinition.model_validate(_yaml(path))
@@ -72,14 +80,16 @@ def load_content(root: Path = ROOT) -> Content:
                 raise ContentError(f"{folder.name}/{path.name}: keys defined twice: {', '.join(sorted(dup))}")
             merged.update(data)
         messages[folder.name] = merged
+    table = _red_flags(root / "flows" / f"{RED_FLAGS}.yaml")
     vocabularies = {locale: _vocabulary(root / "locales" / locale) for locale in messages}
     label_keys = set().union(*(f.label_keys() for f in flows.values()))
     labels = {locale: {k: v for k, v in texts.items() if k in label_keys} for locale, texts in messages.items()}
     try:
-        language = build_language(vocabularies, labels=labels, known=_words(messages))
+        language = build_language(vocabularies, labels=labels, known=_words(messages), red_flags=table)
     except ValueError as e:
         raise ContentError(f"vocabulary: {e}") from None
-    content = Content(flows, Catalog(messages), language, _countries(root / "flows" / COUNTRIES))
+    countries = _countries(root / "flows" / f"{COUNTRIES}.yaml")
+    content = Content(flows, Catalog(messages), language, countries, table, vocabularies)
     problems = list(check(content))
     if problems:
         raise ContentError(f"{len(problems)} problem(s): " + "; ".join(problems[:10]))
@@ -103,7 +113,8 @@ def _words(messages: dict[str, dict[str, str]]) -> set[str]:
 
 
 def _vocabulary(folder: Path) -> Vocabulary:
-    """locales/<lang>/vocabulary/*.yaml, each checked against its model in bot.triage."""
+    """locales/<lang>/vocabulary/*.yaml, each checked against its model in bot.triage. keep.yaml, the long generated
+    list of real words never to be corrected, is read as words.yaml's `keep` too (so words.yaml stays readable)."""
     where = folder / "vocabulary"
 
     def read(name: str) -> object:
@@ -112,10 +123,25 @@ def _vocabulary(folder: Path) -> Vocabulary:
 
     try:
         words = WordsFile.model_validate(read("words"))
-        answers = AnswersFile.model_validate(read("answers"))
-        return Vocabulary(locale=folder.name, words=words, answers=answers)
+        kept = WordsFile.model_validate(read("keep"))
+        return Vocabulary(
+            locale=folder.name,
+            words=words.model_copy(update={"keep": (*words.keep, *kept.keep)}),
+            answers=AnswersFile.model_validate(read("answers")),
+            red_flags=RedFlagWords.model_validate(read("redflags")),
+        )
     except ValidationError as e:
         raise ContentError(f"{folder.name}/vocabulary: {_first_error(e)}") from None
+
+
+def _red_flags(path: Path) -> RedFlagTable:
+    """flows/redflags.yaml: the red-flag table (ids, levels, findings, sources)."""
+    if not path.exists():
+        raise ContentError(f"flows/{path.name} is missing")
+    try:
+        return RedFlagTable.model_validate(_yaml(path))
+    except ValidationError as e:
+        raise ContentError(f"flows/{path.name}: {_first_error(e)}") from None
 
 
 def check(content: Content) -> Iterator[str]:
@@ -124,10 +150,11 @@ def check(content: Content) -> Iterator[str]:
         if required not in content.flows:
             yield f"flows/{required}.yaml is missing"
     needed = set().union(*(f.message_keys() for f in content.flows.values()))
-    needed |= {r.why for r in rules.RULES} | {f"cause.{c}" for c in CAUSES}
-    needed |= {f"flag.{f.id}" for f in red_flags.RED_FLAGS} | set(advice.ALL_KEYS) | reading.REPLY_KEYS
-    needed |= {key for r in rules.RULES for key in (r.action, r.detail) if key}
+    needed |= {r.why for r in rules.RULES} | {f"cause.{c}" for c in CAUSES} | set(advice.ALL_KEYS)
+    needed |= reading.REPLY_KEYS | {key for r in rules.RULES for key in (r.action, r.detail) if key}
     needed |= {UNKNOWN_NUMBER} | {row.crisis.message for row in content.countries.countries.values() if row.crisis}
+    needed |= {key for flag in content.red_flags.flags for key in safety.message_keys(flag.id)} | set(safety.KEYS)
+    yield from _red_flag_problems(content)
     reference = catalog.keys("en")
     for locale in catalog.locales:
         keys = catalog.keys(locale)
@@ -163,9 +190,34 @@ def _answer_words(content: Content) -> Iterator[str]:
                 yield f"{where}: no words for the command {command}"
 
 
+def _red_flag_problems(content: Content) -> Iterator[str]:
+    """Every flag has a finding from the contract (or none) and phrases in every locale; every sign a trigger needs
+    is defined in every locale; no flow uses the safety question's node id."""
+    table = {f.id: f for f in content.red_flags.flags}
+    for flag in table.values():
+        if flag.finding is not None and flag.finding not in BOOLEAN_FINDINGS:
+            yield f"flows/{RED_FLAGS}.yaml: {flag.id}: {flag.finding!r} is not a finding"
+    for locale, vocabulary in sorted(content.vocabularies.items()):
+        words = vocabulary.red_flags
+        for flag_id in sorted(table.keys() - words.flags.keys()):
+            yield f"{locale}/vocabulary/redflags.yaml: no phrases for {flag_id}"
+        for flag_id in sorted(words.flags.keys() - table.keys()):
+            yield f"{locale}/vocabulary/redflags.yaml: {flag_id} is not in flows/{RED_FLAGS}.yaml"
+        needed = {sign for triggers in words.flags.values() for t in triggers for sign in t.needs}
+        everywhere = set.intersection(*(set(v.red_flags.signs) for v in content.vocabularies.values()))
+        for sign in sorted(needed - everywhere):
+            yield f"{locale}/vocabulary/redflags.yaml: the sign {sign!r} is not defined in every locale"
+        for answer, said in words.answers:
+            if not said:
+                yield f"{locale}/vocabulary/redflags.yaml: no words for the answer {answer!r}"
+    for flow in content.flows.values():
+        if safety.SAFETY_NODE in flow.nodes:
+            yield f"flows/{flow.id}.yaml: the node id {safety.SAFETY_NODE!r} is kept for safety questions"
+
+
 def _yaml(path: Path) -> dict[str, object]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE)
     except yaml.YAMLError as e:
         raise ContentError(f"{path}: not valid YAML ({e})") from None
     if not isinstance(data, dict):

@@ -22,7 +22,7 @@ from bot.storage.schedule import Batch
 from bot.triage.effects import ChoiceOption, DeleteData, Effect, Escalate, Param, SendReply, Text
 from bot.triage.engine import Policy, Turn, advance, new_session
 from bot.triage.events import CheckInDue, Event, MessageReceived
-from bot.triage.red_flags import screen
+from bot.triage.red_flags import PRIORITY
 from bot.triage.session import Session, SessionStatus
 
 log = logging.getLogger("kneebot.conversation")
@@ -225,20 +225,23 @@ class ConversationService:
         self, participant: str, event: Event, locale: str, country: str | None, address: Address | None
     ) -> Handled:
         """Without the store: the red-flag message at once, without waiting on Redis again for a case or an audit
-        entry it could not keep (so without "I have let the clinic team know"), else "try again shortly"."""
-        flow, now = self.content.intake, self.clock.now()
+        entry it could not keep (so without "I have let the clinic team know"), else "try again shortly". A sign only
+        asked about can't be answered so (its yes/no question needs the conversation kept): it gets the notice, which
+        names the emergency number."""
+        flow, now, language = self.content.intake, self.clock.now(), self.content.language
         number = self.policy.emergency(country).param
-        if isinstance(event, MessageReceived) and screen(event.text, locale).interrupt is not None:
+        if isinstance(event, MessageReceived) and language.screen(event.text).interrupt in PRIORITY:
             session = new_session(flow, now, locale, country).model_copy(update={"disclaimer_shown": True})
-            turn = advance(flow, session, event, now, policy=self.policy, language=self.content.language)
+            turn = advance(flow, session, event, now, language=language, policy=self.policy)
             log.warning("red flag answered without the store: no case opened conversation=%s", participant)
             return Handled(untold(turn.replies, number), locale, offline=True)
         return Handled((SendReply(parts=(Text("notice.try_again", (("number", number),)),)),), locale, offline=True)
 
     def red_flag_reply(self, text: str, locale: str, country: str | None) -> tuple[SendReply, ...]:
         """The emergency (or clot, or crisis) message for words said outside any conversation (a group chat): no
-        state, no case, no check-in. Nothing when the words carry no red flag."""
-        if screen(text, locale).interrupt is None:
+        state, no case, no check-in. Nothing when the words carry no clear red flag."""
+        language = self.content.language
+        if language.screen(text).interrupt not in PRIORITY:
             return ()
         flow, now = self.content.intake, self.clock.now()
         # Stopped: no questions to pause and no check-ins, as after STOP; the red flag is answered all the same.
@@ -246,7 +249,7 @@ class ConversationService:
             update={"disclaimer_shown": True, "status": SessionStatus.stopped}
         )
         policy = dataclasses.replace(self.policy, escalation="off")
-        return advance(flow, session, MessageReceived(text), now, policy=policy, language=self.content.language).replies
+        return advance(flow, session, MessageReceived(text), now, policy=policy, language=language).replies
 
     async def _handle(
         self,

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from bot.triage import advice, rules
+from bot.triage import advice, rules, safety
 from bot.triage.assessment import Assessment
 from bot.triage.effects import (
     AuditRecord,
@@ -25,13 +25,14 @@ from bot.triage.events import CheckInDue, ChoiceSelected, CommandReceived, Event
 from bot.triage.findings import Findings, Level
 from bot.triage.flow import FlowDefinition
 from bot.triage.language import Language
-from bot.triage.matching import PLAIN, answer_in, command_in
-from bot.triage.red_flags import Screen, screen
-from bot.triage.session import Answer, Session, SessionStatus
+from bot.triage.matching import answer_in, command_in
+from bot.triage.red_flags import PRIORITY, Screen, Screener
+from bot.triage.session import Answer, Position, SafetyCheck, Session, SessionStatus
 
 LOCALES = ("en", "es")
 MAX_REASONS = 2
 MAX_CAUSES = 3
+_LEVEL_OF = {"crisis": Level.emergency, "emergency": Level.emergency, "urgent": Level.urgent}
 # Items of a check-in schedule: REFERENCE.md "Disposition scale", check-in column.
 DEFAULT_CHECKINS: Mapping[Level, tuple[timedelta, ...]] = {
     Level.emergency: (timedelta(hours=1),),
@@ -94,28 +95,41 @@ def advance(
     event: Event,
     now: datetime,
     *,
+    language: Language,
     policy: Policy | None = None,
     labels: Mapping[str, Mapping[str, str]] | None = None,
     checkin: FlowDefinition | None = None,
-    language: Language | None = None,
 ) -> Turn:
     """One step. `flow` is the intake flow and `checkin` the check-in flow (needed once check-ins are scheduled);
-    `labels` maps locale -> message key -> text; `language` (Content.language) reads typed answers and commands in
-    every locale's words and labels (without it, only numbers are understood)."""
-    step = _Step(flow, checkin, session, now, policy or Policy(), (labels or {}).get(session.locale, {}))
+    `language` (Content.language) reads every message: the red-flag screen first, then commands and typed answers in
+    every locale's words and labels."""
+    if language.red_flags is None:
+        raise ValueError("advance needs a Language built with the red-flag table")
+    screener = language.red_flags
+    step = _Step(flow, checkin, session, now, policy or Policy(), (labels or {}).get(session.locale, {}), screener)
     flow = step.flow
     if isinstance(event, CheckInDue):
         return step.checkin_due(event)
     if isinstance(event, MessageReceived):
-        found = screen(event.text, session.locale)
-        if found.interrupt is not None:
-            return step.interrupt(found)
+        found = screener.screen(event.text)
+        if found.interrupt in PRIORITY:
+            return step.interrupt(found.matched, also_ask=found.mentioned)
         text = event.text
-        command = command_in(text, language or PLAIN)
+        command = command_in(text, language)
         if command is not None:
             return step.command(*command)
+        if session.safety_check is not None:
+            return step.safety_answer(screener.answer(event.text), found)
+        if found.interrupt == "confirm":
+            return step.confirm(found.matched)
+        if step.withdrawing(found):
+            return step.ask_withdrawal()
     if isinstance(event, CommandReceived):
         return step.command(event.command, event.argument)
+    if isinstance(event, ChoiceSelected) and (event.node == safety.SAFETY_NODE or session.safety_check is not None):
+        if session.safety_check is None or event.node != safety.SAFETY_NODE or event.choice not in safety.ANSWERS:
+            return step.say(Text("answer.stale")).next_question()
+        return step.safety_answer(event.choice, None)
     if session.status is SessionStatus.stopped:
         return step.done()
     if session.status is SessionStatus.active and not session.disclaimer_shown:
@@ -130,7 +144,7 @@ def advance(
         if event.node != session.node or flow.choice(event.node, event.choice) is None:
             return step.say(Text("answer.stale")).ask(session.node).done()
         return step.answer(Answer(node=session.node, value=event.choice))
-    value = answer_in(flow, session.node, text, language or PLAIN, now)
+    value = answer_in(flow, session.node, text, language, now)
     if value is None:
         return step.say(Text(_not_understood_key(flow, session.node))).ask(session.node).done()
     return step.answer(Answer(node=session.node, value=value))
@@ -154,9 +168,11 @@ class _Step:
         now: datetime,
         policy: Policy,
         labels: Mapping[str, str],
+        screener: Screener,
     ) -> None:
         self.intake, self.checkin = intake, checkin
         self.session, self.now, self.policy, self.labels = session, now, policy, labels
+        self.screener = screener
         self.effects: list[Effect] = []
 
     @property
@@ -204,57 +220,152 @@ class _Step:
             a.node in self.flow.nodes and self.flow.nodes[a.node].kind != "assessment" for a in s.answers
         )
 
-    # --- red flags -----------------------------------------------------------------------------------------------
+    # --- red flags ---------------------------------------------------------------------------------------------
 
-    def interrupt(self, found: Screen) -> Turn:
-        assert found.interrupt is not None
-        number, dial = self.number, self.emergency.dial
-        reasons: tuple[str, ...] = tuple(f"flag.{flag}" for flag in found.matched[:MAX_REASONS])
-        flags = tuple(dict.fromkeys((*self.session.red_flags, *found.matched)))
-        if found.interrupt == "crisis":
-            parts = [Text("crisis.message", (("number", number),))]
-            line = self.policy.crisis(self.session.country)
-            if line:
-                option = () if line.option is None else (("option", line.option),)
-                parts.append(Text(line.message, (("line", line.number), *option)))
-            level = Level.emergency
-        elif found.interrupt == "emergency":
-            parts = [
-                Text("emergency.action", (("number", number),)),
-                Text("interrupt.reason", (("reasons", reasons),)),
-                Text("emergency.dont_drive"),
-            ]
-            level = Level.emergency
-        else:
-            parts = [
-                Text("urgent.action"),
-                Text("interrupt.clot_reason", (("reasons", reasons),)),
-                Text("watch.call_if", (("number", number), ("signs", advice.EMERGENCY_SIGNS))),
-            ]
-            level = Level.urgent
+    def interrupt(self, flags: tuple[str, ...], also_ask: tuple[str, ...] = ()) -> Turn:
+        """The interrupt for `flags`, at the highest of their levels; `also_ask`: unsure signs worth the yes/no
+        question after it (an emergency sign only asked about beside a clot or a crisis)."""
+        table = self.screener.table
+        interrupt = table.level(flags)
+        assert interrupt is not None
+        level, number, dial = _LEVEL_OF[interrupt], self.number, self.emergency.dial
+        line = safety.crisis_line_text(self.policy.crisis(self.session.country))
+        parts = safety.interrupt_parts(table, flags, number, line)
         stopped = self.session.status is SessionStatus.stopped
         if not stopped:
             parts.append(Text("interrupt.paused"))
         if self.policy.escalation != "off":
             parts.append(Text("escalation.told"))
         self.say(*parts, kind="interrupt", call=dial if level is Level.emergency else None)
-        self.effects.append(Escalate(level=level.value, reason=found.interrupt, red_flags=found.matched))
-        self.audit("interrupt", interrupt=found.interrupt, flags=",".join(found.matched), level=level.value)
+        self.effects.append(Escalate(level=level.value, reason=interrupt, red_flags=flags))
+        self.audit("interrupt", interrupt=interrupt, flags=",".join(flags), level=level.value)
+        standing = tuple(dict.fromkeys((*self.session.red_flags, *flags)))
         if stopped:
-            return self.update(red_flags=flags).done()
+            return self.update(red_flags=standing, safety_check=None).done()
+        s = self.session
+        paused = s.paused if s.status is SessionStatus.escalated else self.position()
         scheduled = self.schedule(level)
         self.update(
             flow_id=self.intake.id,
             flow_version=self.intake.version,
             status=SessionStatus.escalated,
             node=None,
-            red_flags=flags,
-            interrupt=found.interrupt,
+            red_flags=standing,
+            interrupt=interrupt,
             level=level,
             assessed_at=self.now,
             checkins_scheduled=scheduled,
+            safety_check=None,
+            paused=paused,
         )
+        worth_asking = tuple(f for f in also_ask if table.get(f).interrupt == "emergency")
+        if worth_asking and not any(table.get(f).interrupt == "emergency" for f in flags):
+            return self.confirm(worth_asking)
         return self.done()
+
+    def position(self) -> Position:
+        s = self.session
+        return Position(
+            flow_id=s.flow_id,
+            flow_version=s.flow_version,
+            node=s.node,
+            status=s.status,
+            level=s.level,
+            interrupt=s.interrupt,
+        )
+
+    def confirm(self, flags: tuple[str, ...], resume: Position | None = None) -> Turn:
+        """One yes/no question about `flags` now; the conversation stays where it was until it is answered."""
+        check = SafetyCheck(kind="confirm", flags=flags, resume=resume or self.position())
+        self.effects.append(safety.question(check))
+        self.audit("safety_check", reason="confirm", flags=",".join(flags))
+        return self.update(safety_check=check).done()
+
+    def withdrawing(self, found: Screen) -> bool:
+        """The person denies every sign an emergency or urgent interrupt stands on ("I'm not short of breath")."""
+        s = self.session
+        if s.status is not SessionStatus.escalated or s.interrupt not in ("emergency", "urgent") or s.paused is None:
+            return False
+        return bool(s.red_flags) and set(s.red_flags) <= set(found.denied)
+
+    def ask_withdrawal(self) -> Turn:
+        s = self.session
+        assert s.paused is not None
+        check = SafetyCheck(kind="withdrawal", flags=s.red_flags, resume=s.paused)
+        self.effects.append(safety.question(check, lead=(Text("withdrawal.lead"),)))
+        self.audit("safety_check", reason="withdrawal", flags=",".join(check.flags))
+        return self.update(safety_check=check).done()
+
+    def safety_answer(self, answer: str | None, found: Screen | None) -> Turn:
+        """The answer to the pending safety question. Yes or not sure gives the sign's message; a clear no goes back
+        to where the conversation was; anything else is asked once more (a confirm) or keeps the advice given (a
+        withdrawal)."""
+        check = self.session.safety_check
+        assert check is not None
+        if answer is None and found is not None and set(check.flags) <= set(found.denied):
+            answer = "no"  # "I'm not short of breath"
+        self.audit("safety_answer", reason=check.kind, answer=answer or "unclear", flags=",".join(check.flags))
+        if check.kind == "withdrawal":
+            return self.withdrawn(check) if answer == "no" else self.keep_advice()
+        if answer is None and check.asked < safety.ASKED_AT_MOST:
+            again = check.model_copy(update={"asked": check.asked + 1})
+            self.effects.append(safety.question(again, lead=(Text("safety.again"),)))
+            return self.update(safety_check=again).done()
+        if answer != "no":
+            return self.interrupt(check.flags)
+        self.update(safety_check=None)
+        if found is not None and found.interrupt == "confirm":  # "no, but could this be a clot?"
+            others = tuple(f for f in found.matched if f not in check.flags)
+            if others:
+                return self.confirm(others, check.resume)
+        return self.resume(Text("safety.thanks"), Text("safety.thanks_done", (("number", self.number),)))
+
+    def withdrawn(self, check: SafetyCheck) -> Turn:
+        """A clear "no" to a sign that interrupted: the questions go on from where the interrupt paused them. The
+        interrupt stays in the audit trail; the withdrawal is recorded beside it."""
+        back = check.resume
+        s = self.session
+        self.audit("withdrawn", flags=",".join(check.flags), interrupt=s.interrupt or "", level=(back.level or "none"))
+        standing = tuple(f for f in s.red_flags if f not in check.flags)
+        self.update(
+            flow_id=back.flow_id,
+            flow_version=back.flow_version,
+            node=back.node,
+            status=back.status,
+            level=back.level,
+            interrupt=back.interrupt,
+            red_flags=standing,
+            safety_check=None,
+            paused=None,
+        )
+        if back.status is SessionStatus.completed and back.level is not None:
+            self.update(checkins_scheduled=self.schedule(back.level))
+        return self.resume(Text("safety.thanks"), Text("safety.thanks_done", (("number", self.number),)))
+
+    def keep_advice(self) -> Turn:
+        """Anything but a clear "no": the interrupt's advice stands, said again."""
+        line = safety.crisis_line_text(self.policy.crisis(self.session.country))
+        parts = safety.interrupt_parts(self.screener.table, self.session.red_flags, self.number, line)
+        call = self.emergency.dial if self.session.level is Level.emergency else None
+        self.say(Text("withdrawal.kept"), *parts, kind="interrupt", call=call)
+        return self.update(safety_check=None).done()
+
+    def resume(self, lead: Text, ended: Text) -> Turn:
+        """Back where the conversation was: its pending question asked again, or the welcome if it had not begun."""
+        s = self.session
+        if s.status is SessionStatus.active and not s.disclaimer_shown:
+            return self.restart(None)
+        if s.status is SessionStatus.active and s.node is not None and self.resumable():
+            return self.ask(s.node, lead=(lead,)).done()
+        return self.say(ended).done()
+
+    def next_question(self) -> Turn:
+        """Ask what is pending: the safety question, else the flow's question, else nothing."""
+        s = self.session
+        if s.safety_check is not None:
+            self.effects.append(safety.question(s.safety_check))
+            return self.done()
+        return self.ask(s.node).done() if s.status is SessionStatus.active and s.node else self.done()
 
     # --- commands --------------------------------------------------------------------------------------------------
 
@@ -262,11 +373,13 @@ class _Step:
         s = self.session
         if name == "stop":
             self.effects.append(CancelCheckIns("stop"))
-            self.update(status=SessionStatus.stopped, node=None)
+            self.update(status=SessionStatus.stopped, node=None, safety_check=None)
             return self.say(Text("command.stopped", (("number", self.number),))).audit("stopped").done()
         if name == "delete":
             self.effects.extend([CancelCheckIns("delete"), DeleteData()])
             return self.say(Text("command.deleted", (("number", self.number),))).audit("deleted").done()
+        if name == "start" and s.safety_check is not None:
+            return self.next_question()
         if name == "start" and s.status is SessionStatus.active and s.answers and self.resumable():
             assert s.node is not None
             return self.ask(s.node, lead=(Text("command.continue"),)).done()
@@ -274,18 +387,20 @@ class _Step:
             return self.restart(None)
         if name == "help":
             self.say(Text("command.help", (("number", self.number),)))
-            return self.ask(s.node).done() if s.status is SessionStatus.active and s.node else self.done()
+            return self.next_question()
         if name == "language":
             locale = argument if argument in LOCALES else ("es" if s.locale == "en" else "en")
             self.update(locale=locale)
             self.say(Text("command.language"))
-            return self.ask(s.node).done() if s.status is SessionStatus.active and s.node else self.done()
+            return self.next_question()
         if name == "human":
             return self.human()
         if name == "back":
+            if s.safety_check is not None:
+                return self.next_question()
             if s.status is not SessionStatus.active or not s.answers or not self.resumable():
                 self.say(Text("command.nothing_back"))
-                return self.ask(s.node).done() if s.status is SessionStatus.active and s.node else self.done()
+                return self.next_question()
             last = s.answers[-1]
             self.update(answers=s.answers[:-1], node=last.node)
             return self.ask(last.node).done()
@@ -301,7 +416,7 @@ class _Step:
             self.effects.append(Escalate(level=level, reason="human", red_flags=s.red_flags))
             self.say(Text(f"command.human.{self.policy.escalation}", num))
             self.audit("human_requested", level=level)
-        return self.ask(s.node).done() if s.status is SessionStatus.active and s.node else self.done()
+        return self.next_question()
 
     def restart(self, lead: Text | None) -> Turn:
         s = self.session
@@ -361,7 +476,8 @@ class _Step:
     def checkin_due(self, event: CheckInDue) -> Turn:
         """Ask "how is your knee?", unless the person opted out or is in the middle of a new set of questions."""
         s = self.session
-        busy = s.status is SessionStatus.active and s.flow_id == self.intake.id
+        # Busy: in the middle of a new set of questions, or of a safety question.
+        busy = (s.status is SessionStatus.active and s.flow_id == self.intake.id) or s.safety_check is not None
         if self.checkin is None or s.status is SessionStatus.stopped or busy or s.level is None:
             reason = "stopped" if s.status is SessionStatus.stopped else "busy" if busy else "nothing_to_follow"
             return self.audit("checkin_skipped", seq=str(event.seq), reason=reason).done()

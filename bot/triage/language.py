@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.triage.lexicon import Lexicon, PhraseSet
 from bot.triage.phrasebook import AnswersFile, Phrasebook
+from bot.triage.red_flag_words import RedFlagWords
+from bot.triage.red_flags import RedFlagTable, RedFlagVocabulary, Screen, Screener
 
 
 class WordsFile(BaseModel):
@@ -34,27 +36,44 @@ class Vocabulary:
     locale: str
     words: WordsFile
     answers: AnswersFile = AnswersFile()
+    red_flags: RedFlagWords = RedFlagWords()
 
 
 @dataclass(frozen=True)
 class Language:
-    """The reader every message goes through, with the phrase sets built from the same vocabulary."""
+    """The reader every message goes through, with the phrase sets built from the same vocabulary: the words of
+    every answer (bot.triage.matching) and, when the language was built with the red-flag table, the screen."""
 
     lexicon: Lexicon
-    answers: Phrasebook = field(default_factory=Phrasebook.empty)  # the words of every answer (bot.triage.matching)
+    answers: Phrasebook = field(default_factory=Phrasebook.empty)
+    red_flags: Screener | None = None
+
+    def screen(self, text: str) -> Screen:
+        """Screen one message for red flags, in every language at once."""
+        if self.red_flags is None:
+            raise ValueError("this Language was built without the red-flag table: it cannot screen")
+        return self.red_flags.screen(text)
 
 
 def build_language(
     vocabularies: Mapping[str, Vocabulary],
     phrase_sets: tuple[PhraseSet, ...] = (),
+    *,
     labels: Mapping[str, Mapping[str, str]] | None = None,
     known: Iterable[str] = (),
+    red_flags: RedFlagTable | None = None,
+    spelling: bool = True,
 ) -> Language:
     """One Language for all locales: the shorthand and kept words of every locale, and spelling corrected towards
-    every word any phrase set uses. `labels` (locale -> choice label key -> text) count as words for their choice;
-    `known` words (every word kneebot itself writes) are real words, never corrected into another."""
+    every word any phrase set uses (the answers' and, when the table is given, the red-flag phrases'). `labels`
+    (locale -> choice label key -> text) count as words for their choice; `known` words (every word kneebot itself
+    writes) are real words, never corrected into another. `spelling=False` reads words as typed, to measure what the
+    correction adds."""
+    flags = RedFlagVocabulary(red_flags, {v.locale: v.red_flags for v in vocabularies.values()}) if red_flags else None
+    if flags is not None:
+        phrase_sets = (*phrase_sets, *flags.phrase_sets, flags.answers)
     shorthand: dict[str, str] = {}
-    keep: set[str] = set()
+    keep: set[str] = set(flags.keep) if flags else set()
     for locale, vocabulary in sorted(vocabularies.items()):
         for typed, meant in vocabulary.words.shorthand.items():
             if shorthand.setdefault(typed, meant) != meant:
@@ -63,7 +82,16 @@ def build_language(
         keep.update(vocabulary.words.keep)
     answers = Phrasebook.build({locale: v.answers for locale, v in vocabularies.items()}, labels or {}, shorthand)
     keep.update(answers.keep, answers.known, known)
-    phrase_sets = (*phrase_sets, *answers.phrase_sets)
-    words = frozenset().union(*(p.words for p in phrase_sets))
-    stems = frozenset().union(*(p.stems for p in phrase_sets))
-    return Language(Lexicon(words, shorthand, stems=stems, keep=keep), answers)
+    screened = phrase_sets
+    answered = (*phrase_sets, *answers.phrase_sets)
+    words = frozenset().union(*(p.words for p in (*screened, *answered)))
+    short = flags.short_words if flags else ()
+
+    def reader(served: tuple[PhraseSet, ...]) -> Lexicon:
+        # Spelling is corrected towards every whole word either reader knows, but only the stems of the phrases a
+        # reader serves leave a word as typed: an answer's stem ("colaps*") must not keep the screen from reading
+        # "colapsed" as the word its phrases spell out.
+        stems = frozenset().union(*(p.stems for p in served))
+        return Lexicon(words, shorthand, stems=stems, keep=keep, spelling=spelling, short=short)
+
+    return Language(reader(answered), answers, Screener(flags, reader(screened)) if flags else None)

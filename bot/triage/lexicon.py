@@ -9,6 +9,7 @@ here once at start-up and matched in time linear in the message's length:
     breathless*                 a word starting with this (at least three letters before the star)
     {limb} ... cold             a named class of words (alternatives defined once beside the phrases)
     cannot ... breathe          up to 3 words in between ("...5": up to 5); never across a clause break
+    temperature ...2 #38-42     a number from 38 to 42, decimals included (38.5)
 
 A message is read into tokens first (`Lexicon.read`): cleaned (text.clean), SMS shorthand and contractions expanded
 from each locale's table ("cant" -> "cannot", "xq" -> "porque"), and each unknown word of five letters or more
@@ -20,7 +21,7 @@ unambiguous: one edit up to seven letters, two from eight, and the first letter 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import product
 
@@ -61,11 +62,19 @@ class Gap:
     most: int
 
 
-Element = Word | Stem | Gap
+@dataclass(frozen=True)
+class Number:
+    low: float
+    high: float
+
+
+Element = Word | Stem | Gap | Number
 Sequence_ = tuple[Element, ...]
 
 _TOKEN = re.compile(r"\(|\)|\[|\]|\||\{[a-z_]+\}|\.\.\.\d*|[^\s()\[\]|{}]+")
 _WORD = re.compile(r"[a-z0-9]+")
+_RANGE = re.compile(r"#(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)")
+_NUMERIC = re.compile(r"\d+(?:\.\d+)?")
 
 
 def _lex(phrase: str) -> list[str]:
@@ -124,12 +133,19 @@ def _parse(phrase: str, classes: Mapping[str, Sequence[str]]) -> list[Sequence_]
     return sequences
 
 
-def _element(token: str, phrase: str) -> Word | Stem:
+def _element(token: str, phrase: str) -> Word | Stem | Number:
+    if token.startswith("#"):
+        bounds = _RANGE.fullmatch(token)
+        if bounds is None or float(bounds[1]) > float(bounds[2]):
+            raise PhraseError(f"{phrase!r}: {token!r} is not a range of numbers such as #38-42")
+        return Number(float(bounds[1]), float(bounds[2]))
     if token.endswith("*"):
         prefix = token[:-1]
         if len(prefix) < MIN_STEM or not _WORD.fullmatch(prefix):
             raise PhraseError(f"{phrase!r}: a stem needs {MIN_STEM}+ letters before '*'")
         return Stem(prefix)
+    if token in CLAUSE_BREAKS:
+        return Word(token)  # a comma or a full stop written into a phrase: "chest , it hurts"
     if not _WORD.fullmatch(token):
         raise PhraseError(f"{phrase!r}: {token!r} is not a word (lowercase letters and digits, no accents)")
     return Word(token)
@@ -149,17 +165,53 @@ def _multiply(parts: list[list[Sequence_]], phrase: str) -> list[Sequence_]:
 
 @dataclass(frozen=True)
 class Hit:
-    """A phrase of `key` found at tokens [start, end)."""
+    """A phrase of `key` found at tokens [start, end); `gaps`: the tokens a gap ("...") skipped, which are not the
+    phrase's own words (a "not" there may negate it: "chest does not hurt")."""
 
     key: str
     start: int
     end: int
+    gaps: tuple[int, ...] = field(default=(), compare=False)
 
 
-@dataclass(frozen=True)
-class _Compiled:
-    key: str
-    elements: Sequence_
+class _Node:
+    """A point in the tree all of a set's phrases are merged into: phrases sharing a start share its nodes, so a
+    token is compared with a word once however many phrases begin with it."""
+
+    __slots__ = ("words", "stems", "numbers", "gaps", "keys", "stem_lengths")
+
+    def __init__(self) -> None:
+        self.words: dict[str, _Node] = {}
+        self.stems: dict[str, _Node] = {}
+        self.numbers: list[tuple[Number, _Node]] = []
+        self.gaps: dict[int, _Node] = {}
+        self.keys: list[str] = []  # phrases of these keys end here
+        self.stem_lengths: list[int] = []  # a token's start is looked up at these lengths
+
+    def child(self, element: Element) -> _Node:
+        if isinstance(element, Word):
+            found = self.words.get(element.text)
+            if found is None:
+                found = self.words[element.text] = _Node()
+            return found
+        if isinstance(element, Stem):
+            found = self.stems.get(element.prefix)
+            if found is None:
+                found = self.stems[element.prefix] = _Node()
+                if len(element.prefix) not in self.stem_lengths:
+                    self.stem_lengths.append(len(element.prefix))
+            return found
+        if isinstance(element, Gap):
+            found = self.gaps.get(element.most)
+            if found is None:
+                found = self.gaps[element.most] = _Node()
+            return found
+        for number, node in self.numbers:
+            if number == element:
+                return node
+        node = _Node()
+        self.numbers.append((element, node))
+        return node
 
 
 @dataclass
@@ -170,26 +222,46 @@ class PhraseSet:
     classes: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self._by_word: dict[str, list[_Compiled]] = {}
-        self._by_stem: dict[str, list[_Compiled]] = {}
+        # Every phrase is read (and a mistake in one raised) now. The tree they are matched with grows as messages
+        # need it: the phrases beginning with a word are added the first time a message has that word, so a
+        # process that screens one message (`kneebot screen`) builds only what that message needs.
+        self._order = {key: n for n, key in enumerate(self.phrases)}
+        self._root = _Node()
+        self._by_word: dict[str, list[tuple[str, Sequence_]]] = {}
+        self._by_stem: dict[str, list[tuple[str, Sequence_]]] = {}
         self._words: set[str] = set()
         self._stems: set[str] = set()
         for key, phrases in self.phrases.items():
             for phrase in phrases:
                 for elements in _parse(phrase.strip().lower(), self.classes):
-                    compiled = _Compiled(key, elements)
                     first = elements[0]
                     if isinstance(first, Word):
-                        self._by_word.setdefault(first.text, []).append(compiled)
+                        self._by_word.setdefault(first.text, []).append((key, elements))
+                    elif isinstance(first, Stem):
+                        self._by_stem.setdefault(first.prefix, []).append((key, elements))
                     else:
-                        assert isinstance(first, Stem)
-                        self._by_stem.setdefault(first.prefix, []).append(compiled)
+                        self._add(key, elements)
                     for e in elements:
                         if isinstance(e, Word):
                             self._words.add(e.text)
                         elif isinstance(e, Stem):
                             self._stems.add(e.prefix)
-        self._stem_lengths = sorted({len(p) for p in self._by_stem}, reverse=True)
+        self._stem_lengths = sorted({len(prefix) for prefix in self._by_stem})
+
+    def _add(self, key: str, elements: Sequence_) -> None:
+        node = self._root
+        for e in elements:
+            node = node.child(e)
+        if key not in node.keys:
+            node.keys.append(key)
+
+    def _grow(self, token: str) -> None:
+        """Adds to the tree the phrases that begin with this token, if not there yet."""
+        for key, elements in self._by_word.pop(token, ()):
+            self._add(key, elements)
+        for length in self._stem_lengths:
+            for key, elements in self._by_stem.pop(token[:length], ()) if length <= len(token) else ():
+                self._add(key, elements)
 
     @property
     def words(self) -> frozenset[str]:
@@ -201,62 +273,75 @@ class PhraseSet:
         """Every stem (the part before '*') the phrases use: a word's start is corrected towards these."""
         return frozenset(self._stems)
 
-    def find(self, tokens: Sequence[str], start: int = 0, end: int | None = None) -> list[Hit]:
-        """Every phrase found within tokens[start:end]: for each key and start position, the shortest match."""
+    def find(
+        self, tokens: Sequence[str], start: int = 0, end: int | None = None, *, longest: bool = False
+    ) -> list[Hit]:
+        """Every phrase found within tokens[start:end]: for each key and start position, the shortest match (or, with
+        `longest`, the longest: what a whole answer's words cover, "i want to" rather than "i want")."""
         stop = len(tokens) if end is None else end
         hits: list[Hit] = []
+        root = self._root
         for i in range(start, stop):
-            seen: set[str] = set()
-            for compiled in self._candidates(tokens[i]):
-                if compiled.key in seen:
-                    continue
-                last = _match(compiled.elements, tokens, i, stop)
-                if last is not None:
-                    seen.add(compiled.key)
-                    hits.append(Hit(compiled.key, i, last))
+            token = tokens[i]
+            self._grow(token)
+            if (
+                token not in root.words
+                and not root.numbers
+                and not any(token[:n] in root.stems for n in root.stem_lengths)
+            ):
+                continue  # most words begin no phrase
+            found = _walk(root, tokens, i, stop, whole=False, longest=longest)
+            for key in sorted(found, key=self._order.__getitem__):
+                last, skipped = found[key]
+                hits.append(Hit(key, i, last, skipped))
         return hits
 
     def whole(self, tokens: Sequence[str]) -> set[str]:
         """The keys with a phrase that spans all of `tokens` (an answer given in so many words)."""
-        found = set()
-        for compiled in self._candidates(tokens[0]) if tokens else ():
-            if _match(compiled.elements, tokens, 0, len(tokens), whole=True) is not None:
-                found.add(compiled.key)
-        return found
-
-    def _candidates(self, token: str) -> Iterator[_Compiled]:
-        yield from self._by_word.get(token, ())
-        for length in self._stem_lengths:
-            if length <= len(token):
-                yield from self._by_stem.get(token[:length], ())
+        if not tokens:
+            return set()
+        self._grow(tokens[0])
+        return set(_walk(self._root, tokens, 0, len(tokens), whole=True))
 
 
-def _matches(element: Word | Stem, token: str) -> bool:
-    if isinstance(element, Word):
-        return token == element.text
-    return token.startswith(element.prefix)
+def _walk(
+    root: _Node, tokens: Sequence[str], i: int, stop: int, *, whole: bool, longest: bool = False
+) -> dict[str, tuple[int, tuple[int, ...]]]:
+    """The phrases matching from token i, before `stop`: per key, the end of its shortest (or longest) match and the
+    tokens its gaps skipped. Each gap is at most MAX_GAP wide and never crosses a clause break, so the work from one
+    start is bounded by the phrases, whatever the message."""
+    best: dict[str, tuple[int, tuple[int, ...]]] = {}
+    skipped: list[int] = []
 
+    def visit(node: _Node, j: int) -> None:
+        for key in node.keys:
+            if (not whole or j == stop) and (key not in best or (j > best[key][0] if longest else j < best[key][0])):
+                best[key] = (j, tuple(skipped))
+        if j < stop:
+            token = tokens[j]
+            child = node.words.get(token)
+            if child is not None:
+                visit(child, j + 1)
+            for length in node.stem_lengths:
+                child = node.stems.get(token[:length]) if length <= len(token) else None
+                if child is not None:
+                    visit(child, j + 1)
+            if node.numbers and _NUMERIC.fullmatch(token):
+                value = float(token)
+                for number, child in node.numbers:
+                    if number.low <= value <= number.high:
+                        visit(child, j + 1)
+        for most, child in node.gaps.items():
+            for skip in range(most + 1):
+                k = j + skip
+                if k > stop or (skip and tokens[k - 1] in CLAUSE_BREAKS):
+                    break
+                skipped.extend(range(j, k))
+                visit(child, k)
+                del skipped[len(skipped) - skip :]
 
-def _match(elements: Sequence_, tokens: Sequence[str], i: int, stop: int, *, whole: bool = False) -> int | None:
-    """The end of the shortest match of `elements` starting at token i, before `stop`; None if there is none.
-    Backtracks over gaps only, each at most MAX_GAP wide, so the cost per start is bounded by the phrase."""
-    if not elements:
-        return i if not whole or i == stop else None
-    head, rest = elements[0], elements[1:]
-    if isinstance(head, Gap):
-        for skip in range(head.most + 1):
-            j = i + skip
-            if j > stop:
-                break
-            if skip and tokens[j - 1] in CLAUSE_BREAKS:
-                break
-            found = _match(rest, tokens, j, stop, whole=whole)
-            if found is not None:
-                return found
-        return None
-    if i >= stop or not _matches(head, tokens[i]):
-        return None
-    return _match(rest, tokens, i + 1, stop, whole=whole)
+    visit(root, i)
+    return best
 
 
 # --- reading a message ------------------------------------------------------------------------------------------
@@ -267,7 +352,8 @@ class Lexicon:
 
     `shorthand` maps a word as typed (apostrophes kept: "can't", "cant") to what it stands for ("cannot"); `keep`
     lists real words that must never be corrected into a vocabulary word. Both come from every locale at once: people
-    mix languages, so every message is read with all of them.
+    mix languages, so every message is read with all of them. `spelling=False` reads words as typed (shorthand still
+    expanded): what the spelling tolerance adds is measured against it.
     """
 
     def __init__(
@@ -277,17 +363,23 @@ class Lexicon:
         *,
         stems: Iterable[str] = (),
         keep: Iterable[str] = (),
+        spelling: bool = True,
+        short: Iterable[str] = (),
     ) -> None:
+        self.spelling = spelling
+        # Words a typo of four letters may be corrected to ("pian" -> "pain", "blod" -> "blood"): shorter typos are
+        # too often other words, so only towards these, by one edit, and only when just one of them is that near.
+        self.short = tuple(sorted(set(short)))
         self.shorthand = dict(shorthand)
         expanded = {w for value in self.shorthand.values() for w in split_words(value)}
         self.vocabulary = frozenset(vocabulary) | expanded
         self.stems = frozenset(stems)
         self.keep = frozenset(keep)
-        # Candidates by first letter: a typo keeps its first letter, and the search stays small.
-        self._by_initial: dict[str, list[str]] = {}
+        # Candidates by first letter and length: a typo keeps its first letter, and the search stays small.
+        self._by_initial: dict[tuple[str, int], list[str]] = {}
         for word in sorted(self.vocabulary):
             if len(word) >= MIN_FUZZY - 1:
-                self._by_initial.setdefault(word[0], []).append(word)
+                self._by_initial.setdefault((word[0], len(word)), []).append(word)
         self._stems_by_initial: dict[str, list[str]] = {}
         for stem in sorted(self.stems):
             if len(stem) >= MIN_FUZZY:
@@ -297,6 +389,7 @@ class Lexicon:
     def read(self, text: str) -> tuple[str, ...]:
         """The message as tokens: words (corrected) and the punctuation tokens . , ; : ! ? and newline."""
         tokens: list[str] = []
+        read: dict[str, tuple[str, ...]] = {}  # a word repeated in this message is corrected once
         for raw in split_words(clean(text)):
             expansion = self.shorthand.get(raw)
             if expansion is None and "'" in raw:
@@ -306,14 +399,18 @@ class Lexicon:
                 continue
             word = raw.replace("'", "")
             if word:
-                tokens.extend(self.correct(word))
+                if word not in read:
+                    read[word] = self.correct(word)
+                tokens.extend(read[word])
         return tuple(tokens)
 
     def correct(self, word: str) -> tuple[str, ...]:
         """The word as the vocabulary spells it: itself when known or not close to one word; a run-together pair
         ("chestpain") as its two words."""
-        if word in self.vocabulary or word in self.keep or word in PUNCTUATION or len(word) < MIN_FUZZY:
+        if word in self.vocabulary or word in self.keep or word in PUNCTUATION or not self.spelling:
             return (word,)
+        if len(word) < MIN_FUZZY:
+            return self._short(word)
         if any(word[:n] in self.stems for n in range(MIN_STEM, len(word) + 1)):
             return (word,)
         if not word.isalpha():
@@ -321,7 +418,10 @@ class Lexicon:
         known = self._corrected.get(word)
         if known is not None:
             return tuple(known.split(" "))
-        nearest = min(filter(None, (self._nearest(word), self._stemmed(word))), default=None)
+        # As near as each other, a whole word and a stem's word: the one sharing the longer start with what was
+        # typed ("passd" is "passed", not the stem "pasad*").
+        candidates = [c for c in (self._nearest(word), self._stemmed(word)) if c is not None]
+        nearest = min(candidates, key=lambda c: (c[0], -_common_prefix(c[1], word), c[1]), default=None)
         found = nearest[1] if nearest else self._split(word)
         if found is None:
             return (word,)
@@ -329,17 +429,32 @@ class Lexicon:
             self._corrected[word] = found
         return tuple(found.split(" "))
 
+    def _short(self, word: str) -> tuple[str, ...]:
+        if len(word) != MIN_FUZZY - 1 or not word.isalpha():
+            return (word,)
+        near = [w for w in self.short if w[0] == word[0] and DamerauLevenshtein.distance(word, w, score_cutoff=1) <= 1]
+        return (near[0],) if len(near) == 1 else (word,)
+
     def _nearest(self, word: str) -> tuple[int, str] | None:
         """The nearest vocabulary word and its distance."""
+        found = self._near(word)
+        if found is None:
+            return None
+        best, nearest = found
+        # Equally near several words: the one sharing the longest start with what was typed, then the first.
+        return best, max(nearest, key=lambda w: (_common_prefix(w, word), -nearest.index(w)))
+
+    def _near(self, word: str) -> tuple[int, list[str]] | None:
+        """The distance of the nearest vocabulary words, and those words in order."""
         most = 2 if len(word) >= LONG_WORD else 1
-        choices = [w for w in self._by_initial.get(word[0], ()) if abs(len(w) - len(word)) <= most]
+        choices = [
+            w for n in range(len(word) - most, len(word) + most + 1) for w in self._by_initial.get((word[0], n), ())
+        ]
         found = process.extract(word, choices, scorer=DamerauLevenshtein.distance, score_cutoff=most, limit=None)
         if not found:
             return None
         best = min(distance for _, distance, _ in found)
-        nearest = sorted(w for w, distance, _ in found if distance == best)
-        # Equally near several words: the one sharing the longest start with what was typed, then the first.
-        return best, max(nearest, key=lambda w: (_common_prefix(w, word), -nearest.index(w)))
+        return best, sorted(w for w, distance, _ in found if distance == best)
 
     def _stemmed(self, word: str) -> tuple[int, str] | None:
         """A word whose start is a typo of a stem ("brethlessness" for breathless*): the stem, then the rest (and

@@ -209,10 +209,10 @@ class Phrasebook:
 
     def find(self, tokens: Sequence[str]) -> list[Found]:
         """Every phrase in the tokens, labels matched over the words alone (a label's commas are not typed)."""
-        found = [_found(hit) for hit in self._phrases.find(tokens)]
+        found = [_found(hit) for hit in self._phrases.find(tokens, longest=True)]
         where = [i for i, token in enumerate(tokens) if token not in PUNCTUATION]
         words = [tokens[i] for i in where]
-        for hit in self._labels.find(words):
+        for hit in self._labels.find(words, longest=True):
             found.append(Found("label", hit.key, where[hit.start], where[hit.end - 1] + 1))
         return found
 

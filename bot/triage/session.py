@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -31,6 +32,36 @@ class Answer(BaseModel):
     also: tuple[str, ...] = ()
 
 
+class Position(BaseModel):
+    """Where a conversation stood: what a safety question goes back to when it is answered "no"."""
+
+    model_config = ConfigDict(frozen=True)
+
+    flow_id: str
+    flow_version: int
+    node: str | None
+    status: SessionStatus
+    level: Level | None = None
+    interrupt: str | None = None
+
+
+# Why a safety question is pending: the screen was unsure of a sign ("confirm"), or the person took back a sign that
+# interrupted ("withdrawal"). Later kinds (an urgent clot interrupt asking the emergency signs, a danger remembered
+# across RESTART) are added here.
+SafetyKind = Literal["confirm", "withdrawal"]
+
+
+class SafetyCheck(BaseModel):
+    """A yes/no question about `flags` the person has been asked and not yet answered (asked `asked` times)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: SafetyKind
+    flags: tuple[str, ...]
+    resume: Position
+    asked: int = 1
+
+
 class Session(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -50,5 +81,7 @@ class Session(BaseModel):
     level: Level | None = None  # the latest disposition: from the assessment, or from a red-flag interrupt
     assessed_at: datetime | None = None  # when that level was given
     checkin_seq: int = 0  # the check-in being (or last) asked
+    safety_check: SafetyCheck | None = None  # a safety question waiting for its answer
+    paused: Position | None = None  # where the questions were when an emergency or urgent interrupt paused them
     started_at: datetime
     updated_at: datetime

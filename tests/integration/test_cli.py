@@ -71,12 +71,15 @@ def test_missing_file_is_exit_2() -> None:
         ("I can't breathe and my calf is swollen", "en", "emergency"),
         ("no chest pain, just the ache", "en", None),
         ("me falta el aire", "es", "emergency"),
+        ("could this be a clot in my lung?", "en", "confirm"),
+        ("quiero morirme", "es", "crisis"),
     ],
 )
 def test_screen(text: str, locale: str, interrupt: str | None) -> None:
     out = json.loads(kneebot("screen", text, "--locale", locale).stdout)
+    assert set(out) == {"interrupt", "matched"}
     assert out["interrupt"] == interrupt
-    assert isinstance(out["matched"], list)
+    assert isinstance(out["matched"], list) and bool(out["matched"]) == (interrupt is not None)
 
 
 def test_unknown_locale_is_exit_2() -> None:

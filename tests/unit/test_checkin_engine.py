@@ -162,7 +162,11 @@ def test_the_checkin_offer_names_times_only_for_the_default_schedule(
     content: Content, emergency: tuple[timedelta, ...], offer: str
 ) -> None:
     policy = Policy(checkins={**DEFAULT_CHECKINS, Level.emergency: emergency})
-    session = advance(content.intake, new_session(content.intake, NOW), MessageReceived("hi"), NOW).session
-    turn = advance(content.intake, session, MessageReceived("1"), NOW, policy=policy)  # "short of breath"
+    session = advance(
+        content.intake, new_session(content.intake, NOW), MessageReceived("hi"), NOW, language=content.language
+    ).session
+    turn = advance(
+        content.intake, session, MessageReceived("1"), NOW, language=content.language, policy=policy
+    )  # "short of breath"
     keys = [p.key for r in turn.replies for p in r.parts]
     assert offer in keys and [k for k in keys if k.startswith("checkin.offer")] == [offer]

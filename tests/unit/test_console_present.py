@@ -11,7 +11,7 @@ import pytest
 from bot.console.present import Words, case_view, findings, waited
 from bot.content.loader import Content
 from bot.storage.cases import Case
-from bot.triage import red_flags, rules
+from bot.triage import rules
 from bot.triage.findings import BOOLEAN_FINDINGS, Level
 
 ZONE = ZoneInfo("America/New_York")
@@ -25,11 +25,11 @@ def words(content: Content, locale: str = "en") -> Words:
 @pytest.mark.parametrize("locale", ["en", "es"])
 def test_every_red_flag_level_reason_and_finding_has_staff_words(content: Content, locale: str) -> None:
     keys = content.catalog.keys(locale)
-    signs = {f.id for f in red_flags.RED_FLAGS} | {r.id for r in rules.RULES if r.red_flag}
+    signs = {f.id for f in content.red_flags.flags} | {r.id for r in rules.RULES if r.red_flag}
     missing = sorted(f"staff.sign.{s}" for s in signs if f"staff.sign.{s}" not in keys)
     missing += sorted(f"staff.finding.{f}" for f in BOOLEAN_FINDINGS if f"staff.finding.{f}" not in keys)
     missing += sorted(f"staff.level.{lv.value}" for lv in Level if f"staff.level.{lv.value}" not in keys)
-    interrupts = {f.interrupt for f in red_flags.RED_FLAGS}
+    interrupts = {f.interrupt for f in content.red_flags.flags}
     missing += sorted(
         f"staff.reason.{r}" for r in interrupts | {"human", "assessment"} if f"staff.reason.{r}" not in keys
     )

@@ -11,8 +11,10 @@ from bot.channels.render import MAX_SMS_SEGMENTS, render_sms
 from bot.channels.segments import segments, to_gsm
 from bot.content.catalog import placeholders
 from bot.content.loader import ROOT, Content, ContentError, check, load_content
+from bot.triage import safety
 from bot.triage.effects import ChoiceOption, SendReply, Text
 from bot.triage.emergency import UNKNOWN_NUMBER
+from bot.triage.session import Position, SafetyCheck, SessionStatus
 
 # The longest value each placeholder takes in a real message.
 LONGEST = {"number": "000", "line": "988 (call or text)", "min": "0", "max": "120"}
@@ -109,3 +111,43 @@ def test_a_broken_flow_stops_start_up(tmp_path: Path) -> None:
     path.write_text(path.read_text().replace("goto: clot_risk", "goto: clot_riks"))
     with pytest.raises(ContentError, match="clot_riks"):
         load_content(root)
+
+
+def test_the_red_flag_table_is_data_not_a_flow(content: Content) -> None:
+    assert "redflags" not in content.flows
+    assert content.red_flags.flags[0].id == "short_of_breath"
+
+
+def _edit(root: Path, relative: str, old: str, new: str) -> None:
+    path = root / relative
+    text = path.read_text(encoding="utf-8")
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("relative", "old", "new", "problem"),
+    [
+        ("flows/redflags.yaml", "interrupt: urgent", "interrupt: soonish", "interrupt"),
+        ("flows/redflags.yaml", "finding: obvious_deformity", "finding: bent_leg", "bent_leg"),
+        ("flows/redflags.yaml", "  - id: assault\n", "  - id: assault_now\n", "assault"),
+        ("locales/es/vocabulary/redflags.yaml", "\n  assault:\n", "\n  asalto:\n", "assault"),
+        ("locales/es/vocabulary/redflags.yaml", "\n  cast:\n", "\n  yeso:\n", "cast"),
+        ("locales/en/vocabulary/redflags.yaml", "        - seizure\n", "        - seizure (\n", "seizure"),
+        ("locales/es/vocabulary/redflags.yaml", "\n  sweating:\n", "\n  sweating: 3\n  x:\n", "sweating"),
+        ("locales/es/screen.yaml", "confirm.choking:", "confirm.choke:", "confirm.choking"),
+    ],
+)
+def test_a_broken_red_flag_file_stops_start_up(tmp_path: Path, relative: str, old: str, new: str, problem: str) -> None:
+    root = copy_content(tmp_path)
+    _edit(root, relative, old, new)
+    with pytest.raises(ContentError, match=problem):
+        load_content(root)
+
+
+@pytest.mark.parametrize("locale", ["en", "es"])
+def test_every_safety_question_is_one_sms_with_its_choices(content: Content, locale: str) -> None:
+    resume = Position(flow_id="intake", flow_version=1, node=None, status=SessionStatus.active)
+    for flag in content.red_flags.flags:
+        reply = safety.question(SafetyCheck(kind="confirm", flags=(flag.id,), resume=resume))
+        assert len(render_sms(reply, content.catalog, locale)) == 1, flag.id

@@ -151,7 +151,7 @@ def test_every_number_message_reads_right_outside_the_table(content: Content, lo
 def chat_reply(content: Content, text: str, country: str, locale: str) -> tuple[str, str | None]:
     session = new_session(content.intake, NOW, locale, country).model_copy(update={"disclaimer_shown": True})
     policy = Policy(countries=content.countries)
-    turn = advance(content.intake, session, MessageReceived(text), NOW, policy=policy, labels=content.labels())
+    turn = advance(content.intake, session, MessageReceived(text), NOW, policy=policy, language=content.language)
     reply = turn.replies[0]
     return "\n".join(content.catalog.render(p, locale) for p in reply.parts), reply.call
 

@@ -182,7 +182,7 @@ def test_delete_asks_the_shell_to_remove_everything(content: Content) -> None:
 
 def test_session_on_a_node_that_no_longer_exists_restarts_politely(content: Content) -> None:
     gone = new_session(content.intake, NOW).model_copy(update={"node": "removed_node", "disclaimer_shown": True})
-    turn = advance(content.intake, gone, MessageReceived("2"), NOW)
+    turn = advance(content.intake, gone, MessageReceived("2"), NOW, language=content.language)
     assert question(turn) == "emergency_signs"
     assert turn.replies[0].parts[0].key == "flow.updated"
 
@@ -218,7 +218,7 @@ def test_choosing_an_emergency_sign_ends_the_questions_with_the_emergency_outcom
 def test_check_in_schedule_comes_from_policy(content: Content) -> None:
     policy = Policy(checkins={Level.emergency: (timedelta(minutes=30),)})
     session = started(content).session
-    turn = advance(content.intake, session, MessageReceived("1"), NOW, policy=policy)
+    turn = advance(content.intake, session, MessageReceived("1"), NOW, language=content.language, policy=policy)
     assert [e.due_at - NOW for e in turn.effects if isinstance(e, ScheduleCheckIn)] == [timedelta(minutes=30)]
 
 

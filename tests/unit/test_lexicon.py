@@ -107,3 +107,45 @@ def test_a_phrase_that_cannot_be_read_names_itself(phrase: str) -> None:
 def test_alternatives_that_multiply_too_far_are_refused() -> None:
     with pytest.raises(PhraseError, match="alternatives"):
         PhraseSet({"k": ["(a|b|c|d|e|f|g|h) " * 5]})
+
+
+def test_a_number_range_matches_numbers_within_it() -> None:
+    fever = PhraseSet({"fever": ["(temp|temperature) ...2 #37.8-43", "#100.4-110 f"]})
+    assert [h.key for h in fever.find(READER.read("temperature is 38,5"))] == ["fever"]
+    assert [h.key for h in fever.find(READER.read("temp 101 f"))] == ["fever"]
+    assert fever.find(READER.read("temperature 37.1, normal")) == []
+    assert fever.find(READER.read("temperature high")) == []
+
+
+def test_a_range_must_be_a_range() -> None:
+    with pytest.raises(PhraseError, match="range"):
+        PhraseSet({"k": ["#43-38"]})
+    with pytest.raises(PhraseError, match="range"):
+        PhraseSet({"k": ["#hot"]})
+
+
+def test_a_hit_names_the_words_its_gaps_skipped() -> None:
+    hits = PHRASES.find(READER.read("i cannot really breathe"))
+    assert hits == [Hit("breathless", 1, 4)]
+    assert hits[0].gaps == (2,)
+    assert PHRASES.find(READER.read("short of breath"))[0].gaps == ()
+
+
+def test_a_phrase_may_name_a_comma() -> None:
+    chest = PhraseSet({"chest": ["chest , it hurts"]})
+    assert [h.key for h in chest.find(READER.read("it's my chest, it hurts"))] == ["chest"]
+    assert chest.find(READER.read("chest it hurts")) == []
+
+
+def test_spelling_can_be_switched_off_to_measure_it() -> None:
+    plain = Lexicon(PHRASES.words, {"cant": "cannot"}, stems=PHRASES.stems, spelling=False)
+    assert plain.read("cant brethe") == ("cannot", "brethe")
+    assert READER.read("cant brethe") == ("cannot", "breathe")
+
+
+def test_a_four_letter_typo_is_corrected_only_towards_the_short_words() -> None:
+    reader = Lexicon(PHRASES.words | {"pain", "blood"}, {}, short={"pain", "blood"}, keep={"paid"})
+    assert reader.read("pian blod") == ("pain", "blood")
+    assert reader.read("paid") == ("paid",)  # a real word
+    assert reader.read("bred") == ("bred",)  # not one of the short words' typos: two edits from "blood"
+    assert READER.read("pian") == ("pian",)  # a reader without short words corrects no four-letter word

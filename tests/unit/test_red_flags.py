@@ -1,7 +1,9 @@
-"""The red-flag screen against the project's phrase suite, the shared calibration set, its table and locales."""
+"""The red-flag screen against the project's phrase suite (with its figures per concept and language), the shared
+calibration set, the table and the vocabulary files; and how it reads negation, history, questions and idioms."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -11,13 +13,16 @@ from clinical import shared
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.content.loader import Content
 from bot.triage.findings import BOOLEAN_FINDINGS
-from bot.triage.red_flags import RED_FLAGS, Screen, match_flags, screen
+from bot.triage.language import Language, build_language
+from bot.triage.red_flags import Screen
 
 ROOT = Path(__file__).resolve().parents[2]
-INTERRUPTING = {"emergency", "crisis"}
-LEVELS = {"emergency", "urgent", "crisis", "none"}
-RANK = {None: 0, "urgent": 1, "emergency": 2, "crisis": 3}
+INTERRUPTS = ("emergency", "urgent", "crisis")
+EXPECTED = {*INTERRUPTS, "confirm", "none"}
+RANK = {"none": 0, "confirm": 0, "urgent": 1, "emergency": 2, "crisis": 2}
+FIELDS = {"id", "text", "lang", "expected", "concept", "description"}
 
 
 def _load(path: Path) -> Any:
@@ -27,147 +32,228 @@ def _load(path: Path) -> Any:
 SUITE: list[dict[str, Any]] = _load(ROOT / "tests" / "data" / "phrases.yaml")["messages"]
 
 
+def got(language: Language, text: str) -> str:
+    return language.screen(text).interrupt or "none"
+
+
 # --- the project's phrase suite ------------------------------------------------------------------------
 
 
-def test_suite_is_big_enough_and_well_formed() -> None:
+def test_suite_is_big_enough_and_well_formed(content: Content) -> None:
     ids = [case["id"] for case in SUITE]
     assert len(ids) == len(set(ids))
-    assert len(SUITE) >= 75
-    assert sum(case["lang"] == "es" for case in SUITE) >= 25
+    texts = [case["text"] for case in SUITE]
+    assert len(texts) == len(set(texts))
+    flags = {flag.id for flag in content.red_flags.flags}
     for case in SUITE:
-        assert {"id", "text", "lang", "expected", "category", "description"} <= case.keys(), case["id"]
-        assert case["expected"] in LEVELS, case["id"]
-        assert case["lang"] in ("en", "es"), case["id"]
+        assert set(case) == FIELDS, case["id"]
+        assert case["expected"] in EXPECTED, case["id"]
+        assert case["lang"] in ("en", "es", "mixed"), case["id"]
+        assert case["concept"] in flags, case["id"]
         assert case["description"].strip(), case["id"]
-
-
-def test_suite_covers_every_red_flag() -> None:
-    named = {flag for case in SUITE for flag in case.get("flags", ())}
-    table = {flag.id for flag in RED_FLAGS}
-    assert named <= table, named - table
-    assert table <= named, table - named
+    calm = [case for case in SUITE if case["expected"] == "none"]
+    assert len(SUITE) - len(calm) >= 500
+    assert len(calm) >= 150
+    assert sum(case["lang"] != "en" for case in SUITE) >= 150
+    assert flags <= {case["concept"] for case in SUITE if case["expected"] != "none"}
 
 
 @pytest.mark.parametrize("case", SUITE, ids=[case["id"] for case in SUITE])
-def test_phrase(case: dict[str, Any]) -> None:
-    result = screen(case["text"], case["lang"])
+def test_phrase(content: Content, case: dict[str, Any]) -> None:
+    result = content.language.screen(case["text"])
     assert (result.interrupt or "none") == case["expected"], f"{case['description']} -> {result}"
-    assert set(case.get("flags", ())) <= set(result.matched), result.matched
+    if case["expected"] != "none":
+        assert case["concept"] in result.matched, f"{case['description']} -> {result}"
 
 
-def test_suite_figures() -> None:
-    results = [(case, screen(case["text"], case["lang"]).interrupt) for case in SUITE]
-    positives = [got for case, got in results if case["expected"] in INTERRUPTING]
-    negatives = [got for case, got in results if case["expected"] == "none"]
-    urgent = [got for case, got in results if case["expected"] == "urgent"]
-    recall = sum(got in INTERRUPTING for got in positives) / len(positives)
-    specificity = sum(got is None for got in negatives) / len(negatives)
-    print(f"recall {recall:.1%} on {len(positives)}, specificity {specificity:.1%} on {len(negatives)}")
-    assert recall == 1.0
+def _figures(language: Language) -> tuple[dict[tuple[str, str], list[int]], float, float]:
+    """Per (concept, lang): [cases, caught at once, caught or asked]; and the specificity over calm messages, and
+    the share of those asked about (a confirm)."""
+    figures: dict[tuple[str, str], list[int]] = {}
+    calm = Counter[str]()
+    for case in SUITE:
+        answer = got(language, case["text"])
+        if case["expected"] == "none":
+            calm[answer] += 1
+            continue
+        row = figures.setdefault((case["concept"], case["lang"]), [0, 0, 0])
+        row[0] += 1
+        wanted = case["expected"]
+        if wanted == "confirm":
+            row[1] += answer == "confirm"
+            row[2] += answer != "none"
+        else:
+            row[1] += RANK[answer] >= RANK[wanted]
+            row[2] += RANK[answer] >= RANK[wanted] or answer == "confirm"
+    total = sum(calm.values())
+    return figures, calm["none"] / total, calm["confirm"] / total
+
+
+def test_suite_figures(content: Content) -> None:
+    figures, specificity, asked = _figures(content.language)
+    print("\nconcept              lang   cases  at once  at once or asked")
+    for (concept, lang), (n, now, asked_too) in sorted(figures.items()):
+        print(f"{concept:20} {lang:6} {n:5}  {now / n:7.1%}  {asked_too / n:7.1%}")
+    by_level: dict[str, list[int]] = {}
+    for case in SUITE:
+        if case["expected"] in INTERRUPTS:
+            row = by_level.setdefault(case["expected"], [0, 0])
+            answer = got(content.language, case["text"])
+            row[0] += 1
+            row[1] += RANK[answer] >= RANK[case["expected"]] or (answer == "confirm" and case["expected"] != "urgent")
+    for level, (n, caught) in sorted(by_level.items()):
+        print(f"{level} recall: {caught / n:.1%} of {n}")
+    print(f"calm messages left alone: {specificity:.1%} (asked about: {asked:.1%})")
+    assert by_level["emergency"][1] / by_level["emergency"][0] >= 0.95
+    assert by_level["crisis"][1] / by_level["crisis"][0] >= 0.95
+    assert by_level["urgent"][1] / by_level["urgent"][0] >= 0.90
     assert specificity >= 0.90
-    assert all(RANK[got] >= RANK["urgent"] for got in urgent)
+
+
+def test_spelling_tolerance_adds_no_false_alarm(content: Content) -> None:
+    """The calm messages screened with and without spelling correction: the correction (with its guards and the kept
+    real words) must not turn a calm message into an interrupt; what it adds is the typos caught."""
+    plain = build_language(content.vocabularies, red_flags=content.red_flags, spelling=False)
+    calm = [case["text"] for case in SUITE if case["expected"] == "none"]
+    alarms_with = sum(got(content.language, text) != "none" for text in calm)
+    alarms_without = sum(got(plain, text) != "none" for text in calm)
+    positives = [case for case in SUITE if case["expected"] != "none"]
+    missed_with = sum(got(content.language, c["text"]) != c["expected"] for c in positives)
+    missed_without = sum(got(plain, c["text"]) != c["expected"] for c in positives)
+    print(f"\ncalm messages interrupted of {len(calm)}: {alarms_with} with spelling, {alarms_without} without")
+    print(f"red-flag messages misread: {missed_with} with spelling correction, {missed_without} without")
+    assert alarms_with <= alarms_without
+    assert missed_with < missed_without
 
 
 # --- the shared calibration set ------------------------------------------------------------------------
 
 
-def test_shared_calibration_phrases() -> None:
-    messages = shared("phrases.yaml")["messages"]
+def test_shared_calibration_phrases(content: Content) -> None:
+    """The hook's rule: expected `emergency` must give emergency or crisis (a confirm is a miss); `not_emergency`
+    must give neither."""
     wrong = []
-    for case in messages:
-        got = screen(case["text"], case.get("lang", "en")).interrupt
-        if (case["expected"] == "emergency") != (got in INTERRUPTING):
-            wrong.append(f"{case['id']}: expected {case['expected']}, got {got}: {case['text']}")
+    for case in shared("phrases.yaml")["messages"]:
+        answer = got(content.language, case["text"])
+        if (case["expected"] == "emergency") != (answer in ("emergency", "crisis")):
+            wrong.append(f"{case['id']}: expected {case['expected']}, got {answer}: {case['text']}")
     assert not wrong, "\n".join(wrong)
 
 
-def test_shared_vignette_narratives() -> None:
-    vignettes = shared("examples.yaml")["vignettes"]
+def test_shared_vignette_narratives(content: Content) -> None:
     wrong = []
-    for case in vignettes:
-        got = screen(case["narrative"]).interrupt
-        if (case["expected_level"] == "emergency") != (got in INTERRUPTING):
-            wrong.append(f"{case['id']}: expected {case['expected_level']}, got {got}")
+    for case in shared("examples.yaml")["vignettes"]:
+        answer = got(content.language, case["narrative"])
+        if (case["expected_level"] == "emergency") != (answer in ("emergency", "crisis")):
+            wrong.append(f"{case['id']}: expected {case['expected_level']}, got {answer}")
     assert not wrong, "\n".join(wrong)
 
 
 # --- behaviour ------------------------------------------------------------------------------------------
 
 
-def test_crisis_wins_over_emergency() -> None:
-    result = screen("took all my sleeping pills because I want to die")
+def test_crisis_and_overdose_together(content: Content) -> None:
+    result = content.language.screen("took all my sleeping pills because I want to die")
     assert result.interrupt == "crisis"
     assert result.matched == ("overdose", "suicidal")
 
 
-def test_emergency_wins_over_urgent_and_findings_are_recorded() -> None:
-    result = screen("my left calf is swollen and I'm short of breath")
+def test_emergency_wins_over_urgent_and_findings_are_recorded(content: Content) -> None:
+    result = content.language.screen("my left calf is swollen and I'm short of breath")
     assert result.interrupt == "emergency"
     assert result.matched == ("short_of_breath", "calf_clot_signs")
     assert result.findings == ("short_of_breath", "calf_swelling_one_side")
 
 
-def test_both_languages_are_tried_whatever_the_locale() -> None:
-    assert screen("me falta el aire", "en").interrupt == "emergency"
-    assert screen("I can't breathe", "es").interrupt == "emergency"
+def test_every_language_is_read_in_every_message(content: Content) -> None:
+    assert content.language.screen("me falta el aire, my calf is swollen").matched == (
+        "short_of_breath",
+        "calf_clot_signs",
+    )
 
 
-def test_general_question_is_mentioned_not_matched() -> None:
-    result = screen("can a clot cause chest pain?")
-    assert result == Screen(None, (), (), ("chest_pain",))
+def test_a_question_or_a_hypothetical_asks_first(content: Content) -> None:
+    general = content.language.screen("can a clot cause chest pain?")
+    assert general.interrupt == "confirm" and "chest_pain" in general.matched
+    assert content.language.screen("what if I get chest pain tonight").interrupt == "confirm"
+    assert content.language.screen("am I having a heart attack?").matched == ("chest_pain",)
 
 
-def test_nothing_to_report() -> None:
-    assert screen("") == Screen(None, (), ())
-    assert screen("my knee aches after running") == Screen(None, (), ())
+def test_a_sign_only_asked_about_beside_a_clot_is_mentioned(content: Content) -> None:
+    result = content.language.screen("my calf is swollen, could this be a clot in my lung?")
+    assert result.interrupt == "urgent"
+    assert "short_of_breath" in result.mentioned
 
 
-def test_match_flags_returns_table_entries() -> None:
-    assert [m.flag.id for m in match_flags("coughing up blood and I fainted")] == ["coughing_blood", "fainting"]
+def test_denied_signs_are_reported(content: Content) -> None:
+    result = content.language.screen("I'm not short of breath, I was quoting the nurse")
+    assert result.interrupt is None
+    assert result.denied == ("short_of_breath",)
+
+
+def test_nothing_to_report(content: Content) -> None:
+    assert content.language.screen("") == Screen(None, (), ())
+    assert content.language.screen("my knee aches after running") == Screen(None, (), ())
+
+
+def test_invisible_characters_and_repeated_letters(content: Content) -> None:
+    assert got(content.language, "I can\u200bt bre\u00adathe") == "emergency"
+    assert got(content.language, "sooo breathlesssss") == "emergency"
+    assert got(content.language, "\U0001f62d chest pain \U0001f62d") == "emergency"
+
+
+def test_a_long_message_is_screened_to_its_end(content: Content) -> None:
+    """Nothing cuts a message before the screen: a red flag after 60 KB of chatter is found."""
+    chatter = "my knee is a bit stiff and I was wondering about the exercises. " * 1000
+    assert len(chatter) > 60_000
+    assert got(content.language, chatter + "Also I coughed up blood") == "emergency"
+    assert got(content.language, chatter) == "none"
+
+
+def test_short_answers_are_remembered_and_long_texts_never(content: Content) -> None:
+    screener = content.language.red_flags
+    assert screener is not None
+    remembered = screener._short.cache_info().currsize  # type: ignore[attr-defined]
+    for answer in ("2 and 41", "yes yes 17", "not sure 93", "nah 55"):
+        assert screener.screen(answer) == screener.screen(answer)
+    assert screener._short.cache_info().currsize > remembered  # type: ignore[attr-defined]
+    before = screener._short.cache_info().currsize  # type: ignore[attr-defined]
+    screener.screen("a message longer than sixteen characters about my knee")
+    assert screener._short.cache_info().currsize == before  # type: ignore[attr-defined]
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.text())
-def test_screen_never_raises(text: str) -> None:
-    result = screen(text)
-    assert result.interrupt in (None, "emergency", "urgent", "crisis")
+def test_screen_never_raises(content: Content, text: str) -> None:
+    assert content.language.screen(text).interrupt in (None, "emergency", "urgent", "crisis", "confirm")
 
 
 SOUP = "no not chest pain breath short of cannot , . ? but and or me falta aire sangre tos calf swollen years ago if i"
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.sampled_from([*SOUP.split(" "), "kill", "myself", "¿", "ni"])))
-def test_screen_never_raises_on_keyword_soup(words: list[str]) -> None:
-    assert isinstance(screen(" ".join(words)), Screen)
+@given(st.lists(st.sampled_from([*SOUP.split(" "), "kill", "myself", "¿", "ni", "#", "without", "what", "if"])))
+def test_screen_never_raises_on_keyword_soup(content: Content, words: list[str]) -> None:
+    assert isinstance(content.language.screen(" ".join(words)), Screen)
 
 
-# --- the table and the locales --------------------------------------------------------------------------
+# --- the table and the vocabulary files -----------------------------------------------------------------
 
 
-def test_every_red_flag_is_documented() -> None:
-    ids = [flag.id for flag in RED_FLAGS]
-    assert len(ids) == len(set(ids))
-    for flag in RED_FLAGS:
+def test_every_red_flag_is_documented(content: Content) -> None:
+    for flag in content.red_flags.flags:
         assert flag.source.strip(), flag.id
         assert flag.description.strip(), flag.id
-        assert flag.interrupt in ("emergency", "urgent", "crisis"), flag.id
         assert flag.finding is None or flag.finding in BOOLEAN_FINDINGS, flag.id
 
 
 @pytest.mark.parametrize("locale", ["en", "es"])
-def test_every_red_flag_has_a_reason_in_each_locale(locale: str) -> None:
-    catalog = _load(ROOT / "locales" / locale / "screen.yaml")
-    for flag in RED_FLAGS:
-        reason = catalog.get(f"flag.{flag.id}")
-        assert isinstance(reason, str) and reason.strip(), f"{locale}: flag.{flag.id}"
-        assert len(reason) < 120
+def test_every_red_flag_has_phrases_a_reason_and_a_question_in_each_locale(content: Content, locale: str) -> None:
+    catalog = content.catalog
+    for flag in content.red_flags.flags:
+        assert content.vocabularies[locale].red_flags.flags.get(flag.id), f"{locale}: no phrases for {flag.id}"
+        reason, question = catalog.raw(f"flag.{flag.id}", locale), catalog.raw(f"confirm.{flag.id}", locale)
+        assert reason.strip() and len(reason) < 120, f"{locale}: flag.{flag.id}"
+        assert question.rstrip().endswith("?"), f"{locale}: confirm.{flag.id}"
         if locale == "en":
-            assert reason.isascii(), reason
-
-
-def test_locales_have_the_same_keys() -> None:
-    en = _load(ROOT / "locales" / "en" / "screen.yaml")
-    es = _load(ROOT / "locales" / "es" / "screen.yaml")
-    assert en.keys() == es.keys()
+            assert reason.isascii() and question.isascii(), flag.id

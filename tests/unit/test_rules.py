@@ -543,7 +543,7 @@ def outcome(content: Content, answers: dict[str, str], locale: str = "en") -> tu
         ids = [c.id for c in node.choices]
         value = answers.get(session.node) or next(i for i in ("none", "no", "normal") if i in ids)
         event = ChoiceSelected(session.node, value) if ids else MessageReceived(value)
-        turn = advance(flow, session, event, NOW, policy=policy, labels=content.labels())
+        turn = advance(flow, session, event, NOW, policy=policy, language=content.language)
         session = turn.session
     assert turn is not None and session.assessment is not None
     (reply,) = [r for r in turn.replies if r.kind == "outcome"]

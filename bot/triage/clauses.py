@@ -1,0 +1,242 @@
+"""How the words of a message stand to each other: sentences, clauses, the reach of a negation, history, hypotheticals,
+questions and idioms; and so what a phrase found in it means. Pure, and linear in the message's length.
+
+A phrase counts unless, where it stands, it is negated ("no chest pain", "chest pain? no"), past ("10 years ago"), a
+baseline ("like always", unless something is new), about the world or advice given ("the leaflet lists chest pain"),
+inside an idiom, or in a question about the future. A hypothetical, a question asking whether ("could this be a
+clot?"), a general question with no one in it, an event that may be long over ("my dad had a stroke") or a weak
+phrase leave it unsure: worth one yes/no question. Crisis words count even when hedged or asked about.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from enum import IntEnum
+
+from bot.triage.lexicon import Hit
+
+SENTENCE_ENDS = frozenset({".", "!", "?", "\n"})
+STRONG, WEAK = 2, 1
+NEGATION_REACH = 7  # words a negation reaches back over ("no pain in my chest or back"), more along a list
+CRISIS_REACH = 1  # only "not suicidal": "not gonna lie, I want to end it" still counts
+LIST_REACH = 3  # each "or" in a list carries a negation this much further
+MOST_LOOKED_BACK = 24  # however long a list, a negation is looked for this far back at most
+DOUBLE_NEGATIVE_REACH = 3
+
+
+class Status(IntEnum):
+    """What a phrase found in a message says, from least to most."""
+
+    absent = 0
+    off = 1  # said, but not as something happening: history, a baseline, an idiom, advice quoted
+    denied = 2  # said, and denied: "no chest pain"
+    unsure = 3  # worth one yes/no question first
+    live = 4
+
+
+class Reading:
+    """A message's tokens with their places: sentence, clause (cut by "but", "; " and ", I ..."), and segment (what a
+    negation reaches: also cut by "and", "when", a comma), built from the context phrases found in it."""
+
+    def __init__(self, tokens: Sequence[str], context: Mapping[str, Iterable[Hit]]) -> None:
+        n = len(tokens)
+        self.tokens = tokens
+        starts = {name: sorted({h.start for h in hits}) for name, hits in context.items()}
+        spans = {name: [(h.start, h.end) for h in hits] for name, hits in context.items()}
+
+        def marks(name: str) -> bytearray:
+            at = bytearray(n)
+            for i in starts.get(name, ()):
+                at[i] = 1
+            return at
+
+        subjects, self.lists, self.transparent = marks("subjects"), marks("lists"), marks("transparent")
+        breaks = bytearray(n)
+        for i in starts.get("negation_ends", ()):
+            breaks[i] = WEAK
+        for i, token in enumerate(tokens):
+            if token in SENTENCE_ENDS or token == ";" or (token == "," and i + 1 < n and subjects[i + 1]):
+                breaks[i] = STRONG
+            elif token == "," and not breaks[i]:
+                breaks[i] = WEAK
+        for i in starts.get("clause_breaks", ()):
+            breaks[i] = STRONG
+        self.breaks = breaks
+        # A comma inside a list ("no chest pain, cough or fever") keeps a negation going: an "or" follows it
+        # before the next break.
+        self.list_comma = bytearray(n)
+        pending_or = False
+        for i in range(n - 1, -1, -1):
+            if tokens[i] == "," and breaks[i] == WEAK:
+                self.list_comma[i] = pending_or
+                pending_or = False
+            elif breaks[i]:
+                pending_or = False
+            if self.lists[i]:
+                pending_or = True
+
+        self.negator = marks("negators")
+        for start, end in spans.get("not_negating", ()):
+            for i in range(start, end):
+                self.negator[i] = 0
+        without, self.double_negative = marks("without"), marks("double_negatives")
+        self.without = without
+        self.masked = bytearray(n)
+        for start, end in spans.get("idioms", ()):
+            for i in range(start, end):
+                self.masked[i] = 1
+        self.denial_end = [-1] * n  # where a denial phrase starting here ends
+        for start, end in spans.get("denials", ()):
+            self.denial_end[start] = max(self.denial_end[start], end)
+
+        # Places: sentence, clause and segment ids per token (a break token belongs to what it ends).
+        self.sentence, self.clause, self.segment = [0] * n, [0] * n, [0] * n
+        sentence = clause = segment = 0
+        self.question: list[bool] = [False]
+        self.segment_start: list[int] = [0]
+        for i, token in enumerate(tokens):
+            self.sentence[i], self.clause[i], self.segment[i] = sentence, clause, segment
+            if token == "?":
+                self.question[sentence] = True
+            if token in SENTENCE_ENDS:
+                sentence += 1
+                self.question.append(False)
+            if breaks[i] == STRONG:
+                clause += 1
+            if breaks[i]:
+                segment += 1
+                self.segment_start.append(i + 1)
+
+        def per(place: list[int], name: str, *, unless_negated: bool = False) -> set[int]:
+            found = set()
+            for i in starts.get(name, ()):
+                if unless_negated and self._negated_at(i):
+                    continue
+                found.add(place[i])
+            return found
+
+        self.sentence_newness = per(self.sentence, "newness", unless_negated=True)
+        self.segment_newness = per(self.segment, "newness", unless_negated=True)
+        self.clause_baseline = per(self.clause, "baseline")
+        self.clause_generic = per(self.clause, "generic")
+        self.sentence_future = per(self.sentence, "future")
+        self.sentence_personal = per(self.sentence, "speaker") | per(self.sentence, "other_people")
+        self.segment_history, self.clause_history = self._history(starts)
+        self.segment_continues = {self.segment[i] for i in starts.get("continuation", ()) if self._opens_segment(i)}
+        self.hypothetical = self._latest(starts, ("hypothetical",), self.clause)
+        self.in_question = self._latest(starts, ("question_hypothetical", "asking"), self.clause)
+        not_past = bytearray(n)
+        for start, end in spans.get("not_past", ()):
+            for i in range(start, end):
+                not_past[i] = 1
+        starts["past_events"] = [i for i in starts.get("past_events", ()) if not not_past[i]]
+        self.past_event = self._latest(starts, ("past_events",), self.segment)
+
+    # --- building ------------------------------------------------------------------------------------------------
+
+    def _negated_at(self, i: int) -> bool:
+        """A negator just before token i ("nothing new", "not different")."""
+        return any(self.negator[j] for j in range(max(0, i - 2), i) if not self.breaks[j])
+
+    def _opens_segment(self, i: int) -> bool:
+        """Within the first two words of its segment ("was short of breath", "I was short of breath")."""
+        return i - self.segment_start[self.segment[i]] <= 1
+
+    def _history(self, starts: Mapping[str, list[int]]) -> tuple[set[int], set[int]]:
+        """Segments and clauses holding a history phrase that no "since" before it makes current."""
+        first_since: dict[int, int] = {}
+        for i in starts.get("since", ()):
+            first_since.setdefault(self.segment[i], i)
+        segments, clauses = set(), set()
+        for i in starts.get("history", ()):
+            since = first_since.get(self.segment[i])
+            if since is None or since > i:
+                segments.add(self.segment[i])
+                clauses.add(self.clause[i])
+        return segments, clauses
+
+    def _latest(self, starts: Mapping[str, list[int]], names: tuple[str, ...], place: list[int]) -> list[int]:
+        """Per token, the start of the latest phrase of `names` at or before it in the same place; -1 if none."""
+        at = bytearray(len(self.tokens))
+        for name in names:
+            for i in starts.get(name, ()):
+                at[i] = 1
+        latest, last, where = [-1] * len(self.tokens), -1, -1
+        for i in range(len(self.tokens)):
+            if place[i] != where:
+                last, where = -1, place[i]
+            if at[i]:
+                last = i
+            latest[i] = last
+        return latest
+
+    # --- reading a phrase --------------------------------------------------------------------------------------------
+
+    def status(self, hit: Hit, *, crisis: bool = False, weak: bool = False, ever: bool = False) -> Status:
+        """What a phrase found at `hit` says, where it stands. `ever`: the past counts too (a risk factor)."""
+        start = hit.start
+        if any(self.masked[i] for i in range(start, hit.end)):
+            return Status.off
+        if self.negated(hit, CRISIS_REACH if crisis else NEGATION_REACH) or (not crisis and self.denied_after(hit)):
+            return Status.denied
+        segment, clause, sentence = self.segment[start], self.clause[start], self.sentence[start]
+        historic = segment in self.segment_history or (
+            segment in self.segment_continues and clause in self.clause_history
+        )
+        if historic and segment not in self.segment_newness and not ever:
+            return Status.off
+        if crisis:
+            return Status.unsure if weak else Status.live
+        if ever:
+            return Status.unsure if weak else Status.live
+        if clause in self.clause_baseline and sentence not in self.sentence_newness:
+            return Status.off
+        if clause in self.clause_generic:
+            return Status.off
+        if self.question[sentence]:
+            if sentence in self.sentence_future:
+                return Status.off
+            if self.in_question[start] >= 0 or self.hypothetical[start] >= 0:
+                return Status.unsure
+            if sentence not in self.sentence_personal:
+                return Status.unsure  # a general question: "can a clot cause chest pain?"
+        elif self.hypothetical[start] >= 0:
+            return Status.unsure
+        if self.past_event[start] >= 0 and segment not in self.segment_newness:
+            return Status.unsure
+        return Status.unsure if weak else Status.live
+
+    def negated(self, hit: Hit, reach: int) -> bool:
+        """A negator in the phrase's gaps, or before it within its reach: not across a break, except a list's comma."""
+        # "chest does not hurt"; but a phrase that starts with a negation, or a crisis phrase ("better off if I was
+        # not here"), keeps the words of its gaps.
+        if reach > CRISIS_REACH and not self.negator[hit.start] and any(self.negator[i] for i in hit.gaps):
+            return True
+        budget, j = reach, hit.start - 1
+        while j >= 0 and budget > 0 and hit.start - j <= MOST_LOOKED_BACK:
+            if self.breaks[j] and not (reach > CRISIS_REACH and self.list_comma[j]):
+                return False
+            if self.lists[j]:
+                budget += LIST_REACH
+            elif not self.transparent[j]:
+                budget -= 1
+            if self.negator[j]:
+                # "without" after a negative is a positive: "can't walk without panting".
+                return not (self.without[j] and self._doubled(j))
+            j -= 1
+        return False
+
+    def _doubled(self, j: int) -> bool:
+        return any(self.double_negative[k] for k in range(max(0, j - DOUBLE_NEGATIVE_REACH), j))
+
+    def denied_after(self, hit: Hit) -> bool:
+        """Answered no right after: "chest pain? no", "fainting: none", "coughing blood - never"."""
+        tokens, j, n = self.tokens, hit.end, len(self.tokens)
+        while j < n and tokens[j] in ("?", ":"):
+            j += 1
+        denied = False
+        while j < n and not self.breaks[j]:
+            if self.denial_end[j] < 0:
+                return False
+            denied, j = True, self.denial_end[j]
+        return denied

@@ -1,0 +1,134 @@
+"""locales/<lang>/vocabulary/redflags.yaml, checked: how one language says each red flag, and the words the screen
+reads them in context with (negation, history, hypotheticals, questions). Pure: bot.content reads the file."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Trigger(_Frozen):
+    """One way a flag is said.
+
+    `say`: clear statements, which interrupt at once. `ask`: weak or partial readings, worth one yes/no question first.
+    `unless`: a benign reading in the same part of the sentence drops the phrase ("blood when I brush my teeth");
+    `unless_sentence`: anywhere in the same sentence. `needs`: signs (see `RedFlagWords.signs`) that must also be said
+    for it to count, anywhere in the message; `otherwise` is what a sign that was not mentioned at all leaves: nothing,
+    or one question (a sign that was denied always leaves nothing).
+    """
+
+    say: tuple[str, ...] = ()
+    ask: tuple[str, ...] = ()
+    unless: tuple[str, ...] = ()
+    unless_sentence: tuple[str, ...] = ()
+    needs: tuple[str, ...] = ()
+    otherwise: Literal["nothing", "ask"] = "nothing"
+
+    @model_validator(mode="after")
+    def _says_something(self) -> Trigger:
+        if not (self.say or self.ask):
+            raise ValueError("a trigger needs phrases in `say` or `ask`")
+        return self
+
+
+class Sign(_Frozen):
+    """Something a flag needs said beside its own words (a fever beside a hot knee, a cast beside a crushing pain);
+    a plain list is its `say` phrases. `ever`: said of the past, it still counts (a clot years ago is a risk factor).
+    `mention`: being named is enough, whatever is said of it (the knee in "don't touch my knee, it's red and hot")."""
+
+    say: tuple[str, ...] = ()
+    ask: tuple[str, ...] = ()
+    ever: bool = False
+    mention: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_list(cls, data: Any) -> Any:
+        return {"say": data} if isinstance(data, list | tuple) else data
+
+
+# The context lists, by what the screen does with them (bot/triage/clauses.py).
+ContextName = Literal[
+    "negators",
+    "not_negating",
+    "denials",
+    "without",
+    "double_negatives",
+    "negation_ends",
+    "clause_breaks",
+    "subjects",
+    "lists",
+    "transparent",
+    "history",
+    "since",
+    "continuation",
+    "baseline",
+    "newness",
+    "hypothetical",
+    "question_hypothetical",
+    "asking",
+    "future",
+    "generic",
+    "speaker",
+    "other_people",
+    "past_events",
+    "not_past",
+    "idioms",
+]
+
+
+class Context(_Frozen):
+    """Words that change what a phrase means; each list is phrases in the pattern language (bot/triage/lexicon.py)."""
+
+    negators: tuple[str, ...] = ()  # "no", "not", "never", "without": negate what follows within their reach
+    not_negating: tuple[str, ...] = ()  # start with a negator yet negate nothing: "not sure", "can't stop"
+    denials: tuple[str, ...] = ()  # an answer after the sign: "chest pain? no", "fainting: none"
+    without: tuple[str, ...] = ()  # negators a negative before them turns positive: "can't walk without panting"
+    double_negatives: tuple[str, ...] = ()  # those negatives
+    negation_ends: tuple[str, ...] = ()  # a negation stops here: "and", "so", "when"
+    clause_breaks: tuple[str, ...] = ()  # a new clause begins: "but", "although"
+    subjects: tuple[str, ...] = ()  # after a comma, a new clause begins with these: ", I can't breathe"
+    lists: tuple[str, ...] = ()  # a negation carries along a list joined by these: "no X, Y or Z"
+    transparent: tuple[str, ...] = ()  # a negation reaches past these for free: "no me quiero morir", "not really"
+    history: tuple[str, ...] = ()  # the past: "years ago", "as a child", "history of"
+    since: tuple[str, ...] = ()  # before a history phrase, makes it current: "since my op 3 months ago"
+    continuation: tuple[str, ...] = ()  # past-tense openers that carry a history phrase from earlier in the clause
+    baseline: tuple[str, ...] = ()  # nothing new: "like always", "for years"
+    newness: tuple[str, ...] = ()  # something new: "new", "worse", "today" (outweighs a baseline)
+    hypothetical: tuple[str, ...] = ()  # "what if", "in case"
+    question_hypothetical: tuple[str, ...] = ()  # hypothetical only within a question: "if I get", "signs of"
+    asking: tuple[str, ...] = ()  # in a question, asking whether: "could this be", "am I having"
+    future: tuple[str, ...] = ()  # in a question, a time to come: "next month", "on the flight"
+    generic: tuple[str, ...] = ()  # about the world or advice given: "the leaflet", "warning signs", "told to"
+    speaker: tuple[str, ...] = ()  # the person writing: "I", "my"
+    other_people: tuple[str, ...] = ()  # someone else: "my mum", "he" (their symptoms count as theirs)
+    past_events: tuple[str, ...] = ()  # an event that may be long over: "had a", "tuvo un"
+    not_past: tuple[str, ...] = ()  # around such words, not the past: "have had a" (it is still going on)
+    idioms: tuple[str, ...] = ()  # figures of speech, ignored: "dead on my feet"
+
+
+class SafetyAnswers(_Frozen):
+    """The answers to a yes/no safety question, besides the numbers and buttons of its choices."""
+
+    yes: tuple[str, ...] = ()
+    no: tuple[str, ...] = ()
+    not_sure: tuple[str, ...] = ()
+
+
+class RedFlagWords(_Frozen):
+    """One language's red-flag vocabulary: word classes, each flag's triggers, the signs they need, the context words,
+    the answers to a safety question, real words never to be corrected into a phrase's word, and the short words a
+    four-letter typo is corrected to."""
+
+    classes: dict[str, tuple[str, ...]] = {}
+    flags: dict[str, tuple[Trigger, ...]] = {}
+    signs: dict[str, Sign] = {}
+    context: Context = Context()
+    answers: SafetyAnswers = SafetyAnswers()
+    keep: tuple[str, ...] = ()
+    short_words: tuple[str, ...] = ()

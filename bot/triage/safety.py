@@ -1,0 +1,77 @@
+"""The safety question: one yes/no question about a sign, asked when the screen is unsure ("could this be a clot?")
+or when someone takes back a sign that interrupted ("I'm not short of breath, I was quoting the nurse"); and the
+wording of the interrupt itself, emergency and crisis together. Pure."""
+
+from __future__ import annotations
+
+from bot.triage import advice
+from bot.triage.effects import ChoiceOption, Param, SendReply, Text
+from bot.triage.emergency import CrisisLine
+from bot.triage.red_flags import Answer, RedFlagTable
+from bot.triage.session import SafetyCheck
+
+# The node id of a safety question's buttons: flow node ids are slugs ([a-z][a-z0-9_]*), so no flow can use it.
+SAFETY_NODE = "_safety"
+ANSWERS: tuple[Answer, ...] = ("yes", "no", "not_sure")
+MAX_REASONS = 2
+ASKED_AT_MOST = 2  # an answer not understood gets the question once more; then it counts as "not sure"
+
+KEYS = (
+    "confirm.any",
+    "safety.again",
+    "safety.thanks",
+    "safety.thanks_done",
+    "withdrawal.lead",
+    "withdrawal.kept",
+    *(f"safety.{answer}" for answer in ANSWERS),
+)
+
+
+def message_keys(flag_id: str) -> tuple[str, str]:
+    """Each flag's reason ("... because {reasons}") and its yes/no question."""
+    return f"flag.{flag_id}", f"confirm.{flag_id}"
+
+
+def question(check: SafetyCheck, lead: tuple[Text, ...] = ()) -> SendReply:
+    """The yes/no question about the check's signs, with yes / no / not sure as its choices."""
+    if len(check.flags) == 1:
+        asked = Text(f"confirm.{check.flags[0]}")
+    else:
+        asked = Text("confirm.any", (("signs", tuple(f"flag.{f}" for f in check.flags)),))
+    choices = tuple(ChoiceOption(answer, Text(f"safety.{answer}")) for answer in ANSWERS)
+    return SendReply(parts=(*lead, asked), choices=choices, node=SAFETY_NODE, kind="confirm")
+
+
+def interrupt_parts(table: RedFlagTable, flags: tuple[str, ...], number: Param, line: Text | None) -> list[Text]:
+    """What an interrupt says: the call-now line, its reason and "don't drive" for a physical emergency; then the
+    crisis message and line; then, without an emergency, the same-day clot advice."""
+
+    def having(level: str) -> tuple[str, ...]:
+        return tuple(f for f in flags if table.get(f).interrupt == level)
+
+    emergency, crisis, urgent = having("emergency"), having("crisis"), having("urgent")
+    num: tuple[tuple[str, Param], ...] = (("number", number),)
+    parts: list[Text] = []
+    if emergency:
+        reasons = tuple(f"flag.{f}" for f in emergency[:MAX_REASONS])
+        parts += [Text("emergency.action", num), Text("interrupt.reason", (("reasons", reasons),))]
+        parts.append(Text("emergency.dont_drive"))
+    if crisis:
+        parts.append(Text("crisis.message", num))
+        if line is not None:
+            parts.append(line)
+    if urgent and not emergency:
+        reasons = tuple(f"flag.{f}" for f in urgent[:MAX_REASONS])
+        parts += [Text("urgent.action"), Text("interrupt.clot_reason", (("reasons", reasons),))]
+        if not crisis:
+            parts.append(Text("watch.call_if", (*num, ("signs", advice.EMERGENCY_SIGNS))))
+    return parts
+
+
+def crisis_line_text(line: CrisisLine | None) -> Text | None:
+    """The crisis line, worded for how it is reached: "call" where it takes calls only, "call or text" where it
+    takes texts too, with the menu option to choose where there is one (REFERENCE.md, crisis lines)."""
+    if line is None:
+        return None
+    option = () if line.option is None else (("option", line.option),)
+    return Text(line.message, (("line", line.number), *option))
