@@ -71,7 +71,9 @@ def offered(flow: FlowDefinition, node_id: str, said: Findings) -> tuple[str, ..
 
 def skipped(flow: FlowDefinition, node_id: str, said: Findings) -> Answer | None:
     """The answer to a question what was volunteered gives outright, so it need not be asked: a number ("I'm 34",
-    "3 days ago"), or, at a question that keeps the most serious answer, the most serious one ("fell off my bike")."""
+    "3 days ago"); at a question that keeps the most serious answer, the most serious one ("fell off my bike"); at a
+    question with one answer, the one it states ("I can't put any weight on it", "it's getting worse"). Only what
+    was said is recorded: a question that may have a more serious answer nobody mentioned is asked."""
     node = flow.nodes[node_id]
     if node.kind == "number":
         value = getattr(said, node.finding or "", None)
@@ -79,8 +81,13 @@ def skipped(flow: FlowDefinition, node_id: str, said: Findings) -> Answer | None
             return None
         return Answer(node=node_id, value=f"{value:g}" if node.parse == "days" else str(int(value)))
     named = offered(flow, node_id, said)
-    if node.several == "most_serious" and named and named[0] == node.choices[0].id:
+    if not named:
+        return None
+    if node.several == "most_serious" and named[0] == node.choices[0].id:
         return Answer(node=node_id, value=named[0])
+    sets = [flow.choice(node_id, c).sets for c in named]  # type: ignore[union-attr]
+    if node.several is None and all(s == sets[0] for s in sets):  # one answer, or several that state the same
+        return Answer(node=node_id, value=named[-1])
     return None
 
 

@@ -27,7 +27,7 @@ from bot.triage.findings import Findings, Level
 from bot.triage.flow import FlowDefinition
 from bot.triage.language import Language
 from bot.triage.matching import read_answer, read_command
-from bot.triage.reading import Answered, CommandWord, Reading, Unclear
+from bot.triage.reading import Answered, CommandWord, Reading, Unclear, WhichOne
 from bot.triage.red_flags import PRIORITY, Screen, Screener
 from bot.triage.session import Answer, Position, SafetyCheck, Session, SessionStatus
 from bot.triage.volunteered import NOTHING, Said, said_in
@@ -371,16 +371,16 @@ class _Step:
             return self.ask(s.node, lead=(lead,)).done()
         return self.say(ended).done()
 
-    def next_question(self) -> Turn:
+    def next_question(self, *, again: bool = False) -> Turn:
         """Ask what is pending: the safety question, else the flow's question (with the welcome, if the questions
-        have not begun), else nothing."""
+        have not begun), else nothing. `again`: the same question straight after it was asked (counted)."""
         s = self.session
         if s.safety_check is None and s.status is SessionStatus.active and not s.disclaimer_shown:
             return self.begin()
         if s.safety_check is not None:
             self.effects.append(safety.question(s.safety_check))
             return self.done()
-        return self.ask(s.node).done() if s.status is SessionStatus.active and s.node else self.done()
+        return self.ask(s.node, again=again).done() if s.status is SessionStatus.active and s.node else self.done()
 
     # --- commands --------------------------------------------------------------------------------------------------
 
@@ -402,7 +402,7 @@ class _Step:
             return self.restart(None)
         if name == "help":
             self.say(Text("command.help", (("number", self.number),)))
-            return self.next_question()
+            return self.next_question(again=self.asking())
         if name == "language":
             locale = argument if argument in LOCALES else ("es" if s.locale == "en" else "en")
             self.update(locale=locale, locale_set=True)
@@ -434,7 +434,7 @@ class _Step:
             self.effects.append(Escalate(level=level, reason="human", red_flags=s.red_flags))
             self.say(Text(f"command.human.{self.policy.escalation}", num))
             self.audit("human_requested", level=level)
-        return self.next_question()
+        return self.next_question(again=self.asking())
 
     def restart(self, lead: Text | None) -> Turn:
         s = self.session
@@ -504,9 +504,10 @@ class _Step:
             return self.answered(own)
         if s.times_asked >= asking.MAX_ASKED:
             return self.give_up(node_id)
+        said_only = isinstance(reading, WhichOne) or isinstance(reading, Unclear) and reading.reason == "not_understood"
+        if said_only and self.new_findings:  # "I'm 52 by the way": kept, and the question asked again
+            return self.ask(node_id, (Text(asking.SAID_NOTED),), again=True).done()
         if isinstance(reading, Unclear):
-            if reading.reason == "not_understood" and self.new_findings:
-                return self.ask(node_id, (Text(asking.SAID_NOTED),), again=True).done()
             if reading.reason == "vague" and "vague" in s.unclear:
                 return self.give_up(node_id)  # a number was asked for once already
             lead = asking.retry(flow, node_id, reading, s.unclear)

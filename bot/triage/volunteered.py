@@ -41,6 +41,7 @@ def said_in(language: Language, flow: FlowDefinition, text: str, now: datetime) 
     tokens = language.lexicon.read(text)
     if not tokens:
         return NOTHING
+    tokens = (*tokens, ".")  # the message's end is a clause's: "i am 34" ends as "i am 34." does
     found = phrases.find(tokens)
     if not found.said and not found.numbers:
         return NOTHING
