@@ -52,9 +52,6 @@ class Content:
     def checkin(self) -> FlowDefinition:
         return self.flows["checkin"]
 
-    def labels(self) -> dict[str, dict[str, str]]:
-        return {locale: dict(self.catalog.labels(locale)) for locale in self.catalog.locales}
-
 
 @functools.cache
 def load_content(root: Path = ROOT) -> Content:
