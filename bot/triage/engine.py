@@ -448,8 +448,8 @@ class _Step:
     # --- what the person says ------------------------------------------------------------------------------------
 
     def heard(self, text: str) -> None:
-        """Before anything else is done with a message: the language it is written in (read from the messages before
-        the first answer, unless the person chose one), and the findings it volunteers."""
+        """Before anything else is done with a message: the language it is written in (the person's first message
+        settles it, unless they chose one), and the findings it volunteers."""
         s = self.session
         if s.status is SessionStatus.stopped:
             return
@@ -546,8 +546,12 @@ class _Step:
         flow = self.flow
         answers = (*self.session.answers, answer)
 
-        def facts() -> tuple[Findings, frozenset[str]]:
-            return flow.findings(answers)
+        folded: dict[int, tuple[Findings, frozenset[str]]] = {}
+
+        def facts() -> tuple[Findings, frozenset[str]]:  # the answers folded into findings once each, only if needed
+            if len(answers) not in folded:
+                folded[len(answers)] = flow.findings(answers)
+            return folded[len(answers)]
 
         target = flow.next_node(self.session.node, answer, facts)
         while flow is self.intake and flow.nodes[target].kind != "assessment":
