@@ -108,22 +108,62 @@ def simulate(persona: str, channel: str, locale: str, say: tuple[str, ...]) -> N
     emit(asyncio.run(run(_content(), findings, SystemClock(), channel=channel, locale=locale, say=say)))
 
 
-@main.command()
+class OneLineErrors(click.Command):
+    """A command whose bad options are one line on stderr and exit 2 (click's own usage text is several)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as e:
+            fail(e.format_message())
+
+
+def _country(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    import phonenumbers
+
+    if value is None:
+        return None
+    code = value.strip().upper()
+    if code not in phonenumbers.SUPPORTED_REGIONS:
+        raise click.BadParameter(f"{value!r} is not an ISO 3166 alpha-2 country code (such as US, GB, MX, ES)")
+    return code
+
+
+@main.command(cls=OneLineErrors)
 @click.option("--channel", type=CHANNELS, default="sms", help="render as SMS text or Telegram buttons")
 @click.option("--locale", type=LOCALES, default=None)
+@click.option(
+    "--country", default=None, metavar="CC", callback=_country, help="the person's country (emergency number)"
+)
+@click.option("--json", "as_json", is_flag=True, help="one message a line in, one JSON object a line out")
+@click.option("--no-welcome", is_flag=True, help="with --json: the first line is the person's first message")
 @click.option("--redis", "redis_url", default=None, metavar="URL", help="keep the conversation in this Redis")
-def chat(channel: str, locale: str | None, redis_url: str | None) -> None:
+def chat(
+    channel: str, locale: str | None, country: str | None, as_json: bool, no_welcome: bool, redis_url: str | None
+) -> None:
     """Talk to kneebot in the terminal (no Redis, tokens or network needed).
+
+    With --json, a tool scripts the conversation: each line of stdin is one message, and each is answered with one
+    JSON object on its own line of stdout, {"replies", "question", "level", "interrupt", "misunderstood"} (see the
+    README); the first object is the welcome, unless --no-welcome, when the first line is the person's first message.
+    A line /checkin makes the next check-in due now.
 
     The conversation is kept in memory unless --redis is given: never in the REDIS_URL of a .env or the environment,
     which is a deployment's."""
     from redis.exceptions import RedisError
 
-    from bot.app.chat import run_chat
+    from bot.app.chat import run_chat, run_json
 
+    if no_welcome and not as_json:
+        fail("--no-welcome needs --json")
     settings = _settings("none", redis_url=redis_url)
+    content = _content()
     try:
-        asyncio.run(run_chat(_content(), settings, channel, locale))
+        if as_json:
+            welcome = not no_welcome
+            asyncio.run(run_json(content, settings, channel=channel, locale=locale, country=country, welcome=welcome))
+        else:
+            asyncio.run(run_chat(content, settings, channel, locale))
     except KeyboardInterrupt:
         click.echo()
     except RedisError as e:

@@ -24,13 +24,14 @@ class TelegramMessage:
     call: str | None = None
 
 
-def paragraphs(reply: SendReply, catalog: Catalog, locale: str) -> list[str]:
-    return [catalog.render(part, locale) for part in reply.parts]
+def paragraphs(reply: SendReply, catalog: Catalog, locale: str, channel: str | None = None) -> list[str]:
+    """The reply's parts, each in the channel's own wording where the catalog has one (buttons vs numbers)."""
+    return [catalog.render(part, locale, channel) for part in reply.parts]
 
 
 def render_sms(reply: SendReply, catalog: Catalog, locale: str, max_segments: int = MAX_SMS_SEGMENTS) -> list[str]:
     """Numbered choices; parts packed into as few messages as fit `max_segments` each, folded to GSM-7."""
-    blocks = paragraphs(reply, catalog, locale)
+    blocks = paragraphs(reply, catalog, locale, "sms")
     if reply.choices:
         lines = [f"{i} {catalog.render(c.label, locale)}" for i, c in enumerate(reply.choices, start=1)]
         blocks[-1] = blocks[-1] + "\n" + catalog.raw("sms.reply_with", locale) + "\n" + "\n".join(lines)
@@ -44,7 +45,7 @@ def render_sms(reply: SendReply, catalog: Catalog, locale: str, max_segments: in
 
 
 def render_telegram(reply: SendReply, catalog: Catalog, locale: str) -> TelegramMessage:
-    text = "\n\n".join(paragraphs(reply, catalog, locale))
+    text = "\n\n".join(paragraphs(reply, catalog, locale, "telegram"))
     buttons = tuple(Button(catalog.render(c.label, locale), f"{reply.node}:{c.id}") for c in reply.choices)
     return TelegramMessage(text, buttons, reply.call)
 

@@ -1,4 +1,6 @@
-"""Message catalogs: render a message key in a locale. The locale is always an argument, never ambient state."""
+"""Message catalogs: render a message key in a locale, worded for the channel where the catalog has a channel's own
+wording ("answer.not_understood.telegram": tap a button; ".sms": reply with a number). The locale and the channel are
+always arguments, never ambient state."""
 
 from __future__ import annotations
 
@@ -9,8 +11,10 @@ from bot.triage.effects import Param, Text
 
 _AND = {"en": "and", "es": "y"}
 _OR = {"en": "or", "es": "o"}
-# Lists of alternatives ("any of these") read with "or"; lists of facts the person gave read with "and".
-_ALTERNATIVES = frozenset({"causes", "signs"})
+# Lists of alternatives ("any of these", "which one") read with "or"; lists of facts the person gave read with "and".
+_ALTERNATIVES = frozenset({"causes", "signs", "choices"})
+# Channels a message may have its own wording for: `<key>.<channel>`, used in place of `<key>` on that channel.
+CHANNEL_VARIANTS = ("sms", "telegram")
 
 
 class Catalog:
@@ -34,9 +38,13 @@ class Catalog:
     def labels(self, locale: str) -> Mapping[str, str]:
         return self._messages[locale]
 
-    def render(self, text: Text, locale: str) -> str:
+    def render(self, text: Text, locale: str, channel: str | None = None) -> str:
+        """The message in `locale`; on `channel`, its wording for that channel if the catalog has one."""
+        key = text.key
+        if channel is not None and f"{key}.{channel}" in self._messages.get(locale, {}):
+            key = f"{key}.{channel}"
         params = {name: self._param(value, locale, name in _ALTERNATIVES) for name, value in text.params}
-        return self.raw(text.key, locale).format_map(params)
+        return self.raw(key, locale).format_map(params)
 
     def _param(self, value: Param, locale: str, alternatives: bool) -> str:
         if isinstance(value, tuple):

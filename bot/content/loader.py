@@ -11,9 +11,10 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from bot.content.catalog import Catalog, placeholders
-from bot.triage import advice, reading, rules, safety
+from bot.content.catalog import CHANNEL_VARIANTS, Catalog, placeholders
+from bot.triage import advice, engine, reading, rules, safety
 from bot.triage.emergency import UNKNOWN_NUMBER, CountryTable
+from bot.triage.finding_words import FindingsFile, said_key
 from bot.triage.findings import BOOLEAN_FINDINGS, CAUSES
 from bot.triage.flow import FlowDefinition
 from bot.triage.language import Language, Vocabulary, WordsFile, build_language
@@ -51,9 +52,6 @@ class Content:
     def checkin(self) -> FlowDefinition:
         return self.flows["checkin"]
 
-    def labels(self) -> dict[str, dict[str, str]]:
-        return {locale: dict(self.catalog.labels(locale)) for locale in self.catalog.locales}
-
 
 @functools.cache
 def load_content(root: Path = ROOT) -> Content:
@@ -85,7 +83,13 @@ def load_content(root: Path = ROOT) -> Content:
     label_keys = set().union(*(f.label_keys() for f in flows.values()))
     labels = {locale: {k: v for k, v in texts.items() if k in label_keys} for locale, texts in messages.items()}
     try:
-        language = build_language(vocabularies, labels=labels, known=_words(messages), red_flags=table)
+        language = build_language(
+            vocabularies,
+            labels=labels,
+            known=_words(messages),
+            red_flags=table,
+            messages={locale: _words({locale: texts}) for locale, texts in messages.items()},
+        )
     except ValueError as e:
         raise ContentError(f"vocabulary: {e}") from None
     countries = _countries(root / "flows" / f"{COUNTRIES}.yaml")
@@ -129,6 +133,7 @@ def _vocabulary(folder: Path) -> Vocabulary:
             words=words.model_copy(update={"keep": (*words.keep, *kept.keep)}),
             answers=AnswersFile.model_validate(read("answers")),
             red_flags=RedFlagWords.model_validate(read("redflags")),
+            findings=FindingsFile.model_validate(read("findings")),
         )
     except ValidationError as e:
         raise ContentError(f"{folder.name}/vocabulary: {_first_error(e)}") from None
@@ -154,6 +159,7 @@ def check(content: Content) -> Iterator[str]:
     needed |= reading.REPLY_KEYS | {key for r in rules.RULES for key in (r.action, r.detail) if key}
     needed |= {UNKNOWN_NUMBER} | {row.crisis.message for row in content.countries.countries.values() if row.crisis}
     needed |= {key for flag in content.red_flags.flags for key in safety.message_keys(flag.id)} | set(safety.KEYS)
+    needed |= set(engine.MESSAGE_KEYS) | {said_key(k) for v in content.vocabularies.values() for k in v.findings.said}
     yield from _red_flag_problems(content)
     reference = catalog.keys("en")
     for locale in catalog.locales:
@@ -165,6 +171,11 @@ def check(content: Content) -> Iterator[str]:
         for key in sorted(reference & keys):
             if placeholders(catalog.raw(key, locale)) != placeholders(catalog.raw(key, "en")):
                 yield f"{locale}: {key} has other placeholders than en"
+        for key in sorted(keys):  # a channel's wording of a message takes the message's placeholders
+            base, _, channel = key.rpartition(".")
+            differ = base in keys and placeholders(catalog.raw(key, locale)) != placeholders(catalog.raw(base, locale))
+            if channel in CHANNEL_VARIANTS and differ:
+                yield f"{locale}: {key} has other placeholders than {base}"
     yield from _answer_words(content)
 
 

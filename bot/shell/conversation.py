@@ -191,7 +191,6 @@ class ConversationService:
         # The country table is content (flows/countries.yaml): the engine gets it through the policy.
         self.policy = replace(policy or Policy(), countries=content.countries)
         self.sink = sink or LogSink()
-        self._labels = content.labels()
         self.recent = Recent()
 
     async def handle(
@@ -287,7 +286,6 @@ class ConversationService:
                 event,
                 now,
                 policy=self.policy,
-                labels=self._labels,
                 checkin=self.content.checkin,
                 language=self.content.language,
             )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from bot.triage import advice, rules, safety
+from bot.triage import advice, asking, rules, safety
 from bot.triage.assessment import Assessment
 from bot.triage.effects import (
     AuditRecord,
@@ -25,11 +26,16 @@ from bot.triage.events import CheckInDue, ChoiceSelected, CommandReceived, Event
 from bot.triage.findings import Findings, Level
 from bot.triage.flow import FlowDefinition
 from bot.triage.language import Language
-from bot.triage.matching import answer_in, command_in
+from bot.triage.matching import read_answer, read_command
+from bot.triage.reading import Answered, CommandWord, Reading, Unclear, WhichOne
 from bot.triage.red_flags import PRIORITY, Screen, Screener
 from bot.triage.session import Answer, Position, SafetyCheck, Session, SessionStatus
+from bot.triage.volunteered import NOTHING, Said, said_in
 
 LOCALES = ("en", "es")
+DETECTED = "language.detected"  # read from the first message, before the welcome (which says how to change it)
+SWITCHED = "language.switched"  # read later, before any answer: with how to change it back
+MESSAGE_KEYS = (*asking.MESSAGE_KEYS, DETECTED, SWITCHED)
 MAX_REASONS = 2
 MAX_CAUSES = 3
 _LEVEL_OF = {"crisis": Level.emergency, "emergency": Level.emergency, "urgent": Level.urgent}
@@ -97,27 +103,27 @@ def advance(
     *,
     language: Language,
     policy: Policy | None = None,
-    labels: Mapping[str, Mapping[str, str]] | None = None,
     checkin: FlowDefinition | None = None,
 ) -> Turn:
     """One step. `flow` is the intake flow and `checkin` the check-in flow (needed once check-ins are scheduled);
-    `language` (Content.language) reads every message: the red-flag screen first, then commands and typed answers in
-    every locale's words and labels."""
+    `language` (Content.language) reads every message: the red-flag screen first, then the answer to the pending
+    question (or, with none pending, a command), in every locale's words and labels."""
     if language.red_flags is None:
         raise ValueError("advance needs a Language built with the red-flag table")
     screener = language.red_flags
-    step = _Step(flow, checkin, session, now, policy or Policy(), (labels or {}).get(session.locale, {}), screener)
+    step = _Step(flow, checkin, session, now, policy or Policy(), language)
     flow = step.flow
     if isinstance(event, CheckInDue):
         return step.checkin_due(event)
     if isinstance(event, MessageReceived):
+        step.heard(event.text)
         found = screener.screen(event.text)
         if found.interrupt in PRIORITY:
             return step.interrupt(found.matched, also_ask=found.mentioned)
-        text = event.text
-        command = command_in(text, language)
-        if command is not None:
-            return step.command(*command)
+        if not step.asking():  # a question pending reads its own answer first: "alto" is a pain score there
+            command = read_command(language, event.text)
+            if command is not None:
+                return step.command(command.name, command.argument)
         if session.safety_check is not None:
             return step.safety_answer(screener.answer(event.text), found)
         if found.interrupt == "confirm":
@@ -133,7 +139,7 @@ def advance(
     if session.status is SessionStatus.stopped:
         return step.done()
     if session.status is SessionStatus.active and not session.disclaimer_shown:
-        return step.restart(None)
+        return step.begin()
     if session.status is SessionStatus.active and not step.resumable():
         return step.restart(Text("flow.updated"))
     if session.status is not SessionStatus.active:
@@ -143,18 +149,8 @@ def advance(
     if isinstance(event, ChoiceSelected):
         if event.node != session.node or flow.choice(event.node, event.choice) is None:
             return step.say(Text("answer.stale")).ask(session.node).done()
-        return step.answer(Answer(node=session.node, value=event.choice))
-    value = answer_in(flow, session.node, text, language, now)
-    if value is None:
-        return step.say(Text(_not_understood_key(flow, session.node))).ask(session.node).done()
-    return step.answer(Answer(node=session.node, value=value))
-
-
-def _not_understood_key(flow: FlowDefinition, node_id: str) -> str:
-    node = flow.nodes[node_id]
-    if node.kind == "number":
-        return "answer.days_invalid" if node.parse == "days" else "answer.number_invalid"
-    return "answer.not_understood"
+        return step.answered((event.choice,))
+    return step.reply(read_answer(language, flow, session.node, event.text, now))
 
 
 class _Step:
@@ -167,13 +163,17 @@ class _Step:
         session: Session,
         now: datetime,
         policy: Policy,
-        labels: Mapping[str, str],
-        screener: Screener,
+        language: Language,
     ) -> None:
         self.intake, self.checkin = intake, checkin
-        self.session, self.now, self.policy, self.labels = session, now, policy, labels
-        self.screener = screener
+        self.session, self.now, self.policy = session, now, policy
+        self.language = language
+        assert language.red_flags is not None
+        self.screener: Screener = language.red_flags
         self.effects: list[Effect] = []
+        self.said: Said = NOTHING  # what this message volunteered
+        self.new_findings = False  # and whether any of it was not known before
+        self.leads: list[Text] = []  # said before the next question (the language the replies are now in)
 
     @property
     def flow(self) -> FlowDefinition:
@@ -199,8 +199,20 @@ class _Step:
         self.effects.append(SendReply(parts=parts, kind=kind, call=call))
         return self
 
-    def ask(self, node_id: str, lead: tuple[Text, ...] = (), kind: str = "question") -> _Step:
-        flow = self.flow
+    def ask(self, node_id: str, lead: tuple[Text, ...] = (), kind: str = "question", *, again: bool = False) -> _Step:
+        """Ask `node_id`; `again`: the same question once more, after a reply that was no answer (counted: never more
+        than three times in a row). A question what the person volunteered bears on says so first."""
+        flow, s = self.flow, self.session
+        lead = (*self.leads, *lead)
+        self.leads.clear()
+        if not again and flow is self.intake:
+            said = asking.offered(flow, node_id, s.volunteered)
+            if said:
+                lead = (*lead, asking.said_lead(flow, node_id, said))
+        if again:
+            self.update(times_asked=s.times_asked + 1)
+        else:
+            self.update(times_asked=1, unclear=())
         prompt = Text(flow.prompt_key(node_id))
         self.effects.append(SendReply(parts=(*lead, prompt), choices=flow.options(node_id), node=node_id, kind=kind))
         return self
@@ -359,13 +371,16 @@ class _Step:
             return self.ask(s.node, lead=(lead,)).done()
         return self.say(ended).done()
 
-    def next_question(self) -> Turn:
-        """Ask what is pending: the safety question, else the flow's question, else nothing."""
+    def next_question(self, *, again: bool = False) -> Turn:
+        """Ask what is pending: the safety question, else the flow's question (with the welcome, if the questions
+        have not begun), else nothing. `again`: the same question straight after it was asked (counted)."""
         s = self.session
+        if s.safety_check is None and s.status is SessionStatus.active and not s.disclaimer_shown:
+            return self.begin()
         if s.safety_check is not None:
             self.effects.append(safety.question(s.safety_check))
             return self.done()
-        return self.ask(s.node).done() if s.status is SessionStatus.active and s.node else self.done()
+        return self.ask(s.node, again=again).done() if s.status is SessionStatus.active and s.node else self.done()
 
     # --- commands --------------------------------------------------------------------------------------------------
 
@@ -387,10 +402,13 @@ class _Step:
             return self.restart(None)
         if name == "help":
             self.say(Text("command.help", (("number", self.number),)))
-            return self.next_question()
+            return self.next_question(again=self.asking())
         if name == "language":
             locale = argument if argument in LOCALES else ("es" if s.locale == "en" else "en")
-            self.update(locale=locale)
+            self.update(locale=locale, locale_set=True)
+            self.leads.clear()
+            if s.status is SessionStatus.active and not s.disclaimer_shown and s.safety_check is None:
+                return self.begin()  # the welcome, in the language asked for
             self.say(Text("command.language"))
             return self.next_question()
         if name == "human":
@@ -416,7 +434,7 @@ class _Step:
             self.effects.append(Escalate(level=level, reason="human", red_flags=s.red_flags))
             self.say(Text(f"command.human.{self.policy.escalation}", num))
             self.audit("human_requested", level=level)
-        return self.next_question()
+        return self.next_question(again=self.asking())
 
     def restart(self, lead: Text | None) -> Turn:
         s = self.session
@@ -427,23 +445,129 @@ class _Step:
         intro = lead or Text("welcome", (("number", self.number),))
         return self.ask(self.intake.start, lead=(intro,)).audit("started", flow=self.intake.id).done()
 
+    # --- what the person says ------------------------------------------------------------------------------------
+
+    def heard(self, text: str) -> None:
+        """Before anything else is done with a message: the language it is written in (the person's first message
+        settles it, unless they chose one), and the findings it volunteers."""
+        s = self.session
+        if s.status is SessionStatus.stopped:
+            return
+        if not s.locale_set:  # the first message the person writes settles the language, if it says clearly
+            written = self.language.written_in(self.language.lexicon.read(text))
+            if written in LOCALES and written != s.locale:
+                self.leads.append(Text(DETECTED if not s.disclaimer_shown else SWITCHED))
+                self.update(locale=written)
+            self.update(locale_set=True)
+        said = said_in(self.language, self.intake, text, self.now)
+        if said is NOTHING:
+            return
+        known = self.session.volunteered.model_dump(exclude_none=True)
+        kept = {name: value for name, value in known.items() if name not in said.denied}
+        self.said, self.new_findings = said, any(known.get(k) != v for k, v in said.findings.items())
+        self.update(volunteered=Findings.model_validate({**kept, **said.findings}))
+
+    def asking(self) -> bool:
+        """A question of the flow is waiting for its answer (no safety question, the questions begun)."""
+        s = self.session
+        active = s.status is SessionStatus.active and s.disclaimer_shown and s.node is not None
+        return active and s.safety_check is None and self.resumable()
+
+    def begin(self) -> Turn:
+        """The first message: the welcome and the first question, keeping the language and the findings it gave."""
+        s = self.session
+        lead = list(self.leads)
+        self.leads.clear()
+        self.restart(None)
+        self.update(volunteered=s.volunteered, locale_set=s.locale_set, locale=s.locale)
+        if lead:
+            first = next(i for i, e in enumerate(self.effects) if isinstance(e, SendReply))
+            reply = self.effects[first]
+            assert isinstance(reply, SendReply)
+            self.effects[first] = dataclasses.replace(reply, parts=(*lead, *reply.parts))
+        return self.done()
+
     # --- the flow --------------------------------------------------------------------------------------------------
 
-    def answer(self, answer: Answer) -> Turn:
+    def reply(self, reading: Reading) -> Turn:
+        """A typed reply to the pending question: its answer; or a command; or, when it is no answer, the question
+        again with what it takes (at most three times in a row: then the safer answer is recorded, and we go on)."""
+        s = self.session
+        assert s.node is not None
+        node_id, flow = s.node, self.flow
+        if isinstance(reading, CommandWord):
+            return self.command(reading.name, reading.argument)
+        if isinstance(reading, Answered):
+            return self.answered(reading.values)
+        own = self.volunteered_here(node_id)
+        if own:  # "I came off my bike": no answer the question's words know, but a finding that answers it
+            return self.answered(own)
+        if s.times_asked >= asking.MAX_ASKED:
+            return self.give_up(node_id)
+        said_only = isinstance(reading, WhichOne) or isinstance(reading, Unclear) and reading.reason == "not_understood"
+        if said_only and self.new_findings:  # "I'm 52 by the way": kept, and the question asked again
+            return self.ask(node_id, (Text(asking.SAID_NOTED),), again=True).done()
+        if isinstance(reading, Unclear):
+            if reading.reason == "vague" and "vague" in s.unclear:
+                return self.give_up(node_id)  # a number was asked for once already
+            lead = asking.retry(flow, node_id, reading, s.unclear)
+            self.update(unclear=(*s.unclear, reading.reason))
+            self.audit("not_understood", node=node_id, reason=reading.reason, times=str(len(s.unclear) + 1))
+            return self.ask(node_id, lead, again=True).done()
+        return self.ask(node_id, asking.retry(flow, node_id, reading, s.unclear), again=True).done()
+
+    def volunteered_here(self, node_id: str) -> tuple[str, ...]:
+        """The answer this message volunteered to the pending question, when its words were not the question's."""
+        if self.said is NOTHING or self.flow is not self.intake:
+            return ()
+        node = self.flow.nodes[node_id]
+        said = Findings.model_validate(self.said.findings)
+        if node.kind == "number":
+            answer = asking.skipped(self.flow, node_id, said)
+            return (answer.value,) if answer else ()
+        named = asking.offered(self.flow, node_id, said)
+        return named if node.several or len(named) == 1 else ()
+
+    def answered(self, values: tuple[str, ...], lead: tuple[Text, ...] = ()) -> Turn:
+        """Record `values` at the pending question, with the choices the person volunteered before."""
+        node_id = self.session.node
+        assert node_id is not None
+        said = asking.offered(self.flow, node_id, self.session.volunteered) if self.flow is self.intake else ()
+        return self.answer(asking.merged(self.flow, node_id, values, said), lead)
+
+    def give_up(self, node_id: str) -> Turn:
+        """Asked three times without an answer: the safer answer is recorded, the person told, and we go on."""
+        value, told = asking.given_up(self.flow, node_id)
+        self.audit("not_answered", node=node_id, recorded=value)
+        return self.answered((value,), lead=(told,))
+
+    def answer(self, answer: Answer, lead: tuple[Text, ...] = ()) -> Turn:
         assert self.session.node is not None
+        flow = self.flow
         answers = (*self.session.answers, answer)
-        folded: tuple[Findings, frozenset[str]] | None = None
 
-        def facts() -> tuple[Findings, frozenset[str]]:  # the answers folded into findings once, and only if needed
-            nonlocal folded
-            if folded is None:
-                folded = self.flow.findings(answers)
-            return folded
+        folded: dict[int, tuple[Findings, frozenset[str]]] = {}
 
-        target = self.flow.next_node(self.session.node, answer, facts)
-        if self.flow.nodes[target].kind != "assessment":
-            return self.update(answers=answers, node=target).ask(target).done()
-        if self.flow is self.checkin:
+        def facts() -> tuple[Findings, frozenset[str]]:  # the answers folded into findings once each, only if needed
+            if len(answers) not in folded:
+                folded[len(answers)] = flow.findings(answers)
+            return folded[len(answers)]
+
+        target = flow.next_node(self.session.node, answer, facts)
+        while flow is self.intake and flow.nodes[target].kind != "assessment":
+            # Skipped: the questions what the person volunteered already answers ("I'm 34", "fell off my bike").
+            known = asking.skipped(flow, target, self.session.volunteered)
+            if known is None:
+                break
+            self.audit("volunteered", node=target)
+            answers = (*answers, known)
+            target = flow.next_node(target, known, facts)
+        self.update(times_asked=0, unclear=())
+        if flow.nodes[target].kind != "assessment":
+            return self.update(answers=answers, node=target).ask(target, lead=lead).done()
+        if lead:
+            self.say(*lead)
+        if flow is self.checkin:
             return self.update(answers=answers, node=target).checkin_outcome(target)
         findings, unsure = facts()
         assessment = rules.assess(findings, unsure)

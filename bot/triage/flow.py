@@ -57,6 +57,13 @@ class Node(BaseModel):
     # Several choices named at once ("1 and 2"): keep them all, or the first (choices listed most serious first).
     # Without it, the person is asked which one.
     several: Literal["all", "most_serious"] | None = None
+    # What is recorded when the person cannot answer after the question was asked three times: the "not sure" choice
+    # (the safer side), or, for a question without one, the choice named here (the check-in's "how": worse).
+    fallback: str | None = None
+
+    def fallback_choice(self) -> str:
+        """The answer recorded for a question nobody could answer: `fallback`, else "not sure"."""
+        return self.fallback or UNSURE
 
 
 class FlowDefinition(BaseModel):
@@ -79,6 +86,10 @@ class FlowDefinition(BaseModel):
     def prompt_key(self, node_id: str) -> str:
         return f"{self.id}.{node_id}.prompt"
 
+    def help_key(self, node_id: str) -> str:
+        """What the question means, in plain words: the reply to "?" or "what do you mean"."""
+        return f"{self.id}.{node_id}.help"
+
     def label_key(self, node_id: str, choice: Choice) -> str:
         if choice.label:
             return choice.label
@@ -94,7 +105,7 @@ class FlowDefinition(BaseModel):
         keys: set[str] = set()
         for node_id, node in self.nodes.items():
             if node.kind != "assessment":
-                keys.add(self.prompt_key(node_id))
+                keys.update((self.prompt_key(node_id), self.help_key(node_id)))
             keys.update(self.label_key(node_id, c) for c in node.choices)
         return keys
 
@@ -201,6 +212,11 @@ def _problems(flow: FlowDefinition) -> Iterator[str]:
             yield f"{where}: a number node needs a numeric finding and no choices"
         if node.several and node.kind != "choice":
             yield f"{where}: only a choice node can take several answers"
+        ids = {c.id for c in node.choices}
+        if node.fallback is not None and node.fallback not in ids:
+            yield f"{where}: fallback {node.fallback!r} is not one of its choices"
+        if node.kind == "choice" and node.fallback is None and UNSURE not in ids:
+            yield f"{where}: a question without a {UNSURE!r} choice must name its `fallback` (the safer answer)"
         if len({c.id for c in node.choices}) != len(node.choices):
             yield f"{where}: duplicate choice ids"
         for c in node.choices:

@@ -14,7 +14,6 @@ from datetime import datetime
 
 from bot.triage.flow import UNSURE, FlowDefinition, Node
 from bot.triage.language import Language
-from bot.triage.lexicon import Lexicon
 from bot.triage.numbers import in_range, read_number, unclear
 from bot.triage.phrasebook import Found, Kind
 from bot.triage.quantity import is_number
@@ -74,22 +73,6 @@ def read_command(language: Language, text: str) -> CommandWord | None:
         return None
     name, _, argument = command.partition(":")
     return CommandWord(name, argument)
-
-
-# --- the engine's calls so far (it keeps one answer per question) ----------------------------------------------------
-
-PLAIN = Language(Lexicon((), {}))  # no words at all: numbers only, for a caller that has no content loaded
-
-
-def command_in(text: str, language: Language) -> tuple[str, str] | None:
-    command = read_command(language, text)
-    return (command.name, command.argument) if command else None
-
-
-def answer_in(flow: FlowDefinition, node_id: str, text: str, language: Language, now: datetime) -> str | None:
-    """The first value of an answer, or None when there is none to record."""
-    reading = read_answer(language, flow, node_id, text, now)
-    return reading.values[0] if isinstance(reading, Answered) else None
 
 
 # --- a question's choices, with the words shared by every question --------------------------------------------------

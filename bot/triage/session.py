@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from bot.triage.assessment import Assessment
-from bot.triage.findings import Level
+from bot.triage.findings import Findings, Level
 
 SCHEMA_VERSION = 1
 
@@ -83,5 +83,11 @@ class Session(BaseModel):
     checkin_seq: int = 0  # the check-in being (or last) asked
     safety_check: SafetyCheck | None = None  # a safety question waiting for its answer
     paused: Position | None = None  # where the questions were when an emergency or urgent interrupt paused them
+    # What the person said without being asked ("I'm 34", "fell off my bike"): positive findings only, never a "no"
+    # read from silence. The questions they answer are skipped or asked with "You told me ...".
+    volunteered: Findings = Findings()
+    times_asked: int = 0  # how many times in a row the pending question has been asked
+    unclear: tuple[str, ...] = ()  # why each reply to it in a row was not understood ("not_understood", "vague")
+    locale_set: bool = False  # the language was chosen (by a command, or read from the first messages): kept
     started_at: datetime
     updated_at: datetime

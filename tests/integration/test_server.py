@@ -132,15 +132,15 @@ def test_telegram_duplicate_update_changes_state_once_and_replies_once(stack: St
 def test_telegram_a_failed_send_is_retried_and_sends_only_what_was_not_sent(stack: Stack) -> None:
     stack.tg(message_update(1, CHAT, "/start"))
     wait_for(lambda: len(stack.telegram.sent(CHAT)) == 1)
-    stack.telegram.chat(CHAT).fail_sends = {3}  # "didn't catch that" goes out, the repeated question fails
+    stack.telegram.chat(CHAT).fail_sends = {3}  # the help text goes out, the repeated question fails
     # The web process retries the failed send itself (Telegram would retry only a failed webhook, and later).
-    assert stack.tg(message_update(2, CHAT, "banana")).status_code == 200
+    assert stack.tg(message_update(2, CHAT, "/help")).status_code == 200
     # The chat's burst allowance (3 messages, then 1/s) may hold the resend past the webhook's budget: it still goes.
     wait_for(lambda: len(stack.telegram.sent(CHAT)) >= 3)
     time.sleep(0.2)
     texts = [m["text"] for m in stack.telegram.sent(CHAT)]
     assert len(texts) == 3
-    assert "didn't catch" in texts[1] and "safety check" in texts[2]
+    assert "Tap your answer" in texts[1] and "safety check" in texts[2]
     assert len(stack.telegram.calls_to("sendMessage")) == 4  # one failed attempt, retried once
 
 
@@ -247,7 +247,7 @@ def test_no_identifier_or_message_text_in_any_log_line(stack: Stack, caplog: pyt
         stack.sms(answer, f"SM{i}")
     stack.tg(message_update(1, CHAT, "/start"))
     stack.tg(message_update(2, CHAT, secret_words))
-    wait_for(lambda: len(stack.telegram.sent(CHAT)) == 3)  # "didn't catch that", then the question again
+    wait_for(lambda: len(stack.telegram.sent(CHAT)) == 2)  # "noted", and the question again, in one message
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert logged  # the conversation was logged
     for needle in (PHONE, PHONE[2:], str(CHAT), secret_words, "aches", TOKEN, AUTH_TOKEN):

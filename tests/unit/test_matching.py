@@ -9,7 +9,9 @@ import pytest
 
 from bot.content.loader import Content
 from bot.triage.flow import FlowDefinition
-from bot.triage.matching import PLAIN, SHORT, answer_in, command_in, read_answer, read_command
+from bot.triage.language import Language
+from bot.triage.lexicon import Lexicon
+from bot.triage.matching import SHORT, read_answer, read_command
 from bot.triage.reading import Answered, CommandWord, Help, Several, Unclear, WhichOne
 from bot.triage.session import Answer, Session
 
@@ -61,10 +63,9 @@ def read(content: Content, where: str, text: str) -> object:
         ("duration", "1 month", "30"),
     ],
 )
-def test_the_engine_call_gives_the_first_value_or_none(
-    content: Content, node: str, text: str, expected: str | None
-) -> None:
-    assert answer_in(content.intake, node, text, content.language, NOW) == expected
+def test_the_first_value_or_no_answer(content: Content, node: str, text: str, expected: str | None) -> None:
+    reading = read(content, f"intake.{node}", text)
+    assert (reading.values[0] if isinstance(reading, Answered) else None) == expected
 
 
 def test_a_choice_label_in_either_language_is_that_choice(content: Content) -> None:
@@ -210,7 +211,8 @@ def test_a_word_that_answers_the_question_is_no_command(content: Content) -> Non
     ],
 )
 def test_command_words(content: Content, text: str, expected: tuple[str, str] | None) -> None:
-    assert command_in(text, content.language) == expected
+    command = read_command(content.language, text)
+    assert (command and (command.name, command.argument)) == expected
 
 
 def test_help_alone_is_the_help_command_outside_a_question(content: Content) -> None:
@@ -219,9 +221,10 @@ def test_help_alone_is_the_help_command_outside_a_question(content: Content) -> 
 
 
 def test_without_the_words_only_numbers_are_read(content: Content) -> None:
-    assert answer_in(content.intake, "calf", "1", PLAIN, NOW) == "swollen"
-    assert answer_in(content.intake, "calf", "yes", PLAIN, NOW) is None
-    assert answer_in(content.intake, "age", "34", PLAIN, NOW) == "34"
+    plain = Language(Lexicon((), {}))  # no words at all: what a caller without content could read
+    assert read_answer(plain, content.intake, "calf", "1", NOW) == Answered(("swollen",))
+    assert not isinstance(read_answer(plain, content.intake, "calf", "yes", NOW), Answered)
+    assert read_answer(plain, content.intake, "age", "34", NOW) == Answered(("34",))
 
 
 def test_the_cheap_path_reads_as_the_full_one(content: Content) -> None:
