@@ -86,12 +86,13 @@ def build_language(
     answered = (*phrase_sets, *answers.phrase_sets)
     words = frozenset().union(*(p.words for p in (*screened, *answered)))
     short = flags.short_words if flags else ()
+    sounds = flags.sounds if flags else ()
 
     def reader(served: tuple[PhraseSet, ...]) -> Lexicon:
         # Spelling is corrected towards every whole word either reader knows, but only the stems of the phrases a
         # reader serves leave a word as typed: an answer's stem ("colaps*") must not keep the screen from reading
         # "colapsed" as the word its phrases spell out.
         stems = frozenset().union(*(p.stems for p in served))
-        return Lexicon(words, shorthand, stems=stems, keep=keep, spelling=spelling, short=short)
+        return Lexicon(words, shorthand, stems=stems, keep=keep, spelling=spelling, short=short, sounds=sounds)
 
     return Language(reader(answered), answers, Screener(flags, reader(screened)) if flags else None)

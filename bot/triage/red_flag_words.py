@@ -122,8 +122,9 @@ class SafetyAnswers(_Frozen):
 
 class RedFlagWords(_Frozen):
     """One language's red-flag vocabulary: word classes, each flag's triggers, the signs they need, the context words,
-    the answers to a safety question, real words never to be corrected into a phrase's word, and the short words a
-    four-letter typo is corrected to."""
+    the answers to a safety question, real words never to be corrected into a phrase's word, the short words a
+    three- or four-letter typo is corrected to, and how the language's spelling sounds (`sounds`: rewrites applied in
+    order, "^" and "$" for a word's start and end; a typo that sounds like a vocabulary word is read as it)."""
 
     classes: dict[str, tuple[str, ...]] = {}
     flags: dict[str, tuple[Trigger, ...]] = {}
@@ -132,3 +133,4 @@ class RedFlagWords(_Frozen):
     answers: SafetyAnswers = SafetyAnswers()
     keep: tuple[str, ...] = ()
     short_words: tuple[str, ...] = ()
+    sounds: dict[str, str] = {}

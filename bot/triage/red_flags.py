@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bot.triage.clauses import Reading, Status
-from bot.triage.lexicon import Hit, Lexicon, PhraseSet
+from bot.triage.lexicon import Hit, Lexicon, PhraseSet, Sounds
 from bot.triage.red_flag_words import RedFlagWords, Trigger
 from bot.triage.text import PUNCTUATION, SHORT_TEXT
 
@@ -132,6 +132,11 @@ class RedFlagVocabulary:
     @property
     def short_words(self) -> frozenset[str]:
         return frozenset(w for vocabulary in self.words.values() for w in vocabulary.short_words)
+
+    @property
+    def sounds(self) -> tuple[Sounds, ...]:
+        """Each language's spelling rules: a word is heard in every language, as the message is read."""
+        return tuple(Sounds(tuple(v.sounds.items())) for _, v in sorted(self.words.items()) if v.sounds)
 
 
 class Screener:
