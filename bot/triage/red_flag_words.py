@@ -16,6 +16,9 @@ class Trigger(_Frozen):
     """One way a flag is said.
 
     `say`: clear statements, which interrupt at once. `ask`: weak or partial readings, worth one yes/no question first.
+    A phrase "A & B" is two phrases said in the same part of a sentence (what a negation reaches), in either order and
+    at any distance ("{chest} & {chest_hurt}": "my chest has honestly been feeling really tight", "a tight feeling all
+    across the middle of my chest").
     `unless`: a benign reading in the same part of the sentence drops the phrase ("blood when I brush my teeth");
     `unless_sentence`: anywhere in the same sentence. `needs`: signs (see `RedFlagWords.signs`) that must also be said
     for it to count, anywhere in the message; `otherwise` is what a sign that was not mentioned at all leaves: nothing,
@@ -33,6 +36,9 @@ class Trigger(_Frozen):
     def _says_something(self) -> Trigger:
         if not (self.say or self.ask):
             raise ValueError("a trigger needs phrases in `say` or `ask`")
+        for phrase in (*self.say, *self.ask):
+            if phrase.count(" & ") > 1 or phrase.strip().startswith("&") or phrase.strip().endswith("&"):
+                raise ValueError(f"{phrase!r}: a phrase joins two halves with one ' & '")
         return self
 
 

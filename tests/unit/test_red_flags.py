@@ -257,3 +257,22 @@ def test_every_red_flag_has_phrases_a_reason_and_a_question_in_each_locale(conte
         assert question.rstrip().endswith("?"), f"{locale}: confirm.{flag.id}"
         if locale == "en":
             assert reason.isascii() and question.isascii(), flag.id
+
+
+def test_two_halves_count_together_in_either_order_within_one_part_of_a_sentence(content: Content) -> None:
+    """An "A & B" phrase: a danger word and a symptom word anywhere in the same part of a sentence, with negation,
+    history and questions read as for any phrase."""
+    assert got(content.language, "a tight horrible feeling right across the middle of my chest") == "emergency"
+    assert got(content.language, "my chest has honestly been feeling really really tight") == "emergency"
+    assert got(content.language, "no tight feeling in my chest at all") == "none"
+    assert got(content.language, "my chest is fine, the pain is all in my knee") == "none"
+    assert got(content.language, "a tight chest years ago") == "none"
+
+
+def test_a_phrase_joins_two_halves_at_most() -> None:
+    from pydantic import ValidationError
+
+    from bot.triage.red_flag_words import Trigger
+
+    with pytest.raises(ValidationError, match="one ' & '"):
+        Trigger(say=("a & b & c",))
