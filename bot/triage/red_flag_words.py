@@ -67,6 +67,7 @@ ContextName = Literal[
     "double_negatives",
     "negation_ends",
     "clause_breaks",
+    "pair_breaks",
     "subjects",
     "lists",
     "transparent",
@@ -98,6 +99,7 @@ class Context(_Frozen):
     double_negatives: tuple[str, ...] = ()  # those negatives
     negation_ends: tuple[str, ...] = ()  # a negation stops here: "and", "so", "when"
     clause_breaks: tuple[str, ...] = ()  # a new clause begins: "but", "although"
+    pair_breaks: tuple[str, ...] = ()  # the two halves of an "A & B" phrase are never read across these: "and", "when"
     subjects: tuple[str, ...] = ()  # after a comma, a new clause begins with these: ", I can't breathe"
     lists: tuple[str, ...] = ()  # a negation carries along a list joined by these: "no X, Y or Z"
     transparent: tuple[str, ...] = ()  # a negation reaches past these for free: "no me quiero morir", "not really"
