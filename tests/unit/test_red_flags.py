@@ -276,3 +276,31 @@ def test_a_phrase_joins_two_halves_at_most() -> None:
 
     with pytest.raises(ValidationError, match="one ' & '"):
         Trigger(say=("a & b & c",))
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """Refuses a key written twice in one mapping: PyYAML keeps the last silently, so a second `unless:` under a
+    trigger would drop the phrases of the first."""
+
+
+def _mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    keys = [loader.construct_object(key, deep=deep) for key, _ in node.value]
+    if twice := sorted({k for k in keys if keys.count(k) > 1}, key=str):
+        raise yaml.constructor.ConstructorError(None, None, f"keys written twice: {twice}", node.start_mark)
+    return yaml.SafeLoader.construct_mapping(loader, node, deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "locales").glob("*/vocabulary/*.yaml")), ids=str)
+def test_no_vocabulary_file_writes_a_key_twice(path: Path) -> None:
+    yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+@pytest.mark.parametrize("locale", ["en", "es"])
+def test_an_optional_part_is_written_in_brackets(content: Content, locale: str) -> None:
+    """ "(a|b)?" is not optional in the phrase language: the "?" is a question mark the message must hold."""
+    words = content.vocabularies[locale].red_flags
+    phrases = [p for triggers in words.flags.values() for t in triggers for p in (*t.say, *t.ask, *t.unless)]
+    assert not [p for p in phrases if ")?" in p]
