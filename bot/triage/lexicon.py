@@ -252,6 +252,7 @@ class PhraseSet:
                         elif isinstance(e, Stem):
                             self._stems.add(e.prefix)
         self._stem_lengths = sorted({len(prefix) for prefix in self._by_stem})
+        self._grown: set[str] = set()
 
     def _add(self, key: str, elements: Sequence_) -> None:
         node = self._root
@@ -262,6 +263,10 @@ class PhraseSet:
 
     def _grow(self, token: str) -> None:
         """Adds to the tree the phrases that begin with this token, if not there yet."""
+        if token in self._grown:
+            return
+        if token in self._words:
+            self._grown.add(token)  # a phrase word: a set bounded by the vocabulary, checked before the lookups
         for key, elements in self._by_word.pop(token, ()):
             self._add(key, elements)
         for length in self._stem_lengths:
@@ -291,7 +296,7 @@ class PhraseSet:
             self._grow(token)
             if (
                 token not in root.words
-                and not root.numbers
+                and not (root.numbers and _NUMERIC.fullmatch(token))
                 and not any(token[:n] in root.stems for n in root.stem_lengths)
             ):
                 continue  # most words begin no phrase
