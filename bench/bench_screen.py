@@ -6,18 +6,26 @@ Typical messages are the project's phrase suite (tests/data/phrases.yaml, up to 
 long messages are the suite's texts run together to 4,096 and 65,536 characters, and a negated list repeated to the
 same lengths ("no chest pain, " again and again: the message issue #13 found blocking the old screen for 11 s).
 Prints the median and p99 per message (the median and the slowest for long ones). No I/O is timed: both screens are
-pure.
-Run: .venv/bin/python bench/bench_screen.py [--rounds 3] [--long-repeats 3]
+pure. The objects loaded at start-up are set aside from the garbage collector first, as `kneebot serve` does.
+
+`--baseline REF` also times the whole screen of another commit of this repository (its vocabulary and code, from
+`git archive`) against this tree's, on the same messages, each in a process of its own, in turn (`--runs` times):
+what a change of the vocabulary or the reader costs.
+Run: .venv/bin/python bench/bench_screen.py [--rounds 3] [--long-repeats 3] [--baseline main --runs 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
+import io
 import os
 import platform
 import statistics
 import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 import types
 from collections.abc import Callable, Sequence
@@ -80,14 +88,60 @@ def long_text(texts: Sequence[str], size: int) -> str:
     return " ".join(joined)[:size]
 
 
+def messages() -> tuple[list[str], list[str]]:
+    """The typical messages, and the texts long ones are made of (the suite's)."""
+    suite = yaml.safe_load((ROOT / "tests" / "data" / "phrases.yaml").read_text(encoding="utf-8"))["messages"]
+    return [c["text"] for c in suite if len(c["text"]) <= 160] + ANSWERS * 20, [c["text"] for c in suite]
+
+
+def time_tree(tree: Path, rounds: int, long_repeats: int) -> None:
+    """This process times the screen of one tree (its own code and vocabulary) on this tree's messages."""
+    typical, chatter = messages()
+    sys.path.insert(0, str(tree))
+    for name in [m for m in sys.modules if m == "bot" or m.startswith("bot.")]:
+        del sys.modules[name]
+    from bot.content.loader import load_content as load  # noqa: PLC0415
+
+    screen = load(tree).language.screen
+    gc.freeze()
+    timed(screen, typical, 1)
+    per = timed(screen, typical, rounds)
+    label = f"{tree.name:10}"
+    print(f"  {label} typical  median {statistics.median(per) * 1e3:7.3f} ms   p99 {pct(per, 0.99) * 1e3:7.3f} ms")
+    for kind, texts in (("suite", chatter), ("no chest pain", ["no chest pain,"])):
+        for size in (4096, 65536):
+            per = timed(screen, [long_text(texts, size)], long_repeats)
+            print(f"  {label} {size:5} {kind:13} median {statistics.median(per) * 1e3:7.1f} ms", flush=True)
+
+
+def against(ref: str, runs: int, rounds: int, long_repeats: int) -> None:
+    archive = subprocess.run(["git", "archive", ref], cwd=ROOT, check=True, capture_output=True).stdout
+    with tempfile.TemporaryDirectory() as folder:
+        baseline = Path(folder) / ref.replace("/", "_")
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(baseline, filter="data")
+        print(f"the screen of {ref} ({baseline.name}) and of this tree ({ROOT.name}), each in its own process, in turn")
+        for run in range(runs):
+            print(f"run {run + 1}")
+            for tree in (baseline, ROOT):
+                command = [sys.executable, __file__, "--time-tree", str(tree), "--rounds", str(rounds)]
+                subprocess.run([*command, "--long-repeats", str(long_repeats)], check=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--long-repeats", type=int, default=3)
+    parser.add_argument("--baseline", help="a git ref whose whole screen is timed against this tree's")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--time-tree", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    suite = yaml.safe_load((ROOT / "tests" / "data" / "phrases.yaml").read_text(encoding="utf-8"))["messages"]
-    typical = [c["text"] for c in suite if len(c["text"]) <= 160] + ANSWERS * 20
+    if args.time_tree:
+        time_tree(args.time_tree, args.rounds, args.long_repeats)
+        return
+    typical, chatter = messages()
     screens = {"before": screen_before(), "after": load_content().language.screen}
+    gc.freeze()
     print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"command: {' '.join(sys.argv)}")
     print(f"typical messages: {len(typical)} x {args.rounds} rounds (suite texts up to 160 characters, short answers)")
@@ -98,7 +152,6 @@ def main() -> None:
         per = timed(screen, typical, args.rounds)
         print(f"  {name:6} first pass, p99 {pct(first, 0.99) * 1e3:7.3f} ms   max {max(first) * 1e3:7.3f} ms")
         print(f"  {name:6} median {statistics.median(per) * 1e3:7.3f} ms   p99 {pct(per, 0.99) * 1e3:7.3f} ms")
-    chatter = [c["text"] for c in suite]
     for kind, texts in (("the suite run together", chatter), ('"no chest pain, " repeated', ["no chest pain,"])):
         for size in (4096, 65536):
             text = long_text(texts, size)
@@ -106,6 +159,8 @@ def main() -> None:
             for name, screen in screens.items():
                 per = timed(screen, [text], args.long_repeats)
                 print(f"  {name:6} median {statistics.median(per) * 1e3:9.1f} ms   max {max(per) * 1e3:9.1f} ms")
+    if args.baseline:
+        against(args.baseline, args.runs, args.rounds, args.long_repeats)
 
 
 if __name__ == "__main__":

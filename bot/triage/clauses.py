@@ -89,13 +89,17 @@ class Reading:
         for start, end in spans.get("denials", ()):
             self.denial_end[start] = max(self.denial_end[start], end)
 
-        # Places: sentence, clause and segment ids per token (a break token belongs to what it ends).
-        self.sentence, self.clause, self.segment = [0] * n, [0] * n, [0] * n
-        sentence = clause = segment = 0
+        # Places: sentence, clause, segment and part ids per token (a break token belongs to what it ends). A part is
+        # a clause cut at commas and at the pair breaks ("and", "when"): where the halves of an "A & B" phrase meet.
+        pair_breaks = marks("pair_breaks")
+        self.sentence, self.clause, self.segment, self.part = [0] * n, [0] * n, [0] * n, [0] * n
+        sentence = clause = segment = part = 0
         self.question: list[bool] = [False]
         self.segment_start: list[int] = [0]
         for i, token in enumerate(tokens):
-            self.sentence[i], self.clause[i], self.segment[i] = sentence, clause, segment
+            if pair_breaks[i]:
+                part += 1
+            self.sentence[i], self.clause[i], self.segment[i], self.part[i] = sentence, clause, segment, part
             if token == "?":
                 self.question[sentence] = True
             if token in SENTENCE_ENDS:
@@ -103,6 +107,8 @@ class Reading:
                 self.question.append(False)
             if breaks[i] == STRONG:
                 clause += 1
+            if breaks[i] == STRONG or token == ",":
+                part += 1
             if breaks[i]:
                 segment += 1
                 self.segment_start.append(i + 1)

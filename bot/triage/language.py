@@ -116,13 +116,14 @@ def build_language(
     # screen's phrases spell it, never towards a finding's word.
     screen_words = frozenset().union(*(p.words for p in (*screened, *answers.phrase_sets)))
     short = flags.short_words if flags else ()
+    sounds = flags.sounds if flags else ()
 
     def reader(served: tuple[PhraseSet, ...], vocabulary: frozenset[str]) -> Lexicon:
         # Spelling is corrected towards every whole word either reader knows, but only the stems of the phrases a
         # reader serves leave a word as typed: an answer's stem ("colaps*") must not keep the screen from reading
         # "colapsed" as the word its phrases spell out.
         stems = frozenset().union(*(p.stems for p in served))
-        return Lexicon(vocabulary, shorthand, stems=stems, keep=keep, spelling=spelling, short=short)
+        return Lexicon(vocabulary, shorthand, stems=stems, keep=keep, spelling=spelling, short=short, sounds=sounds)
 
     screener = Screener(flags, reader(screened, screen_words)) if flags else None
     return Language(reader(answered, words), answers, screener, said, _own_words(vocabularies, messages or {}))

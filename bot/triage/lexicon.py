@@ -14,8 +14,12 @@ here once at start-up and matched in time linear in the message's length:
 A message is read into tokens first (`Lexicon.read`): cleaned (text.clean), SMS shorthand and contractions expanded
 from each locale's table ("cant" -> "cannot", "xq" -> "porque"), and each unknown word of five letters or more
 corrected to the nearest word some phrase uses, by Damerau-Levenshtein distance (rapidfuzz), when the correction is
-unambiguous: one edit up to seven letters, two from eight, and the first letter kept. Words a locale lists as
-`keep` (real words close to a vocabulary word: "chess", "breed") are never corrected.
+unambiguous: one edit up to seven letters, two from eight, and the first letter kept. A word written as it sounds is
+read as the vocabulary word that sounds the same (`Sounds`, each locale's spelling rules: "cofing" is "coughing",
+"tocer" is "toser"), and a short word (three or four letters) only towards a short list of sign words: by sound
+("tite" -> "tight", "pexo" -> "pecho"), by one edit at four letters ("pian" -> "pain") or one dropped letter at three
+("kil" -> "kill"). Words a locale lists as `keep` (real words close to a vocabulary word: "chess", "breed") are never
+corrected.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from rapidfuzz.distance import DamerauLevenshtein
 from bot.triage.text import PUNCTUATION, clean, split_words
 
 MIN_FUZZY = 5  # shorter words are matched exactly: "pale" must never become "male"
+MIN_SHORT = 3  # three- and four-letter words are corrected only towards the short sign words
 LONG_WORD = 8  # from this length two edits are allowed
 MAX_EXPANSIONS = 4096  # alternatives multiply: a phrase that expands further is a mistake in the data
 DEFAULT_GAP = 3
@@ -247,6 +252,7 @@ class PhraseSet:
                         elif isinstance(e, Stem):
                             self._stems.add(e.prefix)
         self._stem_lengths = sorted({len(prefix) for prefix in self._by_stem})
+        self._grown: set[str] = set()
 
     def _add(self, key: str, elements: Sequence_) -> None:
         node = self._root
@@ -257,6 +263,10 @@ class PhraseSet:
 
     def _grow(self, token: str) -> None:
         """Adds to the tree the phrases that begin with this token, if not there yet."""
+        if token in self._grown:
+            return
+        if token in self._words:
+            self._grown.add(token)  # a phrase word: a set bounded by the vocabulary, checked before the lookups
         for key, elements in self._by_word.pop(token, ()):
             self._add(key, elements)
         for length in self._stem_lengths:
@@ -286,7 +296,7 @@ class PhraseSet:
             self._grow(token)
             if (
                 token not in root.words
-                and not root.numbers
+                and not (root.numbers and _NUMERIC.fullmatch(token))
                 and not any(token[:n] in root.stems for n in root.stem_lengths)
             ):
                 continue  # most words begin no phrase
@@ -347,6 +357,24 @@ def _walk(
 # --- reading a message ------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Sounds:
+    """How one language's spelling sounds: rewrites applied in order to a word with its doubled letters single, "^"
+    and "$" marking its start and end (("ough", "of"): "enough" and "enuf" both sound "enof"). Two words with the same
+    key sound alike; the key is only ever compared with another key."""
+
+    rewrites: tuple[tuple[str, str], ...] = ()
+
+    def key(self, word: str) -> str:
+        sound = "^" + _DOUBLED.sub(r"\1", word) + "$"
+        for written, said in self.rewrites:
+            sound = sound.replace(written, said)
+        return _DOUBLED.sub(r"\1", sound.strip("^$"))
+
+
+_DOUBLED = re.compile(r"(.)\1+")
+
+
 class Lexicon:
     """How messages are read into tokens: shorthand expanded, spelling corrected towards `vocabulary`.
 
@@ -365,11 +393,13 @@ class Lexicon:
         keep: Iterable[str] = (),
         spelling: bool = True,
         short: Iterable[str] = (),
+        sounds: Iterable[Sounds] = (),
     ) -> None:
         self.spelling = spelling
-        # Words a typo of four letters may be corrected to ("pian" -> "pain", "blod" -> "blood"): shorter typos are
-        # too often other words, so only towards these, by one edit, and only when just one of them is that near.
+        # Words a typo of three or four letters may be corrected to ("pian" -> "pain", "kil" -> "kill"): shorter
+        # typos are too often other words, so only towards these, and only when just one of them is that near.
         self.short = tuple(sorted(set(short)))
+        self.sounds = tuple(s for s in sounds if s.rewrites)
         self.shorthand = dict(shorthand)
         expanded = {w for value in self.shorthand.values() for w in split_words(value)}
         self.vocabulary = frozenset(vocabulary) | expanded
@@ -385,6 +415,12 @@ class Lexicon:
             if len(stem) >= MIN_FUZZY:
                 self._stems_by_initial.setdefault(stem[0], []).append(stem)
         self._corrected: dict[str, str] = {}  # typos of vocabulary words only: never a word nobody listed
+        # Sound keys: of every vocabulary word, built the first time a word needs them; of the short words, now.
+        self._sounding: dict[str, set[str]] | None = None
+        self._short_sounding: dict[str, set[str]] = {}
+        for spelling_rules in self.sounds:
+            for w in self.short:
+                self._short_sounding.setdefault(spelling_rules.key(w), set()).add(w)
 
     def read(self, text: str) -> tuple[str, ...]:
         """The message as tokens: words (corrected) and the punctuation tokens . , ; : ! ? and newline."""
@@ -418,11 +454,14 @@ class Lexicon:
         known = self._corrected.get(word)
         if known is not None:
             return tuple(known.split(" "))
-        # As near as each other, a whole word and a stem's word: the one sharing the longer start with what was
-        # typed ("passd" is "passed", not the stem "pasad*").
-        candidates = [c for c in (self._nearest(word), self._stemmed(word)) if c is not None]
-        nearest = min(candidates, key=lambda c: (c[0], -_common_prefix(c[1], word), c[1]), default=None)
-        found = nearest[1] if nearest else self._split(word)
+        # A word that sounds like a vocabulary word is that word ("cofing"); else the nearest by edits. As near as
+        # each other, a whole word and a stem's word: the one sharing the longer start with what was typed ("passd"
+        # is "passed", not the stem "pasad*").
+        found = self._sounded(word, self._vocabulary_sounding())
+        if found is None:
+            candidates = [c for c in (self._nearest(word), self._stemmed(word)) if c is not None]
+            nearest = min(candidates, key=lambda c: (c[0], -_common_prefix(c[1], word), c[1]), default=None)
+            found = nearest[1] if nearest else self._split(word)
         if found is None:
             return (word,)
         if len(self._corrected) < 65536:
@@ -430,10 +469,41 @@ class Lexicon:
         return tuple(found.split(" "))
 
     def _short(self, word: str) -> tuple[str, ...]:
-        if len(word) != MIN_FUZZY - 1 or not word.isalpha():
+        """A three- or four-letter typo of one short word: by sound ("tite" -> "tight"), else by one edit keeping
+        the first letter (four letters: "pian" -> "pain"; three: only a dropped letter, "kil" -> "kill")."""
+        if len(word) < MIN_SHORT or not word.isalpha():
             return (word,)
-        near = [w for w in self.short if w[0] == word[0] and DamerauLevenshtein.distance(word, w, score_cutoff=1) <= 1]
-        return (near[0],) if len(near) == 1 else (word,)
+        found = self._sounded(word, self._short_sounding)
+        if found is None:
+            near = [
+                w
+                for w in self.short
+                if w[0] == word[0]
+                and (len(word) == MIN_FUZZY - 1 or len(w) == len(word) + 1)
+                and DamerauLevenshtein.distance(word, w, score_cutoff=1) <= 1
+            ]
+            found = near[0] if len(near) == 1 else None
+        return (word,) if found is None else (found,)
+
+    def _vocabulary_sounding(self) -> dict[str, set[str]]:
+        if self._sounding is None:
+            self._sounding = {}
+            for sounds in self.sounds:
+                for w in self.vocabulary:
+                    if len(w) >= MIN_FUZZY - 1 and w.isalpha():
+                        self._sounding.setdefault(sounds.key(w), set()).add(w)
+        return self._sounding
+
+    def _sounded(self, word: str, sounding: Mapping[str, set[str]]) -> str | None:
+        """The one word of `sounding` that sounds like `word` in some locale: of several, the nearest by edits, then
+        the one sharing the longest start; none if that leaves two."""
+        alike = {w for sounds in self.sounds for w in sounding.get(sounds.key(word), ())}
+        if not alike:
+            return None
+        ranked = sorted((DamerauLevenshtein.distance(word, w), -_common_prefix(w, word), w) for w in alike)
+        if len(ranked) > 1 and ranked[0][:2] == ranked[1][:2]:
+            return None
+        return ranked[0][2]
 
     def _nearest(self, word: str) -> tuple[int, str] | None:
         """The nearest vocabulary word and its distance."""

@@ -16,6 +16,9 @@ class Trigger(_Frozen):
     """One way a flag is said.
 
     `say`: clear statements, which interrupt at once. `ask`: weak or partial readings, worth one yes/no question first.
+    A phrase "A & B" is two phrases said in the same part of a sentence (what a negation reaches), in either order and
+    at any distance ("{chest} & {chest_hurt}": "my chest has honestly been feeling really tight", "a tight feeling all
+    across the middle of my chest").
     `unless`: a benign reading in the same part of the sentence drops the phrase ("blood when I brush my teeth");
     `unless_sentence`: anywhere in the same sentence. `needs`: signs (see `RedFlagWords.signs`) that must also be said
     for it to count, anywhere in the message; `otherwise` is what a sign that was not mentioned at all leaves: nothing,
@@ -33,6 +36,9 @@ class Trigger(_Frozen):
     def _says_something(self) -> Trigger:
         if not (self.say or self.ask):
             raise ValueError("a trigger needs phrases in `say` or `ask`")
+        for phrase in (*self.say, *self.ask):
+            if phrase.count(" & ") > 1 or phrase.strip().startswith("&") or phrase.strip().endswith("&"):
+                raise ValueError(f"{phrase!r}: a phrase joins two halves with one ' & '")
         return self
 
 
@@ -61,6 +67,7 @@ ContextName = Literal[
     "double_negatives",
     "negation_ends",
     "clause_breaks",
+    "pair_breaks",
     "subjects",
     "lists",
     "transparent",
@@ -92,6 +99,7 @@ class Context(_Frozen):
     double_negatives: tuple[str, ...] = ()  # those negatives
     negation_ends: tuple[str, ...] = ()  # a negation stops here: "and", "so", "when"
     clause_breaks: tuple[str, ...] = ()  # a new clause begins: "but", "although"
+    pair_breaks: tuple[str, ...] = ()  # the two halves of an "A & B" phrase are never read across these: "and", "when"
     subjects: tuple[str, ...] = ()  # after a comma, a new clause begins with these: ", I can't breathe"
     lists: tuple[str, ...] = ()  # a negation carries along a list joined by these: "no X, Y or Z"
     transparent: tuple[str, ...] = ()  # a negation reaches past these for free: "no me quiero morir", "not really"
@@ -122,8 +130,9 @@ class SafetyAnswers(_Frozen):
 
 class RedFlagWords(_Frozen):
     """One language's red-flag vocabulary: word classes, each flag's triggers, the signs they need, the context words,
-    the answers to a safety question, real words never to be corrected into a phrase's word, and the short words a
-    four-letter typo is corrected to."""
+    the answers to a safety question, real words never to be corrected into a phrase's word, the short words a
+    three- or four-letter typo is corrected to, and how the language's spelling sounds (`sounds`: rewrites applied in
+    order, "^" and "$" for a word's start and end; a typo that sounds like a vocabulary word is read as it)."""
 
     classes: dict[str, tuple[str, ...]] = {}
     flags: dict[str, tuple[Trigger, ...]] = {}
@@ -132,3 +141,4 @@ class RedFlagWords(_Frozen):
     answers: SafetyAnswers = SafetyAnswers()
     keep: tuple[str, ...] = ()
     short_words: tuple[str, ...] = ()
+    sounds: dict[str, str] = {}

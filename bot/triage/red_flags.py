@@ -9,14 +9,14 @@ only asked about, supposed, or said weakly gets `interrupt: "confirm"`: one yes/
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bot.triage.clauses import Reading, Status
-from bot.triage.lexicon import Hit, Lexicon, PhraseSet
+from bot.triage.lexicon import Hit, Lexicon, PhraseSet, Sounds
 from bot.triage.red_flag_words import RedFlagWords, Trigger
 from bot.triage.text import PUNCTUATION, SHORT_TEXT
 
@@ -25,6 +25,8 @@ Outcome = Literal["emergency", "urgent", "crisis", "confirm"]
 Answer = Literal["yes", "no", "not_sure"]
 
 PRIORITY: dict[str, int] = {"urgent": 1, "emergency": 2, "crisis": 3}
+# "A & B": both halves in the same part of a sentence, in either order (red_flag_words.Trigger).
+TOGETHER, FIRST, SECOND = " & ", "_first", "_second"
 SHORT_RESULTS = 4096  # short texts remembered
 # The answer to a safety question by the number of its choice (SMS), in the order of bot.triage.safety.ANSWERS.
 NUMBERED: Mapping[str, Answer] = {"1": "yes", "2": "no", "3": "not_sure"}
@@ -108,8 +110,12 @@ class RedFlagVocabulary:
                 for n, trigger in enumerate(triggers):
                     name = f"{locale}:{flag_id}:{n}"
                     self.triggers[name] = _Trigger(flag_id, trigger)
-                    phrases[f"say|{name}"] = trigger.say
-                    phrases[f"ask|{name}"] = trigger.ask
+                    for kind, listed in (("say", trigger.say), ("ask", trigger.ask)):
+                        phrases[f"{kind}|{name}"] = tuple(p for p in listed if TOGETHER not in p)
+                        for i, pair in enumerate(p for p in listed if TOGETHER in p):
+                            first, second = (part.strip() for part in pair.split(TOGETHER))
+                            phrases[f"{kind}{FIRST}|{name}|{i}"] = (first,)
+                            phrases[f"{kind}{SECOND}|{name}|{i}"] = (second,)
                     phrases[f"unless|{name}"] = trigger.unless
                     phrases[f"unless_sentence|{name}"] = trigger.unless_sentence
             for sign, said in vocabulary.signs.items():
@@ -132,6 +138,32 @@ class RedFlagVocabulary:
     @property
     def short_words(self) -> frozenset[str]:
         return frozenset(w for vocabulary in self.words.values() for w in vocabulary.short_words)
+
+    @property
+    def sounds(self) -> tuple[Sounds, ...]:
+        """Each language's spelling rules: a word is heard in every language, as the message is read."""
+        return tuple(Sounds(tuple(v.sounds.items())) for _, v in sorted(self.words.items()) if v.sounds)
+
+
+def _together(reading: Reading, firsts: list[Hit], seconds: Sequence[Hit]) -> list[Hit]:
+    """The two halves of an "A & B" phrase in the same part of a sentence (a segment: what a negation reaches), in
+    either order and at any distance: each first half with the nearest second half there, as one hit whose gaps are
+    the words between (a "not" there denies it, as in any phrase)."""
+    by_segment: dict[int, list[Hit]] = {}
+    for hit in seconds:
+        by_segment.setdefault(reading.segment[hit.start], []).append(hit)
+    paired = []
+    for first in firsts:
+        near = [
+            h for h in by_segment.get(reading.segment[first.start], ()) if h.end <= first.start or h.start >= first.end
+        ]
+        if not near:
+            continue
+        second = min(near, key=lambda h: min(abs(h.start - first.end), abs(first.start - h.end)))
+        a, b = (first, second) if first.start < second.start else (second, first)
+        gaps = (*a.gaps, *range(a.end, b.start), *b.gaps)
+        paired.append(Hit(first.key, a.start, b.end, gaps))
+    return paired
 
 
 class Screener:
@@ -159,9 +191,17 @@ class Screener:
             for hit in phrases.find(tokens):
                 kind, _, name = hit.key.partition("|")
                 found.setdefault(kind, {}).setdefault(name, []).append(hit)
-        if not (found.get("say") or found.get("ask")):
+        if not any(found.get(kind) for kind in ("say", "ask", f"say{FIRST}", f"ask{FIRST}")):
             return NOTHING
         reading = Reading(tokens, found.get("context", {}))
+        for kind in ("say", "ask"):
+            for key, firsts in found.get(f"{kind}{FIRST}", {}).items():
+                name = key.rpartition("|")[0]
+                paired = _together(reading, firsts, found.get(f"{kind}{SECOND}", {}).get(key, ()))
+                if paired:
+                    found.setdefault(kind, {}).setdefault(name, []).extend(paired)
+        if not (found.get("say") or found.get("ask")):
+            return NOTHING
         signs = self._signs(reading, found)
         flags: dict[str, Status] = {}
         for kind in ("say", "ask"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.triage.lexicon import Hit, Lexicon, PhraseError, PhraseSet
+from bot.triage.lexicon import Hit, Lexicon, PhraseError, PhraseSet, Sounds
 from bot.triage.text import clean, split_words
 
 PHRASES = PhraseSet(
@@ -149,3 +149,37 @@ def test_a_four_letter_typo_is_corrected_only_towards_the_short_words() -> None:
     assert reader.read("paid") == ("paid",)  # a real word
     assert reader.read("bred") == ("bred",)  # not one of the short words' typos: two edits from "blood"
     assert READER.read("pian") == ("pian",)  # a reader without short words corrects no four-letter word
+
+
+ENGLISH = Sounds(
+    (("ough", "of"), ("igh", "i"), ("ee", "i"), ("ea", "i"), ("oo", "o"), ("u", "o"), ("c", "k"), ("e$", ""))
+)
+SPANISH = Sounds((("ch", "C"), ("x", "C"), ("ce", "se"), ("ci", "si"), ("c", "k"), ("z", "s"), ("v", "b"), ("h", "")))
+
+
+def test_a_sound_key_follows_the_rewrites_in_order() -> None:
+    assert ENGLISH.key("enough") == ENGLISH.key("enuf") == "enof"
+    assert ENGLISH.key("tight") == ENGLISH.key("tite") == "tit"
+    assert ENGLISH.key("blood") == ENGLISH.key("blud") != ENGLISH.key("bleed")
+    assert SPANISH.key("pecho") == SPANISH.key("pexo")
+    assert SPANISH.key("toser") == SPANISH.key("tocer")
+
+
+def test_a_word_written_as_it_sounds_is_read_as_the_word() -> None:
+    words = {"coughing", "toser", "tocar", "vivir", "enough", "tight", "kill", "blood", "bleed", "pecho", "chest"}
+    short = {"enough", "tight", "kill", "blood", "bleed", "pecho", "chest"}
+    reader = Lexicon(words, {}, short=short, keep={"dye", "till"}, sounds=(ENGLISH, SPANISH))
+    assert reader.read("cofing blud") == ("coughing", "blood")  # three edits from "coughing", but it sounds the same
+    assert reader.read("tocer") == ("toser",)  # by sound, although "tocar" is as few edits away
+    assert reader.read("bivir") == ("vivir",)
+    assert reader.read("enuf tite pexo") == ("enough", "tight", "pecho")
+    assert reader.read("kil") == ("kill",)  # three letters: one dropped letter of a short word
+    assert reader.read("til dye") == ("til", "dye")  # "til" is two short words' typo; "dye" a kept real word
+    plain = Lexicon(words, {}, short=short, keep={"dye"})
+    assert plain.read("cofing tite") == ("cofing", "tite")  # without a language's sounds, no such reading
+
+
+def test_two_words_that_sound_alike_and_are_as_near_leave_the_typo_alone() -> None:
+    reader = Lexicon({"pain", "paen"}, {}, short={"pain", "paen"}, sounds=(Sounds((("ai", "a"), ("ae", "a"))),))
+    assert reader.read("pan") == ("pan",)
+    assert Lexicon({"pain"}, {}, short={"pain"}, sounds=(Sounds((("ai", "a"),)),)).read("pan") == ("pain",)

@@ -257,3 +257,50 @@ def test_every_red_flag_has_phrases_a_reason_and_a_question_in_each_locale(conte
         assert question.rstrip().endswith("?"), f"{locale}: confirm.{flag.id}"
         if locale == "en":
             assert reason.isascii() and question.isascii(), flag.id
+
+
+def test_two_halves_count_together_in_either_order_within_one_part_of_a_sentence(content: Content) -> None:
+    """An "A & B" phrase: a danger word and a symptom word anywhere in the same part of a sentence, with negation,
+    history and questions read as for any phrase."""
+    assert got(content.language, "a tight horrible feeling right across the middle of my chest") == "emergency"
+    assert got(content.language, "my chest has honestly been feeling really really tight") == "emergency"
+    assert got(content.language, "no tight feeling in my chest at all") == "none"
+    assert got(content.language, "my chest is fine, the pain is all in my knee") == "none"
+    assert got(content.language, "a tight chest years ago") == "none"
+
+
+def test_a_phrase_joins_two_halves_at_most() -> None:
+    from pydantic import ValidationError
+
+    from bot.triage.red_flag_words import Trigger
+
+    with pytest.raises(ValidationError, match="one ' & '"):
+        Trigger(say=("a & b & c",))
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """Refuses a key written twice in one mapping: PyYAML keeps the last silently, so a second `unless:` under a
+    trigger would drop the phrases of the first."""
+
+
+def _mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    keys = [loader.construct_object(key, deep=deep) for key, _ in node.value]
+    if twice := sorted({k for k in keys if keys.count(k) > 1}, key=str):
+        raise yaml.constructor.ConstructorError(None, None, f"keys written twice: {twice}", node.start_mark)
+    return yaml.SafeLoader.construct_mapping(loader, node, deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "locales").glob("*/vocabulary/*.yaml")), ids=str)
+def test_no_vocabulary_file_writes_a_key_twice(path: Path) -> None:
+    yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+@pytest.mark.parametrize("locale", ["en", "es"])
+def test_an_optional_part_is_written_in_brackets(content: Content, locale: str) -> None:
+    """ "(a|b)?" is not optional in the phrase language: the "?" is a question mark the message must hold."""
+    words = content.vocabularies[locale].red_flags
+    phrases = [p for triggers in words.flags.values() for t in triggers for p in (*t.say, *t.ask, *t.unless)]
+    assert not [p for p in phrases if ")?" in p]
