@@ -57,7 +57,6 @@ from twilio.request_validator import RequestValidator  # type: ignore[import-unt
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.common import TICKS, ReadyServer, process_cpu_s, ready_port, version  # noqa: E402
 from bot.app.logs import configure_logging  # noqa: E402
 from bot.app.server import SMS_PATH, TELEGRAM_PATH, create_app  # noqa: E402
 from bot.app.settings import Settings  # noqa: E402
@@ -67,6 +66,7 @@ from bot.content.loader import load_content  # noqa: E402
 from bot.storage import keys  # noqa: E402
 from tests.integration.fakes.telegram_api import TOKEN, FakeTelegramAPI, callback_update, message_update  # noqa: E402
 from tests.integration.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN  # noqa: E402
+from tests.processes import TICKS, ReadyServer, process_cpu_s, ready_port, version  # noqa: E402
 from tests.redis_server import RedisServer, command, stop_process  # noqa: E402
 
 T = TypeVar("T")

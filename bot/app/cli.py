@@ -244,7 +244,6 @@ def serve(host: str, port: int | None) -> None:
 @main.command("set-webhook")
 def set_webhook() -> None:
     """Register the Telegram webhook (PUBLIC_BASE_URL + /telegram/webhook) with its secret, and the command menus."""
-    from bot.app.server import TELEGRAM_PATH
     from bot.channels.telegram import TelegramChannel, TelegramSendError
 
     settings = _settings("server")
@@ -260,7 +259,7 @@ def set_webhook() -> None:
         await channel.start()
         try:
             await channel.set_webhook(
-                settings.public_base_url.rstrip("/") + TELEGRAM_PATH,
+                settings.public_base_url.rstrip("/") + TelegramChannel.path,
                 settings.telegram_webhook_secret.get_secret_value(),
             )
             await channel.set_commands()
@@ -271,7 +270,7 @@ def set_webhook() -> None:
         asyncio.run(run())
     except TelegramSendError as e:
         fail(f"Telegram refused or could not be reached: {e}")
-    emit({"ok": True, "webhook": settings.public_base_url.rstrip("/") + TELEGRAM_PATH})
+    emit({"ok": True, "webhook": settings.public_base_url.rstrip("/") + TelegramChannel.path})
 
 
 @main.command("telegram-poll")
@@ -281,7 +280,7 @@ def telegram_poll(force: bool) -> None:
     from bot.app.logs import configure_logging
     from bot.app.server import create_app
     from bot.app.startup import check_store, start_line
-    from bot.channels.telegram import TelegramSendError
+    from bot.channels.telegram import TelegramChannel, TelegramSendError, parse_update
 
     settings = _settings("polling")
     configure_logging(settings.log_level)
@@ -291,8 +290,8 @@ def telegram_poll(force: bool) -> None:
     if store.up is False:
         fail(f"cannot reach Redis at {settings.store_label}: {store.problem}")
     state = create_app(settings, content=content).state.kneebot
-    channel = state.telegram
-    assert channel is not None  # created whenever a token is set
+    channel = state.channels[TelegramChannel.name]  # created whenever a token is set
+    assert isinstance(channel, TelegramChannel)
 
     async def run() -> None:
         import signal
@@ -312,7 +311,9 @@ def telegram_poll(force: bool) -> None:
             _log_start(start_line("telegram-poll", settings, store))
 
             async def handle(update: Any) -> None:
-                await state.telegram_update(channel, update)
+                inbound = parse_update(update)
+                if inbound is not None:
+                    await state.receive(channel, inbound)
 
             await channel.poll(handle, stop=stop)
         finally:

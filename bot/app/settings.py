@@ -269,10 +269,6 @@ class Settings(BaseSettings):
     def sms_enabled(self) -> bool:
         return self.twilio_account_sid is not None or self.twilio_auth_token is not None
 
-    @property
-    def channels(self) -> tuple[str, ...]:
-        return tuple(name for name, on in (("telegram", self.telegram_enabled), ("sms", self.sms_enabled)) if on)
-
     def check_id_secret(self) -> None:
         """With real people's ids to key, the development secret (or a short one) would let anyone who reads a
         participant id in a log or a key name find the phone number behind it in seconds."""

@@ -22,13 +22,11 @@ from pydantic import SecretStr
 from redis_server import RedisServer
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped, unused-ignore]
 
-from bot.app.server import SMS_PATH, TELEGRAM_PATH, create_app
-from bot.app.settings import Settings
-from tests.conftest import ID_SECRET
+from bot.app.server import create_app
+from tests.integration.conftest import SMS_PATH, TELEGRAM_PATH, settings_for, twilio_sid, wait_for
 from tests.integration.fakes.serve import ServedApp
-from tests.integration.fakes.telegram_api import TOKEN, FakeTelegramAPI, message_update
-from tests.integration.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioApi
-from tests.integration.test_server import twilio_sid, wait_for
+from tests.integration.fakes.telegram_api import FakeTelegramAPI, message_update
+from tests.integration.fakes.twilio_api import AUTH_TOKEN, FakeTwilioApi
 
 pytestmark = pytest.mark.real_redis
 
@@ -69,20 +67,13 @@ def faulty(redis_server: RedisServer, **overrides: Any) -> Iterator[Faulty]:
     redis_server.flushall()
     telegram, twilio = FakeTelegramAPI(), FakeTwilioApi()
     with ServedApp(telegram.app) as tg_served, ServedApp(twilio.app) as tw_served:
-        settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
+        settings = settings_for(
             redis_url=redis_server.url,
-            public_base_url=PUBLIC,
-            telegram_bot_token=SecretStr(TOKEN),
-            telegram_webhook_secret=SecretStr(SECRET),
-            telegram_api_base_url=tg_served.url + "/bot",
-            twilio_account_sid=ACCOUNT_SID,
-            twilio_auth_token=SecretStr(AUTH_TOKEN),
-            twilio_from_number="+15005550006",
-            twilio_api_base_url=tw_served.url,
+            telegram_api=tg_served.url,
+            twilio_api=tw_served.url,
             staff_telegram_chat_id=STAFF_CHAT,
             oncall_sms_numbers=ONCALL,
-            id_hash_secret=SecretStr(ID_SECRET),
+            telegram_webhook_secret=SecretStr(SECRET),
             **({"telegram_delivery_budget_s": 0.3} | overrides),
         )
         settings.check_for_server()

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import redis.asyncio
 
-from bench.common import most_in_any_window
 from bot.storage import keys
 from bot.storage.ratelimit import Grant, Limit, RedisRateLimiter
+from tests.processes import most_in_any_window
 
 pytestmark = pytest.mark.real_redis
 

@@ -20,9 +20,8 @@ from typing import Any
 import httpx
 import pytest
 import redis as sync_redis
-from pydantic import SecretStr
 
-from bot.app.server import TELEGRAM_PATH, WORKERS_CHECK_S, create_app
+from bot.app.server import WORKERS_CHECK_S, create_app
 from bot.app.settings import Settings
 from bot.app.wiring import Services, make_channels, redis_client
 from bot.app.worker import Worker
@@ -31,6 +30,7 @@ from bot.content.loader import load_content
 from bot.storage import keys
 from bot.storage.sendqueue import GROUP
 from tests.conftest import ID_SECRET
+from tests.integration.conftest import SECRET, TELEGRAM_PATH, settings_for, wait_for
 from tests.integration.fakes.serve import ServedApp
 from tests.integration.fakes.telegram_api import (
     TOKEN,
@@ -39,7 +39,6 @@ from tests.integration.fakes.telegram_api import (
     make_webhook_call,
     message_update,
 )
-from tests.integration.test_server import SECRET, wait_for
 
 CHAT, OTHER_CHAT = 880001, 880002
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,16 +59,15 @@ class WorkerThread:
         self._stop = asyncio.Event()
         content = load_content()
         client = redis_client(self.settings.redis_url or "", timeout_s=5.0)
-        telegram, sms = make_channels(self.settings, content, per_process_limiter=False)
-        assert telegram is not None
-        await telegram.start()
-        services = Services.build(self.settings, content, client, SystemClock())
-        worker = Worker(services, telegram=telegram, sms=sms)
+        channels = make_channels(self.settings, content, per_process_limiter=False)
+        await channels.start()
+        services = Services.build(self.settings, content, client, SystemClock(), channels)
+        worker = Worker(services)
         self.ready.set()
         try:
             await worker.run(self._stop)
         finally:
-            await telegram.stop()
+            await channels.stop()
             await services.aclose()
 
     def __enter__(self) -> WorkerThread:
@@ -108,14 +106,7 @@ class Queued:
 def queued(redis_url: str) -> Iterator[Queued]:
     telegram = FakeTelegramAPI()
     with ServedApp(telegram.app) as tg_served:
-        settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            redis_url=redis_url,
-            telegram_bot_token=SecretStr(TOKEN),
-            telegram_webhook_secret=SecretStr(SECRET),
-            telegram_api_base_url=tg_served.url + "/bot",
-            id_hash_secret=SecretStr(ID_SECRET),
-        )
+        settings = settings_for(redis_url=redis_url, telegram_api=tg_served.url)
         client = sync_redis.Redis.from_url(redis_url)
         with ServedApp(create_app(settings)) as served:
             yield Queued(served.url, telegram, tg_served.url, settings, client)
