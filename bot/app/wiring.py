@@ -21,6 +21,7 @@ from bot.channels.base import Channel, Channels
 from bot.channels.sms import SmsChannel
 from bot.channels.telegram import TelegramChannel
 from bot.channels.twilio import TwilioAccount
+from bot.channels.whatsapp import WhatsAppChannel
 from bot.clock import Clock
 from bot.content.loader import Content
 from bot.shell.conversation import ConversationService
@@ -80,7 +81,7 @@ def make_channels(settings: Settings, content: Content, *, per_process_limiter: 
             )
         )
     account = twilio_account(settings)
-    if account is not None and settings.twilio_from_number is not None:
+    if account is not None and settings.sms_enabled and settings.twilio_from_number is not None:
         channels.append(
             SmsChannel(
                 account,
@@ -90,18 +91,33 @@ def make_channels(settings: Settings, content: Content, *, per_process_limiter: 
                 rate_per_s=settings.sms_rate_per_s,
             )
         )
+    if account is not None and settings.whatsapp_from_number is not None:
+        channels.append(
+            WhatsAppChannel(
+                account,
+                settings.whatsapp_from_number,
+                content.catalog,
+                templates=settings.templates,
+                default_country=settings.default_country,
+                rate_per_s=settings.whatsapp_rate_per_s,
+            )
+        )
     return Channels(channels)
 
 
 def channel_names(settings: Settings) -> list[str]:
     """The channels the settings configure, by name (for the start line), without building them."""
-    configured = ((TelegramChannel, settings.telegram_enabled), (SmsChannel, settings.sms_enabled))
-    return [channel.name for channel, on in configured if on]
+    configured = (
+        (TelegramChannel.name, settings.telegram_enabled),
+        (SmsChannel.name, settings.sms_enabled),
+        (WhatsAppChannel.name, settings.whatsapp_enabled),
+    )
+    return [name for name, on in configured if on]
 
 
 def twilio_account(settings: Settings) -> TwilioAccount | None:
-    """The Twilio account SMS sends through, when configured."""
-    if not settings.sms_enabled or settings.twilio_auth_token is None:
+    """The Twilio account SMS and WhatsApp send through, when configured."""
+    if not (settings.sms_enabled or settings.whatsapp_enabled) or settings.twilio_auth_token is None:
         return None
     return TwilioAccount(
         settings.twilio_account_sid or "",
