@@ -69,7 +69,7 @@ class App:
     clock: Clock = field(default_factory=SystemClock)
     rescuer: QueueSender | None = None  # with Redis, for channels sent after the webhook: reads the send queue
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
-    _alive: bool = False  # a worker drains the send queue (kept by the rescue loop)
+    workers_seen: bool = False  # a worker drains the send queue, as the rescue loop last found
 
     def __post_init__(self) -> None:
         self._id_secret = self.settings.id_hash_secret.get_secret_value().encode()
@@ -220,7 +220,7 @@ class App:
     async def workers_alive(self) -> bool:
         """Whether a worker is running to drain the send queue, as the rescue loop last found (every second, in the
         background: a webhook never waits on Redis for it). Without one, the web process sends the replies itself."""
-        return self._alive
+        return self.workers_seen
 
     async def rescue_loop(self, stop: asyncio.Event) -> None:
         """Until `stop`: find whether a worker runs, keep this process's own queued jobs retried and, while no
@@ -231,14 +231,14 @@ class App:
         while not stop.is_set():
             try:
                 await rescuer.beat()
-                self._alive = workers(await rescuer.heartbeats.alive()) > 0
+                self.workers_seen = workers(await rescuer.heartbeats.alive()) > 0
                 await rescuer.retry_own()
-                if not self._alive:
+                if not self.workers_seen:
                     await rescuer.take_over()
                     while await rescuer.read(None):
                         pass
             except RedisError as exc:
-                self._alive = False
+                self.workers_seen = False
                 rescuer.queue.forget_group()
                 log.debug("send queue unavailable (%s)", type(exc).__name__)
             with contextlib.suppress(TimeoutError):

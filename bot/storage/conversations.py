@@ -7,7 +7,7 @@ import re
 import secrets
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Self
@@ -160,6 +160,7 @@ DEDUPE_TTL = timedelta(days=3)  # a message's replies are kept this long, to ans
 PROCESSED_TTL = timedelta(days=7)  # its provider id is remembered this long, whatever happens to the person's data
 DEFAULT_SECRET = b"kneebot-processed-ids"  # tests and `kneebot chat`; a deployment passes ID_HASH_SECRET
 
+Execute = Callable[..., Awaitable[Any]]
 _MARK_DELIVERED = Script("mark_delivered")
 SERVER_TIME_FOR_S = 600.0
 
@@ -228,15 +229,15 @@ class RedisClock:
     once and then every SERVER_TIME_FOR_S, so most estimates make no round trip. Off by at most half the round trip
     it was asked in (and the clocks' drift since)."""
 
-    def __init__(self, client: redis.asyncio.Redis) -> None:
-        self._client = client
+    def __init__(self, execute: Execute) -> None:
+        self._execute = execute
         self._offset_ms: float | None = None  # the server's clock less this process's monotonic one
         self._offset_at = 0.0
 
     async def now_ms(self) -> float:
         if self._offset_ms is None or time.monotonic() - self._offset_at > SERVER_TIME_FOR_S:
             before = time.monotonic()
-            seconds, micros = await self._client.time()
+            seconds, micros = await self._execute("TIME")
             after = time.monotonic()
             self._offset_ms = seconds * 1000 + micros / 1000 - (before + after) / 2 * 1000
             self._offset_at = after
@@ -249,7 +250,11 @@ class RedisClock:
 
 class RedisConversationStore(ConversationStore):
     """Load is one round trip (MGET), submit is one (EVALSHA), through the client's pool. Redis errors propagate;
-    nothing is logged but a wrong estimate of Redis's clock."""
+    nothing is logged but a wrong estimate of Redis's clock.
+
+    `execute`: what sends the commands every message sends (MGET, the commit's EVALSHA, and TIME now and then), with
+    redis-py's `execute_command`'s replies and errors; the client's own by default (bench_webhooks.py measures
+    another client through it)."""
 
     def __init__(
         self,
@@ -259,9 +264,11 @@ class RedisConversationStore(ConversationStore):
         *,
         secret: bytes = DEFAULT_SECRET,
         processed_ttl: timedelta = PROCESSED_TTL,
+        execute: Execute | None = None,
     ) -> None:
         self._redis = redis
-        self.redis_clock = RedisClock(redis)
+        self.execute: Execute = execute or redis.execute_command
+        self.redis_clock = RedisClock(self.execute)
         self.timeout_s: float | None = redis.connection_pool.connection_kwargs.get("socket_timeout")
         self._ttl_ms = _millis(ttl)
         self._dedupe_ttl_ms = _millis(dedupe_ttl)
@@ -276,7 +283,7 @@ class RedisConversationStore(ConversationStore):
             names.append(keys.seen(participant, message_id))
             if provider:
                 names.append(keys.processed(self._secret, message_id))
-        raw, wrote, *rest = await self._redis.mget(names)
+        raw, wrote, *rest = await self.execute("MGET", *names)
         seen = rest[0] if rest else None
         processed = len(rest) > 1 and rest[1] is not None and seen is None
         session, revision = _decode(_as_bytes(raw))
@@ -315,7 +322,7 @@ class RedisConversationStore(ConversationStore):
             names.append(keys.send_queue())
         carried_keys, carried = then.folded() if then else ([], [])
         sent_at = time.monotonic()
-        reply: Any = await COMMIT.run(self._redis.execute_command, [*names, *carried_keys], [*args, *carried])
+        reply: Any = await COMMIT.run(self.execute, [*names, *carried_keys], [*args, *carried])
         if reply[0] == 0:
             return Written(written, session_json)
         if reply[0] == 1:

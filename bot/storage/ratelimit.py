@@ -33,6 +33,7 @@ import random
 import secrets
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import redis.asyncio
 from redis.exceptions import RedisError
@@ -46,6 +47,24 @@ _MIN_WAIT_S = 0.001
 
 _ACQUIRE, _RELEASE = Script("acquire_slot"), Script("release_slot")
 _CANCEL, _RENEW = Script("cancel_slot"), Script("renew_slot")
+
+
+class LimiterTime(Protocol):
+    def now_us(self) -> int | None:
+        """Now, in microseconds; None: Redis's own clock (TIME, shared by every process)."""
+        ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class RedisTime:
+    """Redis's clock for the limits, and asyncio's sleep for the waits."""
+
+    def now_us(self) -> int | None:
+        return None
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
 
 
 @dataclass(frozen=True)
@@ -83,9 +102,12 @@ class RedisRateLimiter:
     a grant that is never released (its process died) stays held for `hold_s`.
     """
 
-    def __init__(self, client: redis.asyncio.Redis, *, hold_s: float = 3.0) -> None:
+    def __init__(self, client: redis.asyncio.Redis, *, hold_s: float = 3.0, time: LimiterTime | None = None) -> None:
+        """`time`: where now and waits come from (a test's controllable clock); Redis's clock and asyncio's sleep
+        by default."""
         if not hold_s > 0:
             raise ValueError("hold_s must be > 0")
+        self._time = time or RedisTime()
         self._hold_s = hold_s
         self._hold_us = round(hold_s * 1_000_000)
         self._client = client
@@ -110,7 +132,7 @@ class RedisRateLimiter:
             raise ValueError("token must be non-empty")
         names = tuple(keys.ratelimit(limit.name) for limit in limits)
         windows = tuple(max(1, round(limit.per_s * 1_000_000)) for limit in limits)
-        args: list[str | int | bytes] = [f"{token}:{self._process}:{next(self._grants)}", self._hold_us]
+        args: list[str | int | bytes] = [f"{token}:{self._process}:{next(self._grants)}", self._hold_us, self._now()]
         for limit, window in zip(limits, windows, strict=True):
             args += [limit.count, window]
         result = await _ACQUIRE(self._client, list(names), args)
@@ -135,7 +157,7 @@ class RedisRateLimiter:
             if deadline is not None and loop.time() + got > deadline:
                 return got
             if binding != 0:
-                await asyncio.sleep(got + random.uniform(0, _JITTER_S))
+                await self._time.sleep(got + random.uniform(0, _JITTER_S))
                 got, binding = await self._attempt(limits, token)
                 continue
             line = self._lines.setdefault(limits[0].name, asyncio.Lock())
@@ -154,15 +176,19 @@ class RedisRateLimiter:
                 while not isinstance(got, Grant) and binding == 0:
                     if deadline is not None and loop.time() + got > deadline:
                         return got
-                    await asyncio.sleep(got + random.uniform(0, _JITTER_S))
+                    await self._time.sleep(got + random.uniform(0, _JITTER_S))
                     got, binding = await self._attempt(limits, token)
             finally:
                 line.release()
         return got
 
+    def _now(self) -> str:
+        now = self._time.now_us()
+        return "" if now is None else str(now)
+
     async def release(self, grant: Grant) -> None:
         """The grant's send is over (sent, failed or unknown): it counts for one window from now."""
-        await _RELEASE(self._client, list(grant.keys), [grant.member, *grant.windows_us])
+        await _RELEASE(self._client, list(grant.keys), [grant.member, self._now(), *grant.windows_us])
 
     async def cancel(self, grant: Grant) -> None:
         """The grant's message will not be sent (nothing was, or will be, on the wire): its slot is free again."""
@@ -170,7 +196,7 @@ class RedisRateLimiter:
 
     async def renew(self, grant: Grant) -> None:
         """Hold a grant still in flight for another `hold_s` from now (nothing once it is released)."""
-        await _RENEW(self._client, list(grant.keys), [grant.member, self._hold_us, *grant.windows_us])
+        await _RENEW(self._client, list(grant.keys), [grant.member, self._hold_us, self._now(), *grant.windows_us])
 
     @contextlib.asynccontextmanager
     async def holding(self, grant: Grant) -> AsyncIterator[None]:
@@ -187,6 +213,6 @@ class RedisRateLimiter:
 
     async def _keep(self, grant: Grant) -> None:
         while True:
-            await asyncio.sleep(self._hold_s / 3)
+            await self._time.sleep(self._hold_s / 3)
             with contextlib.suppress(RedisError):
                 await self.renew(grant)

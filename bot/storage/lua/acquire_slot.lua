@@ -3,14 +3,18 @@
 -- fullest limit can have room, that limit's index}. A held entry leaves a full window after its release, so no room
 -- can come before `window` from now.
 local limits = KEYS  -- one sorted set per limit
-local member_prefix, hold_us = ARGV[1], tonumber(ARGV[2])
+local member_prefix, hold_us, given_now = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 -- then, for each limit in order: its count and its window (microseconds)
 
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+-- Now, in microseconds: Redis's clock, shared by every process, unless the caller gives one (a test's).
+local now = tonumber(given_now)
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
 local wait, binding = 0, 0
 for i, limit in ipairs(limits) do
-  local count, window = tonumber(ARGV[2 * i + 1]), tonumber(ARGV[2 * i + 2])
+  local count, window = tonumber(ARGV[2 * i + 2]), tonumber(ARGV[2 * i + 3])
   redis.call('ZREMRANGEBYSCORE', limit, '-inf', now - window)
   local used = redis.call('ZCARD', limit)
   if used >= count then
@@ -25,9 +29,9 @@ end
 if wait > 0 then
   return {wait, binding}
 end
-local member = member_prefix .. '@' .. t[1] .. '.' .. t[2]
+local member = member_prefix .. '@' .. now
 for i, limit in ipairs(limits) do
   redis.call('ZADD', limit, now + hold_us, member)
-  redis.call('PEXPIRE', limit, math.ceil((hold_us + tonumber(ARGV[2 * i + 2])) / 1000))
+  redis.call('PEXPIRE', limit, math.ceil((hold_us + tonumber(ARGV[2 * i + 3])) / 1000))
 end
 return member
