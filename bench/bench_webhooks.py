@@ -268,6 +268,9 @@ class Child:
         if config.get("stack") == "pure":  # redis-py falls back to its own parser and packer when hiredis is missing
             run = "import runpy, sys; sys.modules['hiredis'] = None; sys.argv = sys.argv[1:]; "
             args = [sys.executable, "-c", run + "runpy.run_path(sys.argv[0], run_name='__main__')", *args[1:]]
+        if config.get("pooled"):  # a tree with bot/storage/multiplex.py, its shared connection off: redis-py's pool
+            run = "import runpy, sys; import bot.storage.multiplex as m; m.HIREDIS = False; sys.argv = sys.argv[1:]; "
+            args = [sys.executable, "-c", run + "runpy.run_path(sys.argv[0], run_name='__main__')", *args[1:]]
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, cwd=root)
         port = ready_port(self.proc, 30)
@@ -866,12 +869,14 @@ def storage(args: argparse.Namespace, redis: RedisServer, telegram_api: Child, i
     of closed-loop passes; then, in each round, each paced at half that round's floor rate for --paced-seconds."""
     redis.flushall()
     config = {"redis_url": redis.url, "telegram_api": telegram_api.url}
-    before = f"sms @ {args.against}"
+    before, tree = f"sms @ {args.against}", tree_of(args.against, log_dir)
     children = {
         "floor": Child("floor", config, log_dir),
         "sms": Child("kneebot", {**config, "db": 1}, log_dir),
-        before: Child("kneebot", {**config, "db": 2}, log_dir, root=tree_of(args.against, log_dir)),
+        before: Child("kneebot", {**config, "db": 2}, log_dir, root=tree),
     }
+    if (tree / "bot" / "storage" / "multiplex.py").exists():  # that tree on redis-py's pool: the storage alone
+        children[before + ", pooled"] = Child("kneebot", {**config, "db": 4, "pooled": True}, log_dir, root=tree)
     if args.coredis:
         children["sms, coredis"] = Child("kneebot", {**config, "db": 3, "client": "coredis"}, log_dir)
     targets = {

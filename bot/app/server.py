@@ -102,7 +102,7 @@ class App:
         the provider to retry: the turn itself failed)."""
         self.metrics.channel[channel.name].messages_in.inc()
         locale = inbound.locale or self.settings.default_locale
-        who = self.staff.who(Address(channel=channel.name, to=inbound.user), inbound.sender_name)
+        who = self.staff.who(channel.name, inbound.user, inbound.sender_name)
         action = staff_action(inbound.event) if who is not None and self.services is not None else None
         if action is not None and who is not None:
             return await self.staff_answer(channel, inbound, action, who)
@@ -182,7 +182,7 @@ class App:
         if replies:
             self.count(replies)
             return await self.answer(channel, job, replies, locale, at_once=True, record=False)
-        if Address(channel=channel.name, to=inbound.user) == self.staff.chat or inbound.callback_id:
+        if self.staff.who(channel.name, inbound.user, None) is not None or inbound.callback_id:
             await channel.acknowledge(inbound.user, inbound.callback_id, None)
             return WebhookReply()
         notice = SendReply((Text(inbound.notice or "notice.group", (("number", self.number(inbound)),)),))
@@ -324,60 +324,68 @@ def create_app(
         settings, content, store, service, counters, deliverer, replies, channels, staff, services, clock, rescuer
     )
 
-    @asynccontextmanager
-    async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        for channel in channels.values():
-            try:
-                await channel.start()
-            except SendFailed as exc:  # `kneebot serve` checked the token: a passing outage, sent through
-                log.warning("%s not reachable at start (%s); replies are retried as they come", channel.name, exc)
-        stop = asyncio.Event()
-        rescuing = asyncio.create_task(app_state.rescue_loop(stop)) if app_state.rescuer else None
-        try:
-            yield
-        finally:
-            stop.set()
-            if rescuing is not None:
-                await rescuing
-            await app_state.drain(SHUTDOWN_GRACE_S)
-            await channels.stop()
-            await store.aclose()
-
-    def webhook(channel: Channel) -> Callable[[Request], Awaitable[Response]]:
-        series = counters.channel[channel.name]
-
-        async def endpoint(request: Request) -> Response:
-            started = time.perf_counter()
-            try:
-                body = await _body(request)
-            except _TooLarge:
-                return PlainTextResponse("bad request", status_code=400)
-            except _Unfinished as unfinished:
-                return unfinished.response
-            answer = await app_state.webhook(channel, request.headers, body)
-            series.latency.observe(time.perf_counter() - started)
-            return Response(answer.body, status_code=answer.status, media_type=answer.media_type)
-
-        return endpoint
-
-    async def healthz(_: Request) -> Response:
-        ok = await store.ping()
-        return JSONResponse({"ok": ok, "store": "up" if ok else "down"}, status_code=200 if ok else 503)
-
-    async def metrics(_: Request) -> Response:
-        return Response(app_state.metrics.render(), media_type="text/plain; version=0.0.4")
-
     app = Starlette(
         routes=[
-            *(Route(channel.path, webhook(channel), methods=["POST"]) for channel in channels.values()),
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/metrics", metrics, methods=["GET"]),
+            *(Route(channel.path, _webhook(app_state, channel), methods=["POST"]) for channel in channels.values()),
+            Route("/healthz", _healthz, methods=["GET"]),
+            Route("/metrics", _metrics, methods=["GET"]),
             Mount("/staff", app=staff_console(settings, services)),
         ],
-        lifespan=lifespan,
+        lifespan=_lifespan,
     )
     app.state.kneebot = app_state
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: Starlette) -> AsyncIterator[None]:
+    """The channels started (one out of reach is a warning: its sends are retried), the rescue loop while serving;
+    then replies still being sent get their grace, and everything is closed."""
+    state: App = app.state.kneebot
+    for channel in state.channels.values():
+        try:
+            await channel.start()
+        except SendFailed as exc:  # `kneebot serve` checked the token: a passing outage, sent through
+            log.warning("%s not reachable at start (%s); replies are retried as they come", channel.name, exc)
+    stop = asyncio.Event()
+    rescuing = asyncio.create_task(state.rescue_loop(stop)) if state.rescuer else None
+    try:
+        yield
+    finally:
+        stop.set()
+        if rescuing is not None:
+            await rescuing
+        await state.drain(SHUTDOWN_GRACE_S)
+        await state.channels.stop()
+        await state.store.aclose()
+
+
+def _webhook(state: App, channel: Channel) -> Callable[[Request], Awaitable[Response]]:
+    """The endpoint of a channel's webhook: the body read within its limits, then `App.webhook`."""
+    series = state.metrics.channel[channel.name]
+
+    async def endpoint(request: Request) -> Response:
+        started = time.perf_counter()
+        try:
+            body = await _body(request)
+        except _TooLarge:
+            return PlainTextResponse("bad request", status_code=400)
+        except _Unfinished as unfinished:
+            return unfinished.response
+        answer = await state.webhook(channel, request.headers, body)
+        series.latency.observe(time.perf_counter() - started)
+        return Response(answer.body, status_code=answer.status, media_type=answer.media_type)
+
+    return endpoint
+
+
+async def _healthz(request: Request) -> Response:
+    ok = await request.app.state.kneebot.store.ping()
+    return JSONResponse({"ok": ok, "store": "up" if ok else "down"}, status_code=200 if ok else 503)
+
+
+async def _metrics(request: Request) -> Response:
+    return Response(request.app.state.kneebot.metrics.render(), media_type="text/plain; version=0.0.4")
 
 
 class _TooLarge(Exception):

@@ -4,14 +4,14 @@ through the REST API (check-ins, pages), numbered choices within a set number of
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
 from bot.channels.base import Inbound, Limits, Message, Rate, WebhookReply
 from bot.channels.render import render_sms
 from bot.channels.segments import to_gsm
-from bot.channels.twilio import SPANISH_REGIONS, TwilioAccount, read_number, twiml
+from bot.channels.twilio import SPANISH_REGIONS, TwilioAccount, TwilioMessaging, read_number, twiml
 from bot.content.catalog import Catalog
 from bot.triage.effects import SendReply
 
@@ -19,11 +19,10 @@ NAME = "sms"
 PATH = "/twilio/sms"
 
 
-class SmsChannel:
+class SmsChannel(TwilioMessaging):
     name = NAME
     prefix = "sms"
     path = PATH
-    replies_in_response = True
 
     def __init__(
         self,
@@ -34,7 +33,7 @@ class SmsChannel:
         default_country: str = "US",
         rate_per_s: float = 1.0,
     ) -> None:
-        self.account = account
+        super().__init__(account)
         self._from = from_number
         self._catalog = catalog
         self._default_country = default_country
@@ -45,9 +44,6 @@ class SmsChannel:
     @property
     def from_number(self) -> str:
         return self._from
-
-    def verify(self, url: str, headers: Mapping[str, str], body: bytes) -> bool:
-        return self.account.verify(url, headers, body)
 
     def parse(self, body: bytes) -> Inbound:
         """Raises FormError for a form no Twilio message has, or a sender that is not a phone number."""
@@ -79,22 +75,5 @@ class SmsChannel:
     def respond_text(self, text: str) -> WebhookReply:
         return twiml([to_gsm(text)])
 
-    def answer_in_response(self, callback_id: str) -> WebhookReply | None:
-        return None
-
     def phone(self, to: str) -> str | None:
         return to
-
-    async def acknowledge(
-        self, to: str, callback_id: str | None, button_message_id: int | None, text: str = ""
-    ) -> None:
-        return None
-
-    async def redraw(self, to: str, message_id: int, message: Message) -> None:
-        return None
-
-    async def start(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        await self.account.aclose()

@@ -25,7 +25,7 @@ from twilio.http.response import Response  # type: ignore[import-untyped, unused
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped, unused-ignore]
 from twilio.rest import Client  # type: ignore[import-untyped, unused-ignore]
 
-from bot.channels.base import FormError, OptedOut, SendFailed, WebhookReply
+from bot.channels.base import FormError, Message, OptedOut, SendFailed, WebhookReply
 from bot.triage.events import CommandReceived, Event, MessageReceived
 
 TWILIO_API = "https://api.twilio.com"
@@ -231,6 +231,35 @@ class TwilioAccount:
             await self._http.close()
         self._http = None
         self._client = None
+
+
+class TwilioMessaging:
+    """What SMS and WhatsApp do alike: Twilio's signed webhook, answered in TwiML, and no buttons to answer."""
+
+    replies_in_response = True
+
+    def __init__(self, account: TwilioAccount) -> None:
+        self.account = account
+
+    def verify(self, url: str, headers: Mapping[str, str], body: bytes) -> bool:
+        return self.account.verify(url, headers, body)
+
+    def answer_in_response(self, callback_id: str) -> WebhookReply | None:
+        return None
+
+    async def acknowledge(
+        self, to: str, callback_id: str | None, button_message_id: int | None, text: str = ""
+    ) -> None:
+        return None
+
+    async def redraw(self, to: str, message_id: int, message: Message) -> None:
+        return None
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        await self.account.aclose()
 
 
 def twiml(bodies: Iterable[str]) -> WebhookReply:

@@ -19,7 +19,7 @@ from typing import Any
 
 from bot.channels.base import FormError, Inbound, Limits, Message, Rate, WebhookReply
 from bot.channels.render import numbered, paragraphs
-from bot.channels.twilio import SPANISH_REGIONS, TwilioAccount, read_number, twiml
+from bot.channels.twilio import SPANISH_REGIONS, TwilioAccount, TwilioMessaging, read_number, twiml
 from bot.content.catalog import Catalog
 from bot.triage.effects import SendReply
 from bot.triage.events import ChoiceSelected, Event
@@ -65,11 +65,10 @@ def parse_templates(text: str) -> dict[tuple[str, str], Template]:
     return templates
 
 
-class WhatsAppChannel:
+class WhatsAppChannel(TwilioMessaging):
     name = NAME
     prefix = "wa"
     path = PATH
-    replies_in_response = True
 
     def __init__(
         self,
@@ -81,16 +80,13 @@ class WhatsAppChannel:
         default_country: str = "US",
         rate_per_s: float = 10.0,
     ) -> None:
-        self.account = account
+        super().__init__(account)
         self._from = from_number if from_number.startswith(ADDRESS) else ADDRESS + from_number
         self._catalog = catalog
         self._templates = dict(templates or {})
         self._default_country = default_country
         self.limits = Limits(Rate.of(rate_per_s))  # per sending number
         self._rendered = functools.lru_cache(maxsize=1024)(self._free)
-
-    def verify(self, url: str, headers: Mapping[str, str], body: bytes) -> bool:
-        return self.account.verify(url, headers, body)
 
     def parse(self, body: bytes) -> Inbound:
         """Raises FormError for a form no WhatsApp message has (a sender that is not `whatsapp:` and a number)."""
@@ -152,25 +148,8 @@ class WhatsAppChannel:
     def respond_text(self, text: str) -> WebhookReply:
         return twiml([text[:MAX_BODY]])
 
-    def answer_in_response(self, callback_id: str) -> WebhookReply | None:
-        return None
-
     def phone(self, to: str) -> str | None:
         return to.removeprefix(ADDRESS)
-
-    async def acknowledge(
-        self, to: str, callback_id: str | None, button_message_id: int | None, text: str = ""
-    ) -> None:
-        return None
-
-    async def redraw(self, to: str, message_id: int, message: Message) -> None:
-        return None
-
-    async def start(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        await self.account.aclose()
 
 
 def _button(payload: str) -> tuple[Event, None] | None:

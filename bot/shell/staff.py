@@ -32,12 +32,13 @@ class StaffTargets:
     chat: Address | None  # the staff group, on Telegram
     oncall: tuple[Address, ...]  # the on-call numbers, by SMS, in paging order
 
-    def who(self, address: Address, name: str | None) -> str | None:
+    def who(self, channel: str, to: str, name: str | None) -> str | None:
         """Who answered a case from this address ("on-call 2", a staff member's first name), or None: not staff."""
-        if address == self.chat:
+        if self.chat is not None and (channel, to) == (self.chat.channel, self.chat.to):
             return name or "staff"
-        if address in self.oncall:
-            return f"on-call {self.oncall.index(address) + 1}"
+        for number, oncall in enumerate(self.oncall, start=1):
+            if (channel, to) == (oncall.channel, oncall.to):
+                return f"on-call {number}"
         return None
 
 
