@@ -29,7 +29,8 @@ end
 if wait > 0 then
   return {wait, binding}
 end
-local member = member_prefix .. '@' .. now
+-- The member names the grant's time, seconds.microseconds (a bench reads it).
+local member = member_prefix .. '@' .. string.format('%.0f.%06.0f', math.floor(now / 1000000), now % 1000000)
 for i, limit in ipairs(limits) do
   redis.call('ZADD', limit, now + hold_us, member)
   redis.call('PEXPIRE', limit, math.ceil((hold_us + tonumber(ARGV[2 * i + 3])) / 1000))
