@@ -164,12 +164,12 @@ def use_coredis(url: str) -> None:
     from bot.storage import conversations
 
     client = coredis.Redis.from_url(url, decode_responses=False, stream_timeout=1.0)
-    entered: list[bool] = []
+    entered: list[asyncio.Task[Any]] = []
 
     async def execute(name: str, *args: Any) -> Any:
-        if not entered:
-            await client.__aenter__()
-            entered.append(True)
+        if not entered:  # coredis wants its client entered once, in the loop that uses it
+            entered.append(asyncio.ensure_future(client.__aenter__()))
+        await entered[0]
         if name == "MGET":
             return await client.mget(args)
         if name == "TIME":
@@ -900,7 +900,7 @@ def storage(args: argparse.Namespace, redis: RedisServer, telegram_api: Child, i
             for name, target in targets.items():
                 load = paced(target, int(args.paced_seconds * rate), rate, ids)
                 paced_passes[name].append(measured(target, load, {"server": target.server.cpu_s}))
-        errors = sum(child.errors() for child in children.values())
+        errors = {name: child.errors() for name, child in children.items() if child.errors()}
     finally:
         for child in children.values():
             child.stop()
@@ -923,7 +923,7 @@ def storage(args: argparse.Namespace, redis: RedisServer, telegram_api: Child, i
             f" msgs/s {med(rate):.0%} ({min(rate):.0%}-{max(rate):.0%})"
         )
     print(f"  paced at half each round's floor rate: {', '.join(f'{p.rate:.0f}/s' for p in paced_passes['floor'])}")
-    print(f"  server log errors: {errors}")
+    print(f"  server log errors (ERROR lines and tracebacks): {errors or 'none'}")
 
 
 def main() -> None:
