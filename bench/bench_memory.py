@@ -35,10 +35,9 @@ ROOT = Path(__file__).resolve().parent.parent
 for path in (ROOT, ROOT / "bench"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
-from bench_dispatch import ID_SECRET, SMS_SCRIPT, chat_id, completed_session, phone, print_machine  # noqa: E402
-
 from bot.app.settings import Settings  # noqa: E402
 from bot.app.wiring import Services  # noqa: E402
+from bot.channels.base import Channels  # noqa: E402
 from bot.clock import SystemClock  # noqa: E402
 from bot.content.loader import Content, load_content  # noqa: E402
 from bot.storage import keys  # noqa: E402
@@ -47,6 +46,7 @@ from bot.storage.conversations import RedisConversationStore  # noqa: E402
 from bot.triage.events import MessageReceived  # noqa: E402
 from bot.triage.findings import Level  # noqa: E402
 from bot.triage.session import Session  # noqa: E402
+from tests.dispatch import ID_SECRET, SMS_SCRIPT, chat_id, completed_session, phone, print_machine  # noqa: E402
 from tests.redis_server import RedisServer  # noqa: E402
 
 CONCURRENCY = 64
@@ -164,7 +164,7 @@ async def write_whole(url: str, content: Content, conversations: int) -> None:
     """SMS conversations through the conversation service with the Redis follow-up, as the SMS webhook runs them."""
     settings = Settings(redis_url=url)
     client = redis.asyncio.Redis.from_url(url)
-    services = Services.build(settings, content, client, SystemClock())
+    services = Services.build(settings, content, client, SystemClock(), Channels())
 
     async def converse(i: int) -> None:
         number = phone(i)

@@ -12,7 +12,7 @@ p50/p99 at half the floor's measured rate for --paced-seconds (open loop, latenc
 time), and the cost of parsing a Telegram update (PTB's Update.de_json against bot.channels.telegram.parse_update).
 Then the medians over runs.
 Run: .venv/bin/python bench/bench_webhooks.py [--requests 3000] [--paced-seconds 6] [--concurrency 16] [--runs 3]
-     [--rounds 3] [--profile]
+     [--rounds 3] [--profile] [--stacks] [--against REV]
 """
 
 from __future__ import annotations
@@ -57,16 +57,18 @@ from twilio.request_validator import RequestValidator  # type: ignore[import-unt
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.common import TICKS, ReadyServer, process_cpu_s, ready_port, version  # noqa: E402
 from bot.app.logs import configure_logging  # noqa: E402
-from bot.app.server import SMS_PATH, TELEGRAM_PATH, create_app  # noqa: E402
+from bot.app.server import create_app  # noqa: E402
 from bot.app.settings import Settings  # noqa: E402
 from bot.app.wiring import run_service, settle_heap  # noqa: E402
+from bot.channels.sms import PATH as SMS_PATH  # noqa: E402
+from bot.channels.telegram import PATH as TELEGRAM_PATH  # noqa: E402
 from bot.channels.telegram import parse_update  # noqa: E402
 from bot.content.loader import load_content  # noqa: E402
 from bot.storage import keys  # noqa: E402
 from tests.integration.fakes.telegram_api import TOKEN, FakeTelegramAPI, callback_update, message_update  # noqa: E402
 from tests.integration.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN  # noqa: E402
+from tests.processes import TICKS, ReadyServer, process_cpu_s, ready_port, version  # noqa: E402
 from tests.redis_server import RedisServer, command, stop_process  # noqa: E402
 
 T = TypeVar("T")
@@ -147,7 +149,45 @@ def bench_settings(config: dict[str, Any]) -> Settings:
 
 
 def kneebot_app(config: dict[str, Any]) -> Starlette:
+    if config.get("client") == "coredis":
+        use_coredis(bench_settings(config).redis_url or "")
     return create_app(bench_settings(config), content=load_content())
+
+
+def use_coredis(url: str) -> None:
+    """The conversation store's per-message commands (MGET, the commit's EVALSHA, TIME) through coredis, a client
+    that multiplexes commands over a few connections by design, instead of redis-py's pool (--against)."""
+    import coredis
+    import coredis.exceptions
+    from redis.exceptions import NoScriptError
+
+    from bot.storage import conversations
+
+    client = coredis.Redis.from_url(url, decode_responses=False, stream_timeout=1.0)
+    entered: list[asyncio.Task[Any]] = []
+
+    async def execute(name: str, *args: Any) -> Any:
+        if not entered:  # coredis wants its client entered once, in the loop that uses it
+            entered.append(asyncio.ensure_future(client.__aenter__()))
+        await entered[0]
+        if name == "MGET":
+            return await client.mget(args)
+        if name == "TIME":
+            at = await client.time()
+            return int(at.timestamp()), at.microsecond
+        script, count, *rest = args
+        try:
+            run = client.evalsha if name == "EVALSHA" else client.eval
+            return await run(script, keys=rest[:count], args=rest[count:])
+        except coredis.exceptions.NoScriptError:
+            raise NoScriptError("NOSCRIPT") from None
+
+    init = conversations.RedisConversationStore.__init__
+
+    def with_coredis(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs, execute=execute)
+
+    conversations.RedisConversationStore.__init__ = with_coredis  # type: ignore[method-assign]
 
 
 def run_worker_child(config: dict[str, Any]) -> None:
@@ -219,15 +259,20 @@ def serve(name: str, config: dict[str, Any]) -> None:
 
 
 class Child:
-    def __init__(self, name: str, config: dict[str, Any], log_dir: Path) -> None:
+    def __init__(self, name: str, config: dict[str, Any], log_dir: Path, root: Path = ROOT) -> None:
+        """`root`: the source tree to serve from (another commit's, extracted by `tree_of`)."""
         self.name = name
         self.log = log_dir / f"{name}-{uuid.uuid4().hex[:6]}.log"
-        args = [sys.executable, __file__, "--serve", name, "--config", json.dumps(config)]
+        script = str(root / "bench" / "bench_webhooks.py")
+        args = [sys.executable, script, "--serve", name, "--config", json.dumps(config)]
         if config.get("stack") == "pure":  # redis-py falls back to its own parser and packer when hiredis is missing
             run = "import runpy, sys; sys.modules['hiredis'] = None; sys.argv = sys.argv[1:]; "
             args = [sys.executable, "-c", run + "runpy.run_path(sys.argv[0], run_name='__main__')", *args[1:]]
+        if config.get("pooled"):  # a tree with bot/storage/multiplex.py, its shared connection off: redis-py's pool
+            run = "import runpy, sys; import bot.storage.multiplex as m; m.HIREDIS = False; sys.argv = sys.argv[1:]; "
+            args = [sys.executable, "-c", run + "runpy.run_path(sys.argv[0], run_name='__main__')", *args[1:]]
         with self.log.open("wb") as log:
-            self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, cwd=ROOT)
+            self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, cwd=root)
         port = ready_port(self.proc, 30)
         if port is None:
             self.stop()
@@ -810,6 +855,77 @@ def stacks(args: argparse.Namespace, redis: RedisServer, telegram_api: Child, id
         )
 
 
+def tree_of(rev: str, into: Path) -> Path:
+    """The source tree of commit `rev`, extracted (a script put before `bot` on sys.path serves that code)."""
+    tree = into / f"tree-{rev}"
+    tree.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    return tree
+
+
+def storage(args: argparse.Namespace, redis: RedisServer, telegram_api: Child, ids: Ids, log_dir: Path) -> None:
+    """The SMS webhook as commit --against serves it beside this tree's, and the floor, in turn for --rounds rounds
+    of closed-loop passes; then, in each round, each paced at half that round's floor rate for --paced-seconds."""
+    redis.flushall()
+    config = {"redis_url": redis.url, "telegram_api": telegram_api.url}
+    before, tree = f"sms @ {args.against}", tree_of(args.against, log_dir)
+    children = {
+        "floor": Child("floor", config, log_dir),
+        "sms": Child("kneebot", {**config, "db": 1}, log_dir),
+        before: Child("kneebot", {**config, "db": 2}, log_dir, root=tree),
+    }
+    if (tree / "bot" / "storage" / "multiplex.py").exists():  # that tree on redis-py's pool: the storage alone
+        children[before + ", pooled"] = Child("kneebot", {**config, "db": 4, "pooled": True}, log_dir, root=tree)
+    if args.coredis:
+        children["sms, coredis"] = Child("kneebot", {**config, "db": 3, "client": "coredis"}, log_dir)
+    targets = {
+        name: (
+            Target(name, child.url, FLOOR_PATH, telegram_request(ids), len(TELEGRAM_SCRIPT), child)
+            if name == "floor"
+            else Target(name, child.url, SMS_PATH, sms_request, len(SMS_SCRIPT), child)
+        )
+        for name, child in children.items()
+    }
+    closed: dict[str, list[Pass]] = {name: [] for name in targets}
+    paced_passes: dict[str, list[Pass]] = {name: [] for name in targets}
+    try:
+        for target in targets.values():
+            generate(closed_loop(target, 5 * len(SMS_SCRIPT), args.concurrency, ids))
+        for _ in range(args.rounds):
+            for name, target in targets.items():
+                load = closed_loop(target, args.requests, args.concurrency, ids)
+                closed[name].append(measured(target, load, {"server": target.server.cpu_s}))
+            rate = closed["floor"][-1].rate / 2
+            for name, target in targets.items():
+                load = paced(target, int(args.paced_seconds * rate), rate, ids)
+                paced_passes[name].append(measured(target, load, {"server": target.server.cpu_s}))
+        errors = {name: child.errors() for name, child in children.items() if child.errors()}
+    finally:
+        for child in children.values():
+            child.stop()
+    med = statistics.median
+    print(f"\nstorage, this tree against {args.against} ({args.rounds} rounds; medians, and the range)")
+    for name in targets:
+        cpu = [p.cpu_ms("server") for p in closed[name]]
+        rates = [p.rate for p in closed[name]]
+        p99 = [p.pct_ms(0.99) for p in paced_passes[name]]
+        print(
+            f"  {name:<22}{med(rates):7.0f} msgs/s ({min(rates):.0f}-{max(rates):.0f})"
+            f"   CPU {med(cpu):.3f} ms/msg ({min(cpu):.3f}-{max(cpu):.3f})"
+            f"   paced p99 {med(p99):6.2f} ms ({min(p99):.1f}-{max(p99):.1f})"
+        )
+    for name in (n for n in targets if n != "floor"):
+        over = [p.cpu_ms("server") / f.cpu_ms("server") for p, f in zip(closed[name], closed["floor"], strict=True)]
+        rate = [p.rate / f.rate for p, f in zip(closed[name], closed["floor"], strict=True)]
+        print(
+            f"  {name:<22}over its round's floor: CPU {med(over):.2f}x ({min(over):.2f}-{max(over):.2f}),"
+            f" msgs/s {med(rate):.0%} ({min(rate):.0%}-{max(rate):.0%})"
+        )
+    print(f"  paced at half each round's floor rate: {', '.join(f'{p.rate:.0f}/s' for p in paced_passes['floor'])}")
+    print(f"  server log errors (ERROR lines and tracebacks): {errors or 'none'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--requests", type=int, default=3000, help="per target and pass")
@@ -829,6 +945,10 @@ def main() -> None:
     parser.add_argument(
         "--stacks", action="store_true", help="compare the pure-Python serving stack with the installed one instead"
     )
+    parser.add_argument(
+        "--against", metavar="REV", help="compare the SMS webhook with commit REV's instead (the floor beside both)"
+    )
+    parser.add_argument("--coredis", action="store_true", help="with --against: also the SMS webhook on coredis")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--config", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -853,6 +973,9 @@ def main() -> None:
                 return
             if args.stacks:
                 stacks(args, redis_server, telegram_api, ids, log_dir)
+                return
+            if args.against:
+                storage(args, redis_server, telegram_api, ids, log_dir)
                 return
             runs = []
             for number in range(1, args.runs + 1):

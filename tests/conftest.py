@@ -77,3 +77,36 @@ def clock() -> FixedClock:
 @pytest.fixture(scope="session")
 def content() -> Content:
     return load_content()
+
+
+class VirtualTime:
+    """Time for code that waits (the rate limiter's clock and sleeps): it moves only when the test moves it. A sleep
+    ends when `advance` passes its end; `advance` runs nothing itself, the woken tasks run at the test's next await."""
+
+    def __init__(self, start_us: int = 1_780_000_000_000_000) -> None:
+        self.us = start_us
+        self._sleepers: list[tuple[int, asyncio.Future[None]]] = []
+        self._slept = asyncio.Event()
+
+    def now_us(self) -> int:
+        return self.us
+
+    async def sleep(self, seconds: float) -> None:
+        woken = asyncio.get_running_loop().create_future()
+        self._sleepers.append((self.us + max(0, round(seconds * 1_000_000)), woken))
+        self._slept.set()
+        await woken
+
+    async def until_sleeping(self, count: int = 1) -> None:
+        """Until `count` tasks wait on this clock (a task just started has not begun its first sleep yet)."""
+        while len(self._sleepers) < count:
+            self._slept.clear()
+            await self._slept.wait()
+
+    def advance(self, seconds: float) -> None:
+        self.us += round(seconds * 1_000_000)
+        due = [(at, woken) for at, woken in self._sleepers if at <= self.us]
+        self._sleepers = [(at, woken) for at, woken in self._sleepers if at > self.us]
+        for _, woken in due:
+            if not woken.done():
+                woken.set_result(None)

@@ -284,7 +284,6 @@ def serve(host: str, port: int | None) -> None:
 @main.command("set-webhook")
 def set_webhook() -> None:
     """Register the Telegram webhook (PUBLIC_BASE_URL + /telegram/webhook) with its secret, and the command menus."""
-    from bot.app.server import TELEGRAM_PATH
     from bot.channels.telegram import TelegramChannel, TelegramSendError
 
     settings = _settings("server")
@@ -300,7 +299,7 @@ def set_webhook() -> None:
         await channel.start()
         try:
             await channel.set_webhook(
-                settings.public_base_url.rstrip("/") + TELEGRAM_PATH,
+                settings.public_base_url.rstrip("/") + TelegramChannel.path,
                 settings.telegram_webhook_secret.get_secret_value(),
             )
             await channel.set_commands()
@@ -311,7 +310,7 @@ def set_webhook() -> None:
         asyncio.run(run())
     except TelegramSendError as e:
         fail(f"Telegram refused or could not be reached: {e}")
-    emit({"ok": True, "webhook": settings.public_base_url.rstrip("/") + TELEGRAM_PATH})
+    emit({"ok": True, "webhook": settings.public_base_url.rstrip("/") + TelegramChannel.path})
 
 
 @main.command("telegram-poll")
@@ -321,7 +320,7 @@ def telegram_poll(force: bool) -> None:
     from bot.app.logs import configure_logging
     from bot.app.server import create_app
     from bot.app.startup import check_store, start_line
-    from bot.channels.telegram import TelegramSendError
+    from bot.channels.telegram import TelegramChannel, TelegramSendError, parse_update
 
     settings = _settings("polling")
     configure_logging(settings.log_level)
@@ -331,8 +330,8 @@ def telegram_poll(force: bool) -> None:
     if store.up is False:
         fail(f"cannot reach Redis at {settings.store_label}: {store.problem}")
     state = create_app(settings, content=content).state.kneebot
-    channel = state.telegram
-    assert channel is not None  # created whenever a token is set
+    channel = state.channels[TelegramChannel.name]  # created whenever a token is set
+    assert isinstance(channel, TelegramChannel)
 
     async def run() -> None:
         import signal
@@ -352,7 +351,9 @@ def telegram_poll(force: bool) -> None:
             _log_start(start_line("telegram-poll", settings, store))
 
             async def handle(update: Any) -> None:
-                await state.telegram_update(channel, update)
+                inbound = parse_update(update)
+                if inbound is not None:
+                    await state.receive(channel, inbound)
 
             await channel.poll(handle, stop=stop)
         finally:
@@ -370,12 +371,18 @@ def telegram_poll(force: bool) -> None:
 def worker() -> None:
     """Deliver due check-ins and page staff about unacknowledged cases (run one or more beside `serve`)."""
     import signal
+    import threading
 
     from bot.app.logs import configure_logging
     from bot.app.startup import check_store, start_line
     from bot.app.wiring import run_service, settle_heap
     from bot.app.worker import run_worker
 
+    # A stop asked for while the worker is still starting (a deploy, a scale-down) is kept, and honoured as soon as
+    # the loop runs: the process then exits cleanly, as it would a moment later, rather than dying mid-start-up.
+    asked_to_stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: asked_to_stop.set())
     settings = _settings("worker")
     configure_logging(settings.log_level)
     content = _content()
@@ -391,6 +398,8 @@ def worker() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)  # finish the item in hand, then exit
+        if asked_to_stop.is_set():
+            stop.set()
         await run_worker(settings, content, stop)
 
     run_service(run())

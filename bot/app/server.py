@@ -1,6 +1,7 @@
-"""The web server: Telegram and Twilio webhooks, health and metrics (Starlette).
+"""The web server: each channel's webhook, health and metrics (Starlette).
 
-A Telegram turn is stored before its replies go. An emergency or urgent reply (and whatever a process without its
+A channel whose webhook's response carries the replies (SMS in TwiML) answers with them. Otherwise (Telegram) the
+turn is stored before its replies go. An emergency or urgent reply (and whatever a process without its
 store can say) is sent by this process at once, needing nothing but Telegram; other replies go to the send queue
 while a worker runs, else this process sends them too. Either way a failed send is retried with backoff, and while
 no worker runs this process also reads the send queue, so jobs queued for a worker that died go out within seconds.
@@ -11,15 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import hmac
-import json
 import logging
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -30,37 +29,29 @@ from starlette.routing import Mount, Route
 
 from bot.app.settings import Settings
 from bot.app.staff_console import staff_console
-from bot.app.wiring import Services, delivery_limits, id_secret, make_channels, redis_client
-from bot.channels.base import Inbound
-from bot.channels.sms import SmsChannel, SmsFormError, parse_form
-from bot.channels.telegram import TelegramChannel, TelegramSendError, parse_staff_press
+from bot.app.wiring import Services, id_secret, make_channels, redis_client, staff_targets
+from bot.channels.base import Channel, Channels, FormError, Inbound, SendFailed, WebhookReply
 from bot.clock import Clock, SystemClock
 from bot.content.loader import Content, load_content
 from bot.shell.conversation import ConversationService, Handled
 from bot.shell.delivery import Deliverer
 from bot.shell.metrics import Metrics
-from bot.shell.replies import Job, QueueSender, ReplySender
-from bot.shell.staff import StaffAction, act, card, parse_button, parse_sms
+from bot.shell.replies import QueueSender, ReplySender
+from bot.shell.staff import StaffAction, StaffTargets, act, card, staff_action
 from bot.storage import keys
 from bot.storage.checkins import Address
 from bot.storage.conversations import ConversationStore, MemoryConversationStore
-from bot.storage.sendqueue import WEB, Heartbeats, SendQueue, workers
+from bot.storage.sendqueue import WEB, Heartbeats, SendJob, SendQueue, workers
 from bot.triage.effects import Param, SendReply, Text
 from bot.triage.events import Event, MessageReceived
 
 log = logging.getLogger("kneebot.server")
-TELEGRAM_PATH = "/telegram/webhook"
-SMS_PATH = "/twilio/sms"
 MAX_BODY = 64 * 1024
 BODY_TIMEOUT_S = 10.0  # a client still sending its body after this gets 408 (providers send theirs at once)
 WORKERS_CHECK_S = 1.0  # how often the web process looks for workers (and, while none runs, reads the send queue)
 SHUTDOWN_GRACE_S = 10.0  # replies still being sent at shutdown get this long, then go to the send queue
-
-
-@dataclass(frozen=True)
-class WebhookAnswer:
-    status: int
-    call: dict[str, Any] | None = None  # a Bot API method and its parameters, for Telegram to call (webhooks only)
+FORBIDDEN = WebhookReply(403, b"forbidden", "text/plain")
+BAD_REQUEST = WebhookReply(400, b"bad request", "text/plain")
 
 
 @dataclass
@@ -72,19 +63,19 @@ class App:
     metrics: Metrics
     deliverer: Deliverer
     replies: ReplySender
+    channels: Channels
+    staff: StaffTargets
     services: Services | None = None  # with Redis: check-ins, cases, audit and the shared rate limiter
-    telegram: TelegramChannel | None = None
-    sms: SmsChannel | None = None
     clock: Clock = field(default_factory=SystemClock)
-    rescuer: QueueSender | None = None  # with Redis and Telegram: reads the send queue while no worker runs
+    rescuer: QueueSender | None = None  # with Redis, for channels sent after the webhook: reads the send queue
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
-    _alive: bool = False  # a worker drains the send queue (kept by the rescue loop)
+    workers_seen: bool = False  # a worker drains the send queue, as the rescue loop last found
 
     def __post_init__(self) -> None:
         self._id_secret = self.settings.id_hash_secret.get_secret_value().encode()
 
-    def participant(self, inbound: Inbound) -> str:
-        return keys.participant_id(self._id_secret, "tg" if inbound.channel == "telegram" else "sms", inbound.user)
+    def participant(self, channel: Channel, inbound: Inbound) -> str:
+        return keys.participant_id(self._id_secret, channel.prefix, inbound.user)
 
     def number(self, inbound: Inbound) -> Param:
         return self.service.policy.emergency(inbound.country).param
@@ -92,19 +83,132 @@ class App:
     def message_key(self, inbound: Inbound) -> str:
         return f"{inbound.channel}:{inbound.message_id}"
 
-    async def run(self, inbound: Inbound, event: Event, queue: Mapping[str, str] | None = None) -> Handled:
+    async def webhook(self, channel: Channel, headers: Mapping[str, str], body: bytes) -> WebhookReply:
+        """One webhook request of a channel: checked as the channel checks them, parsed, handled."""
+        url = (self.settings.public_base_url or "").rstrip("/") + channel.path
+        if not channel.verify(url, headers, body):
+            return FORBIDDEN
+        try:
+            inbound = channel.parse(body)
+        except FormError:
+            return BAD_REQUEST
+        if inbound is None:
+            return WebhookReply()
+        return await self.receive(channel, inbound, webhook=True)
+
+    async def receive(self, channel: Channel, inbound: Inbound, *, webhook: bool = False) -> WebhookReply:
+        """Handle one inbound message (from a webhook, or Telegram's long polling): a staff member answering a case,
+        a group chat, a message kneebot cannot read, or a conversation's turn. The answer for the webhook (500 asks
+        the provider to retry: the turn itself failed)."""
+        self.metrics.channel[channel.name].messages_in.inc()
+        locale = inbound.locale or self.settings.default_locale
+        who = self.staff.who(channel.name, inbound.user, inbound.sender_name)
+        action = staff_action(inbound.event) if who is not None and self.services is not None else None
+        if action is not None and who is not None:
+            return await self.staff_answer(channel, inbound, action, who)
+        if inbound.group_chat:
+            return await self.group_message(channel, inbound, locale)
+        if inbound.event is None:
+            notice = SendReply((Text(inbound.notice or "", (("number", self.number(inbound)),)),))
+            job = SendJob(None, None, channel.name, inbound.user, inbound.callback_id, inbound.button_message_id)
+            return await self.answer(channel, job, (notice,), locale, at_once=True, record=False)
+        if channel.replies_in_response:
+            return await self.turn_in_response(channel, inbound, inbound.event)
+        return await self.turn_sent_after(channel, inbound, inbound.event, webhook=webhook)
+
+    async def run(self, channel: Channel, inbound: Inbound, event: Event, queue: SendJob | None = None) -> Handled:
         handled = await self.service.handle(
-            self.participant(inbound),
+            self.participant(channel, inbound),
             event,
             message_id=self.message_key(inbound),
             locale=inbound.locale or self.settings.default_locale,
             country=inbound.country or self.settings.default_country,
-            address=Address(channel=inbound.channel, to=inbound.user),
+            address=Address(channel=channel.name, to=inbound.user),
             queue=queue,
         )
         if not handled.replayed:
             self.count(handled.replies)
         return handled
+
+    async def turn_in_response(self, channel: Channel, inbound: Inbound, event: Event) -> WebhookReply:
+        """A channel whose webhook's response carries the replies (TwiML)."""
+        series = self.metrics.channel[channel.name]
+        try:
+            handled = await self.run(channel, inbound, event)
+        except Exception:
+            series.errors.inc()
+            log.exception("%s webhook failed", channel.name)
+            return WebhookReply(500)
+        series.messages_out.inc(len(handled.replies))
+        return channel.respond(handled.replies, handled.locale)
+
+    async def turn_sent_after(self, channel: Channel, inbound: Inbound, event: Event, *, webhook: bool) -> WebhookReply:
+        """A channel whose replies go by API calls once the turn is stored. With a worker, through the send queue
+        (unless urgent: those go from here, at once). A button press is then answered in the webhook's response,
+        where the provider allows it (Telegram makes the call as it takes the response): the spinner stops at once,
+        and the worker has one call less to make. Losing that answer costs nothing but a slower spinner."""
+        job = SendJob(
+            self.participant(channel, inbound),
+            self.message_key(inbound),
+            channel.name,
+            inbound.user,
+            inbound.callback_id,
+            inbound.button_message_id,
+        )
+        pressed = channel.answer_in_response(inbound.callback_id) if webhook and inbound.callback_id else None
+        try:
+            queue = (replace(job, callback_id=None) if pressed else job) if await self.workers_alive() else None
+            handled = await self.run(channel, inbound, event, queue)
+        except Exception:
+            self.metrics.channel[channel.name].errors.inc()
+            log.exception("%s update failed", channel.name)
+            return WebhookReply(500)
+        if handled.queued:  # a worker sends the replies from the send queue
+            return pressed or WebhookReply()
+        if handled.deleted:  # nothing about the person is recorded any more, not even what was sent
+            job = replace(job, participant=None, key=None)
+        at_once = handled.urgent or handled.offline
+        return await self.answer(
+            channel, job, handled.replies, handled.locale, at_once=at_once, record=not handled.offline
+        )
+
+    async def group_message(self, channel: Channel, inbound: Inbound, locale: str) -> WebhookReply:
+        """A group is no place for a conversation, but a red flag said there still gets the emergency message. The
+        staff group's own talk is left alone; any other group is asked to write in private."""
+        event = inbound.event
+        words = event.text if isinstance(event, MessageReceived) else ""
+        replies = self.service.red_flag_reply(words, locale, None) if words else ()
+        job = SendJob(None, None, channel.name, inbound.user, inbound.callback_id)
+        if replies:
+            self.count(replies)
+            return await self.answer(channel, job, replies, locale, at_once=True, record=False)
+        if self.staff.who(channel.name, inbound.user, None) is not None or inbound.callback_id:
+            await channel.acknowledge(inbound.user, inbound.callback_id, None)
+            return WebhookReply()
+        notice = SendReply((Text(inbound.notice or "notice.group", (("number", self.number(inbound)),)),))
+        return await self.answer(channel, job, (notice,), locale, at_once=True, record=False)
+
+    async def answer(
+        self,
+        channel: Channel,
+        job: SendJob,
+        replies: Sequence[SendReply],
+        locale: str,
+        *,
+        at_once: bool,
+        record: bool,
+    ) -> WebhookReply:
+        """The replies: in the webhook's response, where the channel has them there; else sent in the background
+        (retried there when a send fails), waiting for them a little: never near the provider's timeout, so a slow
+        API finishes after the webhook has answered."""
+        if channel.replies_in_response:
+            return channel.respond(replies, locale)
+        if not replies and job.callback_id is None and job.button_message_id is None:
+            return WebhookReply()
+        sending = asyncio.create_task(self.replies.send(job, replies, locale, at_once=at_once, record=record))
+        self.track(sending)
+        await asyncio.wait({sending}, timeout=self.settings.telegram_delivery_budget_s)
+        return WebhookReply()
 
     def count(self, replies: Sequence[SendReply]) -> None:
         for reply in replies:
@@ -113,88 +217,10 @@ class App:
             if reply.kind == "outcome":
                 self.metrics.assessments.labels(level=reply.parts[0].key.split(".")[1]).inc()
 
-    async def telegram_update(
-        self, channel: TelegramChannel, update: Mapping[str, Any], *, webhook: bool = False
-    ) -> WebhookAnswer:
-        """Handle one update (from the webhook or long polling); the status Telegram should get (500: retry, when
-        the turn itself failed) and, from a `webhook`, a Bot API call for Telegram to make with the response."""
-        staff_chat = self.settings.staff_telegram_chat_id
-        press = parse_staff_press(update, staff_chat) if staff_chat is not None else None
-        if press is not None:
-            status = await self.staff_press(
-                channel, press.callback_id, press.chat_id, press.message_id, press.data, press.who
-            )
-            return WebhookAnswer(status)
-        inbound = channel.parse(update)
-        if inbound is None:
-            return WebhookAnswer(200)
-        self.metrics.telegram.messages_in.inc()
-        locale = inbound.locale or self.settings.default_locale
-        if inbound.group_chat:
-            return await self.group_message(inbound, locale)
-        if inbound.event is None:
-            notice = SendReply((Text(inbound.notice or "", (("number", self.number(inbound)),)),))
-            return await self.send(Job(None, None, inbound.user), (notice,), locale, at_once=True, record=False)
-        job = Job(
-            self.participant(inbound),
-            self.message_key(inbound),
-            inbound.user,
-            inbound.callback_id,
-            inbound.button_message_id,
-        )
-        # With a worker, the replies go through the send queue (unless urgent: those go from here, at once). A
-        # button press is then answered in the webhook's response (Telegram makes the call as it takes the
-        # response): the spinner stops at once, and the worker has one Bot API call less to make. Losing that
-        # answer costs nothing but a slower spinner.
-        answer = webhook and inbound.callback_id is not None
-        try:
-            queue = job.fields(answer_press=not answer) if await self.workers_alive() else None
-            handled = await self.run(inbound, inbound.event, queue)
-        except Exception:
-            self.metrics.telegram.errors.inc()
-            log.exception("telegram update failed")
-            return WebhookAnswer(500)
-        if handled.queued:  # a worker sends the replies from the send queue
-            if answer:
-                return WebhookAnswer(200, {"method": "answerCallbackQuery", "callback_query_id": inbound.callback_id})
-            return WebhookAnswer(200)
-        if handled.deleted:  # nothing about the person is recorded any more, not even what was sent
-            job = dataclasses.replace(job, participant=None, key=None)
-        at_once = handled.urgent or handled.offline
-        return await self.send(job, handled.replies, handled.locale, at_once=at_once, record=not handled.offline)
-
-    async def group_message(self, inbound: Inbound, locale: str) -> WebhookAnswer:
-        """A group is no place for a conversation, but a red flag said there still gets the emergency message. The
-        staff group's own talk is left alone; any other group is asked to write in private."""
-        event = inbound.event
-        words = event.text if isinstance(event, MessageReceived) else ""
-        replies = self.service.red_flag_reply(words, locale, None) if words else ()
-        job = Job(None, None, inbound.user)
-        if replies:
-            self.count(replies)
-            return await self.send(job, replies, locale, at_once=True, record=False)
-        if inbound.user == str(self.settings.staff_telegram_chat_id):
-            return WebhookAnswer(200)
-        notice = SendReply((Text(inbound.notice or "notice.group", (("number", self.number(inbound)),)),))
-        return await self.send(job, (notice,), locale, at_once=True, record=False)
-
-    async def send(
-        self, job: Job, replies: Sequence[SendReply], locale: str, *, at_once: bool, record: bool
-    ) -> WebhookAnswer:
-        """Send the replies in the background (retried there when a send fails), waiting for them a little: never
-        near Telegram's timeout, so a slow Bot API finishes after the webhook has answered."""
-        if not replies and job.callback_id is None and job.button_message_id is None:
-            return WebhookAnswer(200)
-        sending = asyncio.create_task(self.replies.send(job, replies, locale, at_once=at_once, record=record))
-        self.track(sending)
-        await asyncio.wait({sending}, timeout=self.settings.telegram_delivery_budget_s)
-        return WebhookAnswer(200)
-
     async def workers_alive(self) -> bool:
         """Whether a worker is running to drain the send queue, as the rescue loop last found (every second, in the
-        background: a webhook never waits on Redis for it). Without one, the web process sends Telegram replies
-        itself."""
-        return self._alive
+        background: a webhook never waits on Redis for it). Without one, the web process sends the replies itself."""
+        return self.workers_seen
 
     async def rescue_loop(self, stop: asyncio.Event) -> None:
         """Until `stop`: find whether a worker runs, keep this process's own queued jobs retried and, while no
@@ -205,14 +231,14 @@ class App:
         while not stop.is_set():
             try:
                 await rescuer.beat()
-                self._alive = workers(await rescuer.heartbeats.alive()) > 0
+                self.workers_seen = workers(await rescuer.heartbeats.alive()) > 0
                 await rescuer.retry_own()
-                if not self._alive:
+                if not self.workers_seen:
                     await rescuer.take_over()
                     while await rescuer.read(None):
                         pass
             except RedisError as exc:
-                self._alive = False
+                self.workers_seen = False
                 rescuer.queue.forget_group()
                 log.debug("send queue unavailable (%s)", type(exc).__name__)
             with contextlib.suppress(TimeoutError):
@@ -229,25 +255,22 @@ class App:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
 
-    async def staff_press(
-        self, channel: TelegramChannel, callback_id: str, chat_id: str, message_id: int, data: str, who: str
-    ) -> int:
-        """Acknowledge or Resolve pressed on a case card: record it, answer the press, redraw the card."""
-        action = parse_button(data)
-        if action is None or self.services is None:
-            await channel.answer_callback(callback_id, "")
-            return 200
+    async def staff_answer(self, channel: Channel, inbound: Inbound, action: StaffAction, who: str) -> WebhookReply:
+        """Acknowledge or Resolve, pressed on a case card or written from an on-call number: record it, answer it
+        (the press, or the webhook's response), and redraw the card that was pressed."""
+        assert self.services is not None
         try:
             before = await self.staff_action(action, who)
             case = await self.services.cases.get(action.case_id)
         except RedisError:
             self.metrics.errors.labels(where="staff").inc()
-            return 500  # Telegram retries the press
+            return WebhookReply(500)  # the provider retries
         locale = self.settings.default_locale
-        await channel.answer_callback(callback_id, self.staff_reply(action, before, locale))
-        if case is not None:
-            await channel.edit(chat_id, message_id, card(case, self.content.catalog, locale))
-        return 200
+        text = self.staff_reply(action, before, locale)
+        await channel.acknowledge(inbound.user, inbound.callback_id, None, text)
+        if case is not None and inbound.button_message_id is not None:
+            await channel.redraw(inbound.user, inbound.button_message_id, card(case, self.content.catalog, locale))
+        return channel.respond_text(text)
 
     async def staff_action(self, action: StaffAction, who: str) -> str:
         assert self.services is not None
@@ -275,8 +298,10 @@ def create_app(
 ) -> Starlette:
     content = content or load_content()
     clock = clock or SystemClock()
-    client = redis_client(settings.redis_url) if settings.redis_url else None
-    services = Services.build(settings, content, client, clock) if client is not None and store is None else None
+    client = redis_client(settings.redis_url) if settings.redis_url and store is None else None
+    # With Redis, the limiter shared through it holds the providers' limits across processes; without, PTB's own.
+    channels = make_channels(settings, content, per_process_limiter=client is None)
+    services = Services.build(settings, content, client, clock, channels) if client is not None else None
     if services is not None:
         store, service = services.store, services.service
     else:
@@ -285,132 +310,82 @@ def create_app(
         store = store or MemoryConversationStore(ttl=settings.conversation_ttl, secret=id_secret(settings))
         policy = dataclasses.replace(settings.policy(), escalation="off", checkins={})
         service = ConversationService(content, store, clock, policy)
-    # With Redis, the limiter shared through it holds Telegram's limits across processes; without, PTB's own.
-    telegram, sms = make_channels(settings, content, per_process_limiter=services is None)
-    counters = Metrics()
-    limiter = services.limiter if services else None
-    deliverer = Deliverer(delivery_limits(settings), store, limiter, telegram, sms, counters)
+    counters = Metrics(channels)
+    deliverer = Deliverer(channels, store, services.limiter if services else None, counters)
     queue = SendQueue(services.client) if services is not None else None
     replies = ReplySender(deliverer, service, queue, counters)
     rescuer = None
-    if services is not None and queue is not None and telegram is not None:
+    if queue is not None and any(not channel.replies_in_response for channel in channels.values()):
+        assert services is not None
         name = f"{WEB}{socket.gethostname()}-{os.getpid()}-{id(replies):x}"
         rescuer = QueueSender(name, queue, Heartbeats(services.client), replies, services.audit, clock)
+    staff = staff_targets(settings)
     app_state = App(
-        settings, content, store, service, counters, deliverer, replies, services, telegram, sms, clock, rescuer
+        settings, content, store, service, counters, deliverer, replies, channels, staff, services, clock, rescuer
     )
 
-    @asynccontextmanager
-    async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        if app_state.telegram:
-            try:
-                await app_state.telegram.start()
-            except TelegramSendError as exc:  # `kneebot serve` checked the token: a passing outage, sent through
-                log.warning("telegram not reachable at start (%s); replies are retried as they come", exc)
-        stop = asyncio.Event()
-        rescuing = asyncio.create_task(app_state.rescue_loop(stop)) if app_state.rescuer else None
-        try:
-            yield
-        finally:
-            stop.set()
-            if rescuing is not None:
-                await rescuing
-            await app_state.drain(SHUTDOWN_GRACE_S)
-            if app_state.telegram:
-                await app_state.telegram.stop()
-            if app_state.sms:
-                await app_state.sms.aclose()
-            await store.aclose()
+    app = Starlette(
+        routes=[
+            *(Route(channel.path, _webhook(app_state, channel), methods=["POST"]) for channel in channels.values()),
+            Route("/healthz", _healthz, methods=["GET"]),
+            Route("/metrics", _metrics, methods=["GET"]),
+            Mount("/staff", app=staff_console(settings, services)),
+        ],
+        lifespan=_lifespan,
+    )
+    app.state.kneebot = app_state
+    return app
 
-    async def telegram_webhook(request: Request) -> Response:
-        channel = app_state.telegram
-        if channel is None:
-            return PlainTextResponse("telegram is not configured", status_code=404)
-        expected = settings.telegram_webhook_secret
-        given = request.headers.get("x-telegram-bot-api-secret-token", "").encode()
-        if expected is None or not hmac.compare_digest(given, expected.get_secret_value().encode()):
-            return PlainTextResponse("forbidden", status_code=403)
+
+@asynccontextmanager
+async def _lifespan(app: Starlette) -> AsyncIterator[None]:
+    """The channels started (one out of reach is a warning: its sends are retried), the rescue loop while serving;
+    then replies still being sent get their grace, and everything is closed."""
+    state: App = app.state.kneebot
+    for channel in state.channels.values():
+        try:
+            await channel.start()
+        except SendFailed as exc:  # `kneebot serve` checked the token: a passing outage, sent through
+            log.warning("%s not reachable at start (%s); replies are retried as they come", channel.name, exc)
+    stop = asyncio.Event()
+    rescuing = asyncio.create_task(state.rescue_loop(stop)) if state.rescuer else None
+    try:
+        yield
+    finally:
+        stop.set()
+        if rescuing is not None:
+            await rescuing
+        await state.drain(SHUTDOWN_GRACE_S)
+        await state.channels.stop()
+        await state.store.aclose()
+
+
+def _webhook(state: App, channel: Channel) -> Callable[[Request], Awaitable[Response]]:
+    """The endpoint of a channel's webhook: the body read within its limits, then `App.webhook`."""
+    series = state.metrics.channel[channel.name]
+
+    async def endpoint(request: Request) -> Response:
         started = time.perf_counter()
         try:
-            update = json.loads(await _body(request))
-        except (ValueError, RecursionError, _TooLarge):  # deep nesting overflows the JSON decoder
-            return PlainTextResponse("bad request", status_code=400)
-        except _Unfinished as unfinished:
-            return unfinished.response
-        answer = (
-            await app_state.telegram_update(channel, update, webhook=True)
-            if isinstance(update, dict)
-            else WebhookAnswer(200)
-        )
-        app_state.metrics.telegram.latency.observe(time.perf_counter() - started)
-        if answer.call is not None and answer.status == 200:
-            return JSONResponse(answer.call)
-        return Response(status_code=answer.status)
-
-    async def sms_webhook(request: Request) -> Response:
-        channel = app_state.sms
-        if channel is None:
-            return PlainTextResponse("sms is not configured", status_code=404)
-        started = time.perf_counter()
-        try:
-            form = parse_form(await _body(request))
+            body = await _body(request)
         except _TooLarge:
             return PlainTextResponse("bad request", status_code=400)
         except _Unfinished as unfinished:
             return unfinished.response
-        url = (settings.public_base_url or "").rstrip("/") + SMS_PATH
-        if not channel.valid_signature(url, form, request.headers.get("x-twilio-signature")):
-            return PlainTextResponse("forbidden", status_code=403)
-        staff = parse_sms(form.get("Body", "")) if form.get("From", "").strip() in settings.oncall else None
-        if staff is not None and app_state.services is not None:
-            try:
-                before = await app_state.staff_action(
-                    staff, "on-call " + str(settings.oncall.index(form["From"].strip()) + 1)
-                )
-            except RedisError:
-                return Response(status_code=500)
-            reply = app_state.staff_reply(staff, before, settings.default_locale)
-            return Response(channel.twiml_plain(reply), media_type="application/xml")
-        try:
-            inbound = channel.parse(form)
-        except SmsFormError:
-            return PlainTextResponse("bad request", status_code=400)
-        app_state.metrics.sms.messages_in.inc()
-        try:
-            if inbound.event is None:
-                body = channel.twiml_text(
-                    inbound.notice or "", inbound.locale or settings.default_locale, number=app_state.number(inbound)
-                )
-            else:
-                handled = await app_state.run(inbound, inbound.event)
-                body = channel.twiml(handled.replies, handled.locale)
-                app_state.metrics.sms.messages_out.inc(len(handled.replies))
-        except Exception:
-            app_state.metrics.sms.errors.inc()
-            log.exception("sms webhook failed")
-            return Response(status_code=500)
-        app_state.metrics.sms.latency.observe(time.perf_counter() - started)
-        return Response(body, media_type="application/xml")
+        answer = await state.webhook(channel, request.headers, body)
+        series.latency.observe(time.perf_counter() - started)
+        return Response(answer.body, status_code=answer.status, media_type=answer.media_type)
 
-    async def healthz(_: Request) -> Response:
-        ok = await store.ping()
-        return JSONResponse({"ok": ok, "store": "up" if ok else "down"}, status_code=200 if ok else 503)
+    return endpoint
 
-    async def metrics(_: Request) -> Response:
-        return Response(app_state.metrics.render(), media_type="text/plain; version=0.0.4")
 
-    app = Starlette(
-        routes=[
-            Route(TELEGRAM_PATH, telegram_webhook, methods=["POST"]),
-            Route(SMS_PATH, sms_webhook, methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/metrics", metrics, methods=["GET"]),
-            Mount("/staff", app=staff_console(settings, services)),
-        ],
-        lifespan=lifespan,
-    )
-    app.state.kneebot = app_state
-    return app
+async def _healthz(request: Request) -> Response:
+    ok = await request.app.state.kneebot.store.ping()
+    return JSONResponse({"ok": ok, "store": "up" if ok else "down"}, status_code=200 if ok else 503)
+
+
+async def _metrics(request: Request) -> Response:
+    return Response(request.app.state.kneebot.metrics.render(), media_type="text/plain; version=0.0.4")
 
 
 class _TooLarge(Exception):

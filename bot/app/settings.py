@@ -20,6 +20,7 @@ import redis.asyncio
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.channels.whatsapp import Template, parse_templates
 from bot.shell.scheduling import QuietHours, zone_for
 from bot.triage.engine import DEFAULT_CHECKINS, Escalation, Policy
 from bot.triage.findings import Level
@@ -29,6 +30,7 @@ MIN_ID_HASH_SECRET_CHARS = 32
 MAKE_A_SECRET = "python3 -c 'import secrets; print(secrets.token_hex(32))'"
 # Codes people type for a country that ISO 3166 spells otherwise.
 COUNTRY_MISTAKES = {"UK": "GB", "EL": "GR", "EN": "GB"}
+LOCALES = ("en", "es")  # as DEFAULT_LOCALE allows
 _BOT_TOKEN = re.compile(r"[0-9]+:[A-Za-z0-9_-]+")
 _DIALABLE = re.compile(r"\+?[0-9]+(?: [0-9]+)*")
 
@@ -75,6 +77,11 @@ class Settings(BaseSettings):
     twilio_auth_token: SecretStr | None = None
     twilio_from_number: str | None = None
     twilio_api_base_url: str = "https://api.twilio.com"
+    # WhatsApp through the same Twilio account: enabled by its sender (E.164, or whatsapp:+...). Outside WhatsApp's
+    # 24-hour window only pre-approved templates go out: a ContentSid per template (a reply kind) and locale.
+    whatsapp_from_number: str | None = None
+    whatsapp_templates: str = ""  # checkin.en=HX...:buttons,checkin.es=HX...
+    whatsapp_rate_per_s: float = Field(default=10, gt=0)  # per sending number
 
     # Check-ins (#4): when, and never at night in the person's own time zone (emergency and urgent ones excepted).
     checkin_schedule: str = "emergency=1h;urgent=6h;soon=60h;self_care=48h,7d"
@@ -101,7 +108,13 @@ class Settings(BaseSettings):
             raise ValueError("is empty: a secret must be a long random value (unset it to turn its channel off)")
         return value
 
-    @field_validator("redis_url", "public_base_url", "twilio_account_sid", "twilio_from_number")
+    @field_validator("whatsapp_templates")
+    @classmethod
+    def _templates(cls, value: str) -> str:
+        parse_templates(value)
+        return value
+
+    @field_validator("redis_url", "public_base_url", "twilio_account_sid", "twilio_from_number", "whatsapp_from_number")
     @classmethod
     def _given(cls, value: str | None) -> str | None:
         if value is not None and not value.strip():
@@ -267,11 +280,18 @@ class Settings(BaseSettings):
 
     @property
     def sms_enabled(self) -> bool:
-        return self.twilio_account_sid is not None or self.twilio_auth_token is not None
+        return self.twilio_from_number is not None or (
+            self.whatsapp_from_number is None
+            and (self.twilio_account_sid is not None or self.twilio_auth_token is not None)
+        )
 
     @property
-    def channels(self) -> tuple[str, ...]:
-        return tuple(name for name, on in (("telegram", self.telegram_enabled), ("sms", self.sms_enabled)) if on)
+    def whatsapp_enabled(self) -> bool:
+        return self.whatsapp_from_number is not None
+
+    @cached_property
+    def templates(self) -> dict[tuple[str, str], Template]:
+        return parse_templates(self.whatsapp_templates)
 
     def check_id_secret(self) -> None:
         """With real people's ids to key, the development secret (or a short one) would let anyone who reads a
@@ -296,8 +316,21 @@ class Settings(BaseSettings):
             for name in ("twilio_account_sid", "twilio_auth_token", "twilio_from_number", "public_base_url"):
                 if getattr(self, name) is None:
                     raise SettingsError(f"SMS is enabled but {name.upper()} is not set")
-        if not (self.telegram_enabled or self.sms_enabled):
-            raise SettingsError("no channel configured: set TELEGRAM_BOT_TOKEN and/or TWILIO_ACCOUNT_SID")
+        if self.whatsapp_enabled:
+            for name in ("twilio_account_sid", "twilio_auth_token", "public_base_url"):
+                if getattr(self, name) is None:
+                    raise SettingsError(f"WhatsApp is enabled but {name.upper()} is not set")
+            missing = [locale for locale in LOCALES if ("checkin", locale) not in self.templates]
+            if missing:
+                raise SettingsError(
+                    "WhatsApp is enabled but WHATSAPP_TEMPLATES has no check-in template for "
+                    + ", ".join(missing)
+                    + " (checkin.<locale>=HX...): a check-in outside WhatsApp's 24-hour window needs one"
+                )
+        if not (self.telegram_enabled or self.sms_enabled or self.whatsapp_enabled):
+            raise SettingsError(
+                "no channel configured: set TELEGRAM_BOT_TOKEN, TWILIO_FROM_NUMBER and/or WHATSAPP_FROM_NUMBER"
+            )
         if self.staff_telegram_chat_id is not None and not self.telegram_enabled:
             raise SettingsError("STAFF_TELEGRAM_CHAT_ID is set but TELEGRAM_BOT_TOKEN is not")
         if self.oncall and not self.sms_enabled:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.channels.render import render_sms, render_telegram
+from bot.channels.render import as_text, has_buttons
 from bot.clock import Clock
 from bot.content.loader import Content
 from bot.shell.conversation import ConversationService
@@ -64,10 +64,7 @@ async def simulate(
     def record_bot(replies: Sequence[SendReply], session_locale: str) -> SendReply | None:
         question = None
         for reply in replies:
-            if channel == "sms":
-                text = "\n\n".join(render_sms(reply, catalog, session_locale))  # a blank line between SMS messages
-            else:
-                text = render_telegram(reply, catalog, session_locale).text
+            text = as_text(reply, catalog, session_locale, channel)
             key = reply.parts[-1].key if reply.kind == "question" else reply.parts[0].key
             transcript.turns.append({"from": "bot", "text": text, "key": key})
             if reply.kind == "question":
@@ -90,7 +87,7 @@ async def simulate(
             if not ids:
                 text, key = ("not sure" if value == UNSURE else value), None
                 event = MessageReceived(text)
-            elif channel == "sms":
+            elif not has_buttons(channel):
                 text, key = str(ids.index(value) + 1), question.choices[ids.index(value)].label.key
                 event = MessageReceived(text)
             else:

@@ -11,7 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 from redis.exceptions import RedisError
 
 from bot.app.settings import Settings
-from bot.app.wiring import redis_client
+from bot.app.wiring import channel_names, redis_client
 from bot.channels.telegram import TelegramChannel, TelegramTokenRejected
 from bot.content.loader import ROOT, Content
 from bot.storage.sendqueue import Heartbeats
@@ -78,7 +78,7 @@ async def check_telegram(settings: Settings, content: Content) -> None:
 
 
 def start_line(command: str, settings: Settings, store: Store, *, where: str = "") -> str:
-    channels = ", ".join(settings.channels) or "none"
+    channels = ", ".join(channel_names(settings)) or "none"
     workers = "unknown" if store.workers is None else str(store.workers)
     at = f" on {where}" if where else ""
     return (

@@ -1,4 +1,8 @@
-"""How the shell's parts are put together from the settings: Redis, the channels, the follow-up services."""
+"""How the shell's parts are put together from the settings: Redis, the channel registry, the follow-up services.
+
+The one place that names channels: each is built here from its settings, and everything else finds it in the
+registry by the name its module gives it.
+"""
 
 from __future__ import annotations
 
@@ -13,16 +17,19 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from bot.app.settings import Settings
+from bot.channels.base import Channel, Channels
 from bot.channels.sms import SmsChannel
 from bot.channels.telegram import TelegramChannel
+from bot.channels.twilio import TwilioAccount
+from bot.channels.whatsapp import WhatsAppChannel
 from bot.clock import Clock
 from bot.content.loader import Content
 from bot.shell.conversation import ConversationService
-from bot.shell.delivery import DeliveryLimits
 from bot.shell.followup import FollowUpPolicy, RedisFollowUp
+from bot.shell.staff import StaffTargets
 from bot.storage.audit import AuditLog
 from bot.storage.cases import CaseStore
-from bot.storage.checkins import CheckInStore
+from bot.storage.checkins import Address, CheckInStore
 from bot.storage.conversations import RedisConversationStore
 from bot.storage.ratelimit import RedisRateLimiter
 
@@ -56,37 +63,79 @@ def redis_client(url: str, *, timeout_s: float = 1.0) -> redis.asyncio.Redis:
     )
 
 
-def make_channels(
-    settings: Settings, content: Content, *, per_process_limiter: bool
-) -> tuple[TelegramChannel | None, SmsChannel | None]:
-    """The configured channels. `per_process_limiter`: PTB's in-process rate limiter, for a process without the
-    shared one in Redis."""
-    telegram = sms = None
+def make_channels(settings: Settings, content: Content, *, per_process_limiter: bool) -> Channels:
+    """The registry of the configured channels. `per_process_limiter`: PTB's in-process rate limiter, for a process
+    without the shared one in Redis."""
+    channels: list[Channel] = []
     if settings.telegram_bot_token is not None:
-        telegram = TelegramChannel(
-            settings.telegram_bot_token.get_secret_value(),
-            content.catalog,
-            base_url=settings.telegram_api_base_url,
-            rate_limit=per_process_limiter,
+        secret = settings.telegram_webhook_secret
+        channels.append(
+            TelegramChannel(
+                settings.telegram_bot_token.get_secret_value(),
+                content.catalog,
+                webhook_secret=secret.get_secret_value() if secret is not None else None,
+                base_url=settings.telegram_api_base_url,
+                rate_limit=per_process_limiter,
+                rate_per_s=settings.telegram_rate_per_s,
+                chat_rate_per_s=settings.telegram_chat_rate_per_s,
+            )
         )
-    if settings.sms_enabled and settings.twilio_auth_token is not None:
-        sms = SmsChannel(
-            settings.twilio_account_sid or "",
-            settings.twilio_auth_token.get_secret_value(),
-            settings.twilio_from_number or "",
-            content.catalog,
-            api_base_url=settings.twilio_api_base_url,
-            default_country=settings.default_country,
+    account = twilio_account(settings)
+    if account is not None and settings.sms_enabled and settings.twilio_from_number is not None:
+        channels.append(
+            SmsChannel(
+                account,
+                settings.twilio_from_number,
+                content.catalog,
+                default_country=settings.default_country,
+                rate_per_s=settings.sms_rate_per_s,
+            )
         )
-    return telegram, sms
+    if account is not None and settings.whatsapp_from_number is not None:
+        channels.append(
+            WhatsAppChannel(
+                account,
+                settings.whatsapp_from_number,
+                content.catalog,
+                templates=settings.templates,
+                default_country=settings.default_country,
+                rate_per_s=settings.whatsapp_rate_per_s,
+            )
+        )
+    return Channels(channels)
+
+
+def channel_names(settings: Settings) -> list[str]:
+    """The channels the settings configure, by name (for the start line), without building them."""
+    configured = (
+        (TelegramChannel.name, settings.telegram_enabled),
+        (SmsChannel.name, settings.sms_enabled),
+        (WhatsAppChannel.name, settings.whatsapp_enabled),
+    )
+    return [name for name, on in configured if on]
+
+
+def twilio_account(settings: Settings) -> TwilioAccount | None:
+    """The Twilio account SMS and WhatsApp send through, when configured."""
+    if not (settings.sms_enabled or settings.whatsapp_enabled) or settings.twilio_auth_token is None:
+        return None
+    return TwilioAccount(
+        settings.twilio_account_sid or "",
+        settings.twilio_auth_token.get_secret_value(),
+        api_base_url=settings.twilio_api_base_url,
+    )
+
+
+def staff_targets(settings: Settings) -> StaffTargets:
+    chat = settings.staff_telegram_chat_id
+    return StaffTargets(
+        Address(channel=TelegramChannel.name, to=str(chat)) if chat is not None else None,
+        tuple(Address(channel=SmsChannel.name, to=number) for number in settings.oncall),
+    )
 
 
 def id_secret(settings: Settings) -> bytes:
     return settings.id_hash_secret.get_secret_value().encode()
-
-
-def delivery_limits(settings: Settings) -> DeliveryLimits:
-    return DeliveryLimits(settings.telegram_rate_per_s, settings.telegram_chat_rate_per_s, settings.sms_rate_per_s)
 
 
 def follow_up_policy(settings: Settings) -> FollowUpPolicy:
@@ -107,16 +156,19 @@ class Services:
     audit: AuditLog
     limiter: RedisRateLimiter
     service: ConversationService
+    channels: Channels
 
     @classmethod
-    def build(cls, settings: Settings, content: Content, client: redis.asyncio.Redis, clock: Clock) -> Services:
+    def build(
+        cls, settings: Settings, content: Content, client: redis.asyncio.Redis, clock: Clock, channels: Channels
+    ) -> Services:
         store = RedisConversationStore(client, ttl=settings.conversation_ttl, secret=id_secret(settings))
         checkins, cases = CheckInStore(client), CaseStore(client)
         audit = AuditLog(client, settings.audit_max_events)
-        follow_up = RedisFollowUp(follow_up_policy(settings), checkins, cases, audit, clock)
+        follow_up = RedisFollowUp(follow_up_policy(settings), checkins, cases, audit, clock, channels)
         service = ConversationService(content, store, clock, settings.policy(), sink=follow_up)
-        return cls(settings, content, client, clock, store, checkins, cases, audit, RedisRateLimiter(client), service)
+        limiter = RedisRateLimiter(client)
+        return cls(settings, content, client, clock, store, checkins, cases, audit, limiter, service, channels)
 
     async def aclose(self) -> None:
-        """The store's shared connection, then the client's pool."""
         await self.store.aclose()

@@ -1,27 +1,13 @@
-"""Render a SendReply for a channel: SMS numbered text, Telegram text with buttons, or a terminal view of either."""
+"""Render a SendReply: as numbered text (SMS, WhatsApp), as text with buttons (Telegram), or a terminal view."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from bot.channels.base import Button, Message
 from bot.channels.segments import segments, to_gsm
 from bot.content.catalog import Catalog
 from bot.triage.effects import SendReply
 
 MAX_SMS_SEGMENTS = 3
-
-
-@dataclass(frozen=True)
-class Button:
-    label: str
-    data: str  # "<node>:<choice>", so a stale button names the question it belonged to
-
-
-@dataclass(frozen=True)
-class TelegramMessage:
-    text: str
-    buttons: tuple[Button, ...] = ()
-    call: str | None = None
 
 
 def paragraphs(reply: SendReply, catalog: Catalog, locale: str, channel: str | None = None) -> list[str]:
@@ -31,10 +17,7 @@ def paragraphs(reply: SendReply, catalog: Catalog, locale: str, channel: str | N
 
 def render_sms(reply: SendReply, catalog: Catalog, locale: str, max_segments: int = MAX_SMS_SEGMENTS) -> list[str]:
     """Numbered choices; parts packed into as few messages as fit `max_segments` each, folded to GSM-7."""
-    blocks = paragraphs(reply, catalog, locale, "sms")
-    if reply.choices:
-        lines = [f"{i} {catalog.render(c.label, locale)}" for i, c in enumerate(reply.choices, start=1)]
-        blocks[-1] = blocks[-1] + "\n" + catalog.raw("sms.reply_with", locale) + "\n" + "\n".join(lines)
+    blocks = numbered(reply, catalog, locale)
     messages: list[str] = []
     for block in (to_gsm(b) for b in blocks):
         if messages and segments(messages[-1] + "\n" + block) <= max_segments:
@@ -44,10 +27,32 @@ def render_sms(reply: SendReply, catalog: Catalog, locale: str, max_segments: in
     return messages
 
 
-def render_telegram(reply: SendReply, catalog: Catalog, locale: str) -> TelegramMessage:
+def numbered(reply: SendReply, catalog: Catalog, locale: str, channel: str = "sms") -> list[str]:
+    """The reply's paragraphs, the last followed by its choices as numbered lines (for channels without buttons); the
+    wording is SMS's where the catalog has a channel's own ("reply with the number"), which fits any typed channel."""
+    blocks = paragraphs(reply, catalog, locale, channel)
+    if reply.choices:
+        lines = [f"{i} {catalog.render(c.label, locale)}" for i, c in enumerate(reply.choices, start=1)]
+        blocks[-1] = blocks[-1] + "\n" + catalog.raw("sms.reply_with", locale) + "\n" + "\n".join(lines)
+    return blocks
+
+
+def render_telegram(reply: SendReply, catalog: Catalog, locale: str) -> Message:
     text = "\n\n".join(paragraphs(reply, catalog, locale, "telegram"))
     buttons = tuple(Button(catalog.render(c.label, locale), f"{reply.node}:{c.id}") for c in reply.choices)
-    return TelegramMessage(text, buttons, reply.call)
+    return Message(text, buttons, reply.call)
+
+
+def as_text(reply: SendReply, catalog: Catalog, locale: str, channel: str) -> str:
+    """A reply as a transcript shows it: the SMS messages a blank line apart, or a Telegram message's text."""
+    if channel == "sms":
+        return "\n\n".join(render_sms(reply, catalog, locale))
+    return render_telegram(reply, catalog, locale).text
+
+
+def has_buttons(channel: str) -> bool:
+    """Whether a terminal's `channel` shows choices as buttons (pressed) rather than numbers (typed)."""
+    return channel == "telegram"
 
 
 def render_terminal(reply: SendReply, catalog: Catalog, locale: str, channel: str) -> str:

@@ -1,307 +1,79 @@
-"""SMS through Twilio: validate and parse webhooks, answer with TwiML, send check-ins through the REST API."""
+"""SMS through Twilio: the incoming-message webhook (`/twilio/sms`, signed), answered in TwiML, and messages sent
+through the REST API (check-ins, pages), numbered choices within a set number of segments, GSM-7 where it can."""
 
 from __future__ import annotations
 
-import base64
 import functools
-import hmac
-import re
-from collections.abc import Iterable, Mapping, Sequence
-from urllib.parse import unquote
-from xml.sax.saxutils import escape
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
 
-import aiohttp
-import phonenumbers
-from twilio.base.exceptions import TwilioRestException, TwilioServiceException  # type: ignore[import-untyped, unused-ignore]
-from twilio.http.async_http_client import AsyncTwilioHttpClient  # type: ignore[import-untyped, unused-ignore]
-from twilio.http.response import Response  # type: ignore[import-untyped, unused-ignore]
-from twilio.request_validator import RequestValidator  # type: ignore[import-untyped, unused-ignore]
-from twilio.rest import Client  # type: ignore[import-untyped, unused-ignore]
-
-from bot.channels.base import Inbound
+from bot.channels.base import Inbound, Limits, Message, Rate, WebhookReply
 from bot.channels.render import render_sms
 from bot.channels.segments import to_gsm
+from bot.channels.twilio import SPANISH_REGIONS, TwilioAccount, TwilioMessaging, read_number, twiml
 from bot.content.catalog import Catalog
-from bot.triage.effects import Param, SendReply, Text
-from bot.triage.events import CommandReceived, Event, MessageReceived
+from bot.triage.effects import SendReply
 
-TWILIO_API = "https://api.twilio.com"
-# Twilio's message ids: SM (an SMS) or MM (an MMS) and 32 hex digits. Held to that form because Twilio's signature
-# runs names and values together: a signed form with one parameter renamed into another's value (the next parameter's
-# name and value run into MessageSid's) still verifies, and would otherwise pass as a new message.
-_MESSAGE_SID = re.compile(r"(SM|MM)[0-9a-fA-F]{32}")
-_SID_ALIASES = ("SmsMessageSid", "SmsSid")  # the same id under its older names, when Twilio sends them
-UNSUBSCRIBED = 21610  # Twilio: "Attempt to send to unsubscribed recipient"
-
-# Twilio acts on these words itself (Advanced Opt-Out) and still forwards the message, so they are matched as
-# Twilio matches them: the whole message, any case. Every other command word is matched in the core.
-CARRIER_KEYWORDS: Mapping[str, str] = {
-    **dict.fromkeys(["stop", "stopall", "unsubscribe", "cancel", "end", "quit"], "stop"),
-    **dict.fromkeys(["start", "unstop"], "start"),
-    **dict.fromkeys(["help", "info"], "help"),
-}
-
-# Regions whose people mostly read Spanish. PR is included: phonenumbers tells it from the US by area code
-# (787, 939) although both share +1. GQ is included too (Spanish is its main official language).
-SPANISH_REGIONS = frozenset(
-    ("MX", "GT", "SV", "HN", "NI", "CR", "PA", "CU", "DO", "PR")
-    + ("CO", "VE", "EC", "PE", "BO", "CL", "AR", "PY", "UY")
-    + ("ES", "GQ")
-)
+NAME = "sms"
+PATH = "/twilio/sms"
 
 
-class SmsFormError(ValueError):
-    """A webhook without the fields every Twilio message has."""
+class SmsChannel(TwilioMessaging):
+    name = NAME
+    prefix = "sms"
+    path = PATH
 
-
-class SmsSendError(Exception):
-    """Twilio refused or could not take a message. Carries codes only: Twilio's text can quote the number."""
-
-    def __init__(self, status: int | None, code: int | None) -> None:
-        super().__init__(f"twilio send failed: status={status} code={code}")
-        self.status = status
-        self.code = code
-
-    @property
-    def retryable(self) -> bool:
-        """No answer, a rate limit or a server error; a 4xx means the request itself is wrong."""
-        return self.status is None or self.status == 429 or self.status >= 500
-
-
-class SmsUnsubscribed(Exception):
-    """The person sent STOP to our number; Twilio delivers nothing more until they send START."""
-
-
-class _BaseUrlHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
-    """Twilio's REST client has no base-URL setting (edge and region still name *.twilio.com hosts), so
-    tests reach a fake API by rewriting the URL prefix here. It also applies the client-wide timeout, which
-    AsyncTwilioHttpClient ignores (its aiohttp request would otherwise wait forever), and sends credentials
-    as a header, because aiohttp 3.14 deprecates the BasicAuth that AsyncTwilioHttpClient builds."""
-
-    def __init__(self, base_url: str, timeout_s: float) -> None:
-        super().__init__(timeout=timeout_s)
-        self._base_url = base_url.rstrip("/")
-
-    async def request(
-        self,
-        method: str,
-        url: str,
-        params: dict[str, object] | None = None,
-        data: dict[str, object] | None = None,
-        headers: dict[str, str] | None = None,
-        auth: tuple[str, str] | None = None,
-        timeout: float | None = None,
-        allow_redirects: bool = False,
-    ) -> Response:
-        if url.startswith(TWILIO_API + "/"):
-            url = self._base_url + url[len(TWILIO_API) :]
-        if auth is not None:
-            credentials = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode("ascii")
-            headers = {**(headers or {}), "Authorization": f"Basic {credentials}"}
-        return await super().request(
-            method,
-            url,
-            params=params,
-            data=data,
-            headers=headers,
-            auth=None,
-            timeout=timeout if timeout is not None else self.timeout,
-            allow_redirects=allow_redirects,
-        )
-
-
-class SmsChannel:
     def __init__(
         self,
-        account_sid: str,
-        auth_token: str,
+        account: TwilioAccount,
         from_number: str,
         catalog: Catalog,
         *,
-        api_base_url: str = TWILIO_API,
         default_country: str = "US",
-        timeout_s: float = 10.0,
+        rate_per_s: float = 1.0,
     ) -> None:
-        self._account_sid = account_sid
-        self._auth_token = auth_token
+        super().__init__(account)
         self._from = from_number
         self._catalog = catalog
-        self._api_base_url = api_base_url
         self._default_country = default_country
-        self._timeout_s = timeout_s
-        self._validator = RequestValidator(auth_token)
-        self._key = auth_token.encode()
+        self.limits = Limits(Rate.of(rate_per_s))  # per sending number (a US long code: 1 message/s)
         # Rendered replies, remembered: most are the same few questions in one of two languages.
         self._rendered = functools.lru_cache(maxsize=1024)(self._render)
-        self._http: _BaseUrlHttpClient | None = None
-        self._client: Client | None = None
-
-    def valid_signature(self, url: str, params: Mapping[str, str], signature: str | None) -> bool:
-        """`url` is the public URL Twilio called (behind a proxy, not the one the server saw). A multidict
-        with getlist (Starlette's ImmutableMultiDict) is checked with every value of a repeated field."""
-        if not signature:
-            return False
-        # The usual case first: Twilio signed exactly this URL, and the form is a plain dict (one value a field),
-        # signed here as the library signs it in a fifth of its time. The library's validate() then also tries the
-        # URL with and without a default port, signing twice; it only runs when the first check fails.
-        expected = (
-            sha1_signature(self._key, url, params)
-            if type(params) is dict
-            else self._validator.compute_signature(url, params)
-        )
-        if hmac.compare_digest(expected, signature):
-            return True
-        return bool(self._validator.validate(url, params, signature))
-
-    def parse(self, form: Mapping[str, str]) -> Inbound:
-        """Raises SmsFormError for a form no Twilio message has: no sender or id, an id not of Twilio's form (or
-        differing from its older names), or a sender that is not a phone number."""
-        sender = form.get("From", "").strip()
-        message_id = form.get("MessageSid", "").strip()
-        if not sender or not message_id:
-            raise SmsFormError("webhook lacks From or MessageSid")
-        if not _MESSAGE_SID.fullmatch(message_id):
-            raise SmsFormError("MessageSid is not SM or MM and 32 hex digits")
-        if any(alias in form and form[alias].strip() != message_id for alias in _SID_ALIASES):
-            raise SmsFormError("SmsMessageSid differs from MessageSid")
-        body = form.get("Body", "")
-        user, country = self._sender(sender)
-        locale = "es" if country in SPANISH_REGIONS else None
-        event: Event | None
-        notice = None
-        command = CARRIER_KEYWORDS.get(body.strip().casefold())
-        if command is not None:
-            event = CommandReceived(command)
-        elif not body.strip() and _num_media(form) > 0:
-            event, notice = None, "notice.unsupported"
-        else:
-            event = MessageReceived(body)
-        return Inbound("sms", user, message_id, event, notice=notice, locale=locale, country=country)
-
-    def _sender(self, sender: str) -> tuple[str, str | None]:
-        return _read_number(sender, self._default_country)
-
-    def twiml(self, replies: Sequence[SendReply], locale: str) -> str:
-        """One <Message> per SMS; each stays within render.MAX_SMS_SEGMENTS."""
-        return twiml_messages(self._bodies(replies, locale))
-
-    def twiml_plain(self, text: str) -> str:
-        """TwiML for a text that is not a message key (a staff confirmation)."""
-        return twiml_messages([to_gsm(text)])
-
-    def twiml_text(self, key: str, locale: str, **params: Param) -> str:
-        return self.twiml([SendReply((Text(key, tuple(params.items())),))], locale)
-
-    def _bodies(self, replies: Sequence[SendReply], locale: str) -> list[str]:
-        return [body for reply in replies for body in self._rendered(reply, locale)]
-
-    def _render(self, reply: SendReply, locale: str) -> tuple[str, ...]:
-        return tuple(render_sms(reply, self._catalog, locale))
-
-    def bodies(self, replies: Sequence[SendReply], locale: str) -> list[str]:
-        """The SMS bodies these replies become, in order (one send each)."""
-        return self._bodies(replies, locale)
 
     @property
     def from_number(self) -> str:
         return self._from
 
-    async def send(self, to: str, replies: Sequence[SendReply], locale: str) -> None:
-        """Send in order, one message at a time, and stop at the first failure."""
-        for body in self._bodies(replies, locale):
-            await self.send_body(to, body)
+    def parse(self, body: bytes) -> Inbound:
+        """Raises FormError for a form no Twilio message has, or a sender that is not a phone number."""
+        received = self.account.received(body)
+        user, country = read_number(received.sender, self._default_country)
+        event, notice = received.event()
+        locale = "es" if country in SPANISH_REGIONS else None
+        return Inbound(NAME, user, received.message_id, event, notice=notice, locale=locale, country=country)
 
-    async def send_body(self, to: str, body: str) -> None:
-        client = self._rest_client()
-        try:
-            await client.messages.create_async(to=to, from_=self._from, body=body)
-        except (TwilioRestException, TwilioServiceException) as exc:
-            if exc.code == UNSUBSCRIBED:
-                raise SmsUnsubscribed() from None
-            # `from None`: Twilio's message can quote the number, and a traceback would log it.
-            raise SmsSendError(exc.status, exc.code) from None
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise SmsSendError(None, None) from exc
+    def render(self, replies: Sequence[SendReply], locale: str, *, since_wrote: timedelta | None = None) -> list[Any]:
+        """The SMS bodies these replies become, in order (one send each); each within render.MAX_SMS_SEGMENTS."""
+        return [body for reply in replies for body in self._rendered(reply, locale)]
 
-    def _rest_client(self) -> Client:
-        # Made on first use: aiohttp sessions belong to the running event loop.
-        if self._client is None:
-            self._http = _BaseUrlHttpClient(self._api_base_url, self._timeout_s)
-            self._client = Client(
-                self._account_sid,
-                self._auth_token,
-                http_client=self._http,
-                # Twilio falls back to os.environ when this is empty; only bot.app.settings reads the environment.
-                environment={"TWILIO_EDGE": "", "TWILIO_REGION": ""},
-            )
-        return self._client
+    def _render(self, reply: SendReply, locale: str) -> tuple[str, ...]:
+        return tuple(render_sms(reply, self._catalog, locale))
 
-    async def aclose(self) -> None:
-        if self._http is not None:
-            await self._http.close()
-        self._http = None
-        self._client = None
+    def render_message(self, message: Message) -> str:
+        return message.text
 
-
-def twiml_messages(bodies: Iterable[str]) -> str:
-    """A TwiML <Response> of one <Message> per body: byte for byte what twilio's MessagingResponse().message(body)
-    for each, then to_xml(), writes (a test holds the two equal), at a fifth of the cost of building its element
-    tree on every webhook."""
-    inner = "".join(f"<Message>{escape(body)}</Message>" if body else "<Message />" for body in bodies)
-    return _XML_DECLARATION + (f"<Response>{inner}</Response>" if inner else "<Response />")
-
-
-_XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
-
-
-@functools.lru_cache(maxsize=4096)
-def _read_number(sender: str, default_country: str) -> tuple[str, str | None]:
-    """The sender in E.164 (a number without + read in `default_country`) and its ISO region; SmsFormError for
-    anything phonenumbers cannot read as a possible number: it would be stored, hashed and texted back as it came.
-    Cached: the same person sends a dozen messages in a conversation, and parsing a number costs more than the rest
-    of the form."""
-    try:
-        number = phonenumbers.parse(sender, default_country)
-    except phonenumbers.NumberParseException:
-        raise SmsFormError("From is not a phone number") from None
-    if not phonenumbers.is_possible_number(number):
-        raise SmsFormError("From is not a phone number")
-    if phonenumbers.is_valid_number(number):
-        region = phonenumbers.region_code_for_number(number)
-    else:
-        # A new or test range the metadata does not know yet: the calling code still names the country.
-        region = phonenumbers.region_code_for_country_code(number.country_code or 0)
-    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    return e164, region if region and region not in {"ZZ", "001"} else None
-
-
-def sha1_signature(key: bytes, url: str, params: Mapping[str, str]) -> str:
-    """Twilio's X-Twilio-Signature of a form with one value a field: HMAC-SHA1 (key: the auth token) over the URL
-    followed by each field's name and value, by name, in base64 (RequestValidator.compute_signature's result)."""
-    data = url + "".join([name + params[name] for name in sorted(params)])
-    return base64.b64encode(hmac.digest(key, data.encode(), "sha1")).decode()
-
-
-def parse_form(body: bytes) -> dict[str, str]:
-    """An application/x-www-form-urlencoded body as a dict, the last value of a repeated field winning: what
-    `dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))` gives, in half its time (most of a
-    Twilio form's fields need no unquoting)."""
-    form = {}
-    for field in body.decode("utf-8", "replace").split("&"):
-        if field:
-            name, _, value = field.partition("=")
-            form[_unquote(name)] = _unquote(value)
-    return form
-
-
-def _unquote(text: str) -> str:
-    if "+" in text:
-        text = text.replace("+", " ")
-    return unquote(text) if "%" in text else text
-
-
-def _num_media(form: Mapping[str, str]) -> int:
-    try:
-        return int(form.get("NumMedia", "0") or "0")
-    except ValueError:
+    async def send(self, to: str, unit: Any) -> int:
+        assert isinstance(unit, str)
+        await self.account.send(to, self._from, body=unit)
         return 0
+
+    def respond(self, replies: Sequence[SendReply], locale: str) -> WebhookReply:
+        """TwiML: one <Message> per SMS."""
+        return twiml(self.render(replies, locale))
+
+    def respond_text(self, text: str) -> WebhookReply:
+        return twiml([to_gsm(text)])
+
+    def phone(self, to: str) -> str | None:
+        return to

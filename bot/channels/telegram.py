@@ -1,15 +1,20 @@
-"""Telegram channel: raw update dicts in, Bot API calls out (python-telegram-bot as the HTTP client only)."""
+"""Telegram channel: raw update dicts in, Bot API calls out (python-telegram-bot as the HTTP client only).
+
+Its webhook is checked by the secret token Telegram sends with every update, and answered at once: the replies go
+by Bot API calls after the turn is stored (a button press can be answered in the webhook's own response).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import html
+import json
 import logging
 import re
 import warnings
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -19,11 +24,20 @@ from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, Tele
 from telegram.ext import AIORateLimiter, ExtBot
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.channels.base import Inbound
-from bot.channels.render import TelegramMessage, render_telegram
+from bot.channels.base import (
+    FormError,
+    Inbound,
+    Limits,
+    Message,
+    OptedOut,
+    Rate,
+    SendFailed,
+    WebhookReply,
+)
+from bot.channels.render import render_telegram
 from bot.channels.telegram_http import AiohttpRequest
 from bot.content.catalog import Catalog
-from bot.triage.effects import Param, SendReply, Text
+from bot.triage.effects import SendReply
 from bot.triage.events import ChoiceSelected, CommandReceived, Event, MessageReceived
 
 log = logging.getLogger("kneebot.telegram")
@@ -46,15 +60,21 @@ _MEDIA = (
 )  # fmt: skip
 
 
-class TelegramBlocked(Exception):
+NAME = "telegram"
+PATH = "/telegram/webhook"
+SECRET_HEADER = "x-telegram-bot-api-secret-token"
+CHAT_BURST = 3  # "avoid more than one message per second in a chat; short bursts are allowed"
+
+
+class TelegramBlocked(OptedOut):
     """The person blocked the bot (HTTP 403): treat them as opted out."""
 
 
-class TelegramSendError(Exception):
+class TelegramSendError(SendFailed):
     """Any other Bot API failure. `retry_after` is set (seconds) when Telegram asked us to slow down."""
 
     def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
+        super().__init__(message, retry_after or 30.0, asked_s=retry_after)
         self.retry_after = retry_after
 
 
@@ -76,34 +96,6 @@ def parse_update(update: Mapping[str, Any]) -> Inbound | None:
     return None
 
 
-@dataclass(frozen=True)
-class StaffPress:
-    """A button pressed in the staff chat: which card (message) and by whom (a staff member's first name)."""
-
-    callback_id: str
-    chat_id: str
-    message_id: int
-    data: str
-    who: str
-
-
-def parse_staff_press(update: Mapping[str, Any], staff_chat_id: int) -> StaffPress | None:
-    """A callback query from the staff chat; None for anything else (including every update from a patient)."""
-    query = update.get("callback_query") if isinstance(update, Mapping) else None
-    if not isinstance(query, Mapping):
-        return None
-    callback_id, data, message = query.get("id"), query.get("data"), query.get("message")
-    if not isinstance(callback_id, str) or not isinstance(data, str) or not isinstance(message, Mapping):
-        return None
-    chat, message_id = _chat(message), message.get("message_id")
-    if chat is None or chat[0] != staff_chat_id or not isinstance(message_id, int) or isinstance(message_id, bool):
-        return None
-    sender = query.get("from")
-    name = sender.get("first_name") if isinstance(sender, Mapping) else None
-    who = name[:64] if isinstance(name, str) and name.strip() else "staff"
-    return StaffPress(callback_id, str(chat[0]), message_id, data, who)
-
-
 def _message(update_id: str, message: object) -> Inbound | None:
     if not isinstance(message, Mapping):
         return None
@@ -121,7 +113,7 @@ def _message(update_id: str, message: object) -> Inbound | None:
         said = MessageReceived(words) if isinstance(words, str) and words.strip() else None
         if said is None and not has_media:
             return None
-        return Inbound("telegram", str(chat_id), update_id, said, notice="notice.group", locale=locale, group_chat=True)
+        return Inbound(NAME, str(chat_id), update_id, said, notice="notice.group", locale=locale, group_chat=True)
     if chat_type != "private":
         return None
     event: Event
@@ -132,12 +124,12 @@ def _message(update_id: str, message: object) -> Inbound | None:
     elif has_media:
         caption = message.get("caption")
         if not (isinstance(caption, str) and caption.strip()):
-            return Inbound("telegram", str(chat_id), update_id, None, notice="notice.unsupported", locale=locale)
+            return Inbound(NAME, str(chat_id), update_id, None, notice="notice.unsupported", locale=locale)
         # A photo captioned "calf swollen, can't breathe" must reach the red-flag screen like any text.
         event = MessageReceived(caption)
     else:
         return None
-    return Inbound("telegram", str(chat_id), update_id, event, locale=locale)
+    return Inbound(NAME, str(chat_id), update_id, event, locale=locale)
 
 
 def _text_event(text: str) -> Event:
@@ -165,19 +157,24 @@ def _callback(update_id: str, query: object) -> Inbound | None:
     if not isinstance(callback_id, str) or not isinstance(data, str) or not isinstance(message, Mapping):
         return None
     chat, button_message_id = _chat(message), message.get("message_id")
-    if chat is None or chat[1] != "private" or not _is_int(button_message_id):
+    if chat is None or chat[1] not in ("private", "group", "supergroup") or not _is_int(button_message_id):
         return None
     node, colon, choice = data.partition(":")
     if not (colon and node and choice):
         return None
+    sender = query.get("from")
+    name = sender.get("first_name") if isinstance(sender, Mapping) else None
     return Inbound(
-        "telegram",
+        NAME,
         str(chat[0]),
         update_id,
         ChoiceSelected(node, choice),
-        locale=_locale(query.get("from")),
+        locale=_locale(sender),
         callback_id=callback_id,
         button_message_id=button_message_id,
+        group_chat=chat[1] != "private",
+        # A staff member pressing a case card's button: their first name says who acknowledged it.
+        sender_name=name[:64] if chat[1] != "private" and isinstance(name, str) and name.strip() else None,
     )
 
 
@@ -217,23 +214,35 @@ def emphasise_number(text: str, number: str) -> str:
     return f"{escaped[: found.start()]}<b>{target}</b>{escaped[found.end() :]}"
 
 
-def keyboard(message: TelegramMessage) -> InlineKeyboardMarkup | None:
+def keyboard(message: Message) -> InlineKeyboardMarkup | None:
     if not message.buttons:
         return None
     return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.data)] for b in message.buttons])
 
 
 class TelegramChannel:
+    name = NAME
+    prefix = "tg"
+    path = PATH
+    replies_in_response = False
+
     def __init__(
         self,
         token: str,
         catalog: Catalog,
         *,
+        webhook_secret: str | None = None,
         base_url: str = "https://api.telegram.org/bot",
         base_file_url: str | None = None,
         rate_limit: bool = True,
+        rate_per_s: float = 30.0,
+        chat_rate_per_s: float = 1.0,
     ) -> None:
         self._catalog = catalog
+        self._secret = webhook_secret.encode() if webhook_secret else None
+        # Telegram: about 30 messages/s per bot; in a chat, "avoid more than one message per second; short bursts are
+        # allowed". A reply is often two or three messages in a row, so the chat's limit is averaged over a burst.
+        self.limits = Limits(Rate.of(rate_per_s), Rate.of(chat_rate_per_s, CHAT_BURST))
         # Per process only: about 30 messages/s overall, 20/min per group. Across workers it needs Redis.
         self._bot: ExtBot[int] = ExtBot(
             token,
@@ -260,57 +269,61 @@ class TelegramChannel:
     async def stop(self) -> None:
         await self._bot.shutdown()
 
-    def parse(self, update: Mapping[str, Any]) -> Inbound | None:
-        return parse_update(update)
+    def verify(self, url: str, headers: Mapping[str, str], body: bytes) -> bool:
+        """The secret token Telegram sends with every update, as set by `set_webhook`."""
+        given = headers.get(SECRET_HEADER, "").encode()
+        return self._secret is not None and hmac.compare_digest(given, self._secret)
 
-    async def deliver(
-        self,
-        chat_id: str,
-        replies: Sequence[SendReply],
-        locale: str,
-        *,
-        skip: int = 0,
-        on_sent: Callable[[int], Awaitable[None]] | None = None,
-    ) -> None:
-        """Send each reply as one message, in order. `on_sent(n)`: the first n replies are now sent (pass n as
-        `skip` to resume after a crash)."""
-        for index, reply in enumerate(replies):
-            if index < skip:
-                continue
-            await self._send(chat_id, render_telegram(reply, self._catalog, locale))
-            if on_sent is not None:
-                await on_sent(index + 1)
+    def parse(self, body: bytes) -> Inbound | None:
+        try:
+            update = json.loads(body)
+        except (ValueError, RecursionError):  # deep nesting overflows the JSON decoder
+            raise FormError("not JSON") from None
+        return parse_update(update) if isinstance(update, dict) else None
 
-    def render(self, replies: Sequence[SendReply], locale: str) -> list[TelegramMessage]:
+    def render(self, replies: Sequence[SendReply], locale: str, *, since_wrote: timedelta | None = None) -> list[Any]:
         """The Telegram messages these replies become, in order (one send each)."""
         return [render_telegram(reply, self._catalog, locale) for reply in replies]
 
-    async def send(self, chat_id: str, message: TelegramMessage) -> int:
-        """Send one message; its message id."""
-        return await self._send(chat_id, message)
+    def render_message(self, message: Message) -> Message:
+        return message
 
-    async def edit(self, chat_id: str, message_id: int, message: TelegramMessage) -> None:
+    async def send(self, to: str, unit: Any) -> int:
+        """Send one message (a Message); its message id."""
+        assert isinstance(unit, Message)
+        return await self._send(to, unit)
+
+    def respond(self, replies: Sequence[SendReply], locale: str) -> WebhookReply:
+        return WebhookReply()
+
+    def respond_text(self, text: str) -> WebhookReply:
+        return WebhookReply()
+
+    def answer_in_response(self, callback_id: str) -> WebhookReply:
+        """A button press answered in the webhook's own response: Telegram makes the call as it takes it."""
+        call = {"method": "answerCallbackQuery", "callback_query_id": callback_id}
+        return WebhookReply(200, json.dumps(call).encode(), "application/json")
+
+    def phone(self, to: str) -> str | None:
+        return None
+
+    async def redraw(self, to: str, message_id: int, message: Message) -> None:
         """Replace a message's text and buttons (staff case cards); best effort, like acknowledge."""
-        edit = self._bot.edit_message_text(
-            message.text, chat_id=chat_id, message_id=message_id, reply_markup=keyboard(message)
-        )
+        markup = keyboard(message)
+        edit = self._bot.edit_message_text(message.text, chat_id=to, message_id=message_id, reply_markup=markup)
         await self._quietly("editMessageText", edit)
 
-    async def answer_callback(self, callback_id: str, text: str) -> None:
-        await self._quietly("answerCallbackQuery", self._bot.answer_callback_query(callback_id, text=text))
-
-    async def notice(self, chat_id: str, key: str, locale: str, number: Param) -> None:
-        text = self._catalog.render(Text(key, (("number", number),)), locale)
-        await self._send(chat_id, TelegramMessage(text))
-
-    async def acknowledge(self, callback_id: str | None, chat_id: str, button_message_id: int | None) -> None:
-        """Stop the button's spinner and remove the keyboard it was on, so it cannot answer a later question.
-        Best effort: a failure here is logged and never stops the conversation."""
+    async def acknowledge(
+        self, to: str, callback_id: str | None, button_message_id: int | None, text: str = ""
+    ) -> None:
+        """Stop the button's spinner (showing `text`, if any) and remove the keyboard it was on, so it cannot answer
+        a later question. Best effort: a failure here is logged and never stops the conversation."""
         calls = []
         if callback_id is not None:
-            calls.append(self._quietly("answerCallbackQuery", self._bot.answer_callback_query(callback_id)))
+            answer = self._bot.answer_callback_query(callback_id, text=text or None)
+            calls.append(self._quietly("answerCallbackQuery", answer))
         if button_message_id is not None:
-            edit = self._bot.edit_message_reply_markup(chat_id=chat_id, message_id=button_message_id, reply_markup=None)
+            edit = self._bot.edit_message_reply_markup(chat_id=to, message_id=button_message_id, reply_markup=None)
             calls.append(self._quietly("editMessageReplyMarkup", edit))
         await asyncio.gather(*calls)
 
@@ -371,7 +384,7 @@ class TelegramChannel:
             with contextlib.suppress(asyncio.CancelledError):
                 await stopping
 
-    async def _send(self, chat_id: str, message: TelegramMessage) -> int:
+    async def _send(self, chat_id: str, message: Message) -> int:
         if message.call:
             text, mode = emphasise_number(message.text, message.call), ParseMode.HTML
         else:

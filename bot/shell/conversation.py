@@ -8,8 +8,9 @@ import json
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, Protocol
 
 from redis.exceptions import RedisError
@@ -18,7 +19,8 @@ from bot.clock import Clock
 from bot.content.loader import Content
 from bot.storage.checkins import Address
 from bot.storage.conversations import ConversationStore, Loaded, Processed, Replayed, Stale, Written
-from bot.storage.schedule import Batch
+from bot.storage.scripts import Batch
+from bot.storage.sendqueue import SendJob
 from bot.triage.effects import ChoiceOption, DeleteData, Effect, Escalate, Param, SendReply, Text
 from bot.triage.engine import Policy, Turn, advance, new_session
 from bot.triage.events import CheckInDue, Event, MessageReceived
@@ -71,6 +73,7 @@ class Handled:
     queued: bool = False  # the delivery job went to the send queue with the commit: a worker sends the replies
     deleted: bool = False  # the person's data was deleted: nothing about them may be written while replying
     offline: bool = False  # the store did not answer: nothing was stored, and the replies need nothing of it
+    wrote_at: datetime | None = None  # when the person last wrote (this message, if it is theirs), when known
 
     @property
     def urgent(self) -> bool:
@@ -202,7 +205,7 @@ class ConversationService:
         locale: str = "en",
         country: str | None = None,
         address: Address | None = None,
-        queue: Mapping[str, str] | None = None,
+        queue: SendJob | None = None,
     ) -> Handled:
         """Run one inbound event; a message id seen before gets the replies it got then, and changes nothing (and
         none at all when the record of them is gone: the person deleted their data, or it is days old).
@@ -258,15 +261,16 @@ class ConversationService:
         locale: str,
         country: str | None,
         address: Address | None,
-        queue: Mapping[str, str] | None = None,
+        queue: SendJob | None = None,
     ) -> Handled:
         flow = self.content.intake
         if message_id is None:
             queue = None  # a job names the message whose replies it sends
         provider = message_id is not None and not isinstance(event, CheckInDue)
         # A person's messages (not the worker's check-ins) start from what this process last committed, if it
-        # remembers: the commit checks it is still what is stored.
-        loaded = self.recent.get(participant) if message_id is not None else None
+        # remembers: the commit checks it is still what is stored. A check-in loads: it needs to know when the
+        # person last wrote.
+        loaded = self.recent.get(participant) if provider else None
         checked = loaded is None  # whether the store was asked if this message was seen before
         if loaded is None:
             loaded = await self.store.load(participant, message_id, provider=provider)
@@ -275,10 +279,13 @@ class ConversationService:
             if loaded.processed:
                 return self._spent(participant, locale)
         told: bool | None = None  # whether this message's case is stored (None: nothing escalated yet)
+        wrote_at = loaded.wrote_at  # when the person last wrote: now, if this is their message
         for _ in range(MAX_ATTEMPTS):
             if loaded.session is None and isinstance(event, CheckInDue):
                 return Handled((), locale)  # deleted, or expired: nobody to ask
             now = self.clock.now()
+            if provider:
+                wrote_at = now
             session = loaded.session or new_session(flow, now, locale, country)
             turn = advance(
                 flow,
@@ -322,6 +329,7 @@ class ConversationService:
                 outbox=encode_replies(replies),
                 message_id=message_id,
                 provider=provider,
+                wrote_at=now if provider else None,
                 queue=job,
                 then=then,
             )
@@ -336,7 +344,7 @@ class ConversationService:
                         turn.session.status.value,
                     )
                     await self._apply(participant, turn.session, follow_ups, address, carried=then is not None)
-                    return Handled(replies, turn.session.locale, queued=bool(job))
+                    return Handled(replies, turn.session.locale, queued=bool(job), wrote_at=wrote_at)
                 case Replayed(outbox):  # the job, if any, was queued again in the same step
                     return self._handed_back(participant, loaded, outbox, locale, queued=bool(job))
                 case Processed():
@@ -357,7 +365,7 @@ class ConversationService:
             raise
 
     async def _replayed(
-        self, participant: str, loaded: Loaded, outbox: str, locale: str, queue: Mapping[str, str] | None
+        self, participant: str, loaded: Loaded, outbox: str, locale: str, queue: SendJob | None
     ) -> Handled:
         """A message processed before, found by the load. Its sending may not have finished: a worker's job is
         queued again (what was sent is skipped), unless the replies are urgent, which the caller sends itself."""

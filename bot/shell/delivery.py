@@ -17,12 +17,12 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from redis.exceptions import RedisError
 
-from bot.channels.render import TelegramMessage
-from bot.channels.sms import SmsChannel, SmsSendError, SmsUnsubscribed
-from bot.channels.telegram import TelegramBlocked, TelegramChannel, TelegramSendError
+from bot.channels.base import Channel, Channels, Message, Rate, SendFailed
+from bot.channels.base import OptedOut as OptedOut  # the shell's name for it too: callers catch it from here
 from bot.shell.metrics import Metrics
 from bot.storage.checkins import Address
 from bot.storage.conversations import ConversationStore
@@ -31,11 +31,6 @@ from bot.triage.effects import SendReply
 
 log = logging.getLogger("kneebot.delivery")
 SLOT_TIMEOUT_S = 30.0
-CHAT_BURST = 3
-
-
-class OptedOut(Exception):
-    """The person blocked the bot (Telegram 403) or unsubscribed (Twilio 21610): send them nothing more."""
 
 
 class DeliveryFailed(Exception):
@@ -54,50 +49,62 @@ class NoSlot(DeliveryFailed):
     """The rate limits had no slot within the time allowed; `retry_after_s` is the limiter's hint."""
 
 
-@dataclass(frozen=True)
-class DeliveryLimits:
-    """The providers' sending rates, from the settings."""
-
-    telegram_rate_per_s: float
-    telegram_chat_rate_per_s: float
-    sms_rate_per_s: float
-
-
 @dataclass
 class Deliverer:
-    rates: DeliveryLimits
+    """Sends on any channel of the registry, each message within its provider's limits."""
+
+    channels: Channels
     store: ConversationStore
     limiter: RedisRateLimiter | None
-    telegram: TelegramChannel | None
-    sms: SmsChannel | None
     metrics: Metrics | None = None
 
     def limits(self, channel: str, participant: str | None) -> list[Limit]:
-        s = self.rates
-        if channel == "telegram":
-            limits = [Limit("telegram", _count(s.telegram_rate_per_s), _window(s.telegram_rate_per_s))]
-            if participant is not None:
-                # Telegram: "avoid more than one message per second in a chat; short bursts are allowed". A reply
-                # is often two or three messages in a row, so the chat's limit is its rate averaged over a burst.
-                # Named by the participant alone, so its key is under their hash tag and DELETE removes it.
-                burst = CHAT_BURST * _count(s.telegram_chat_rate_per_s)
-                limits.append(Limit(participant, burst, CHAT_BURST * _window(s.telegram_chat_rate_per_s)))
-            return limits
-        return [Limit("sms-from", _count(s.sms_rate_per_s), _window(s.sms_rate_per_s))]
+        """The channel's limit for everything sent on it and, for a person, theirs: named by the participant alone,
+        so its key is under their hash tag and DELETE removes it."""
+        found = self.channel(channel).limits
+        limits = [_limit(channel, found.sender)]
+        if participant is not None and found.person is not None:
+            limits.append(_limit(participant, found.person))
+        return limits
+
+    async def send_text(
+        self,
+        address: Address,
+        text: str,
+        *,
+        participant: str | None = None,
+        max_wait_s: float = SLOT_TIMEOUT_S,
+    ) -> int:
+        """Send this text to this person on their channel, within the limits; the provider's message id where it
+        has a number (0 otherwise). Raises OptedOut, NoSlot or DeliveryFailed (a channel whose free messages end
+        some time after the person last wrote refuses one past it)."""
+        return await self.send_limited(address, Message(text), participant, "text", max_wait_s=max_wait_s)
 
     async def send_limited(
         self,
         address: Address,
-        unit: TelegramMessage | str,
+        message: Message,
         participant: str | None,
         token: str,
         *,
         max_wait_s: float,
         grant: Grant | None = None,
     ) -> int:
-        """`send` once the limits have a slot (`grant`, one taken already, or one waited for up to `max_wait_s`;
-        NoSlot with the wait left when there is none in time), releasing the slot when the send is over, whatever
-        happened."""
+        """A message that is not the engine's (a staff card or page, a staff member's words), sent once the limits
+        have a slot (`grant`, one taken already, or one waited for up to `max_wait_s`; NoSlot with the wait left when
+        there is none in time), releasing the slot when the send is over, whatever happened."""
+        unit = self.channel(address.channel).render_message(message)
+        return await self._send_in_slot(address, unit, participant, token, max_wait_s, grant)
+
+    async def _send_in_slot(
+        self,
+        address: Address,
+        unit: object,
+        participant: str | None,
+        token: str,
+        max_wait_s: float,
+        grant: Grant | None,
+    ) -> int:
         if grant is None:
             grant = await self.slot(address.channel, participant, token, max_wait_s)
         if grant is None or self.limiter is None:
@@ -106,7 +113,7 @@ class Deliverer:
             return await self.send(address, unit)
 
     async def slot(self, channel: str, participant: str | None, token: str, max_wait_s: float) -> Grant | None:
-        """A slot in the channel's limits (and the chat's), waiting up to `max_wait_s`; None without a limiter.
+        """A slot in the channel's limits (and the person's), waiting up to `max_wait_s`; None without a limiter.
         Raises NoSlot with the limiter's hint. A slot taken must be used by a send or given back with `unused`."""
         if self.limiter is None:
             return None
@@ -134,6 +141,7 @@ class Deliverer:
         first_slot: Grant | None = None,
         at_once: bool = False,
         already: int = 0,
+        since_wrote: timedelta | None = None,
     ) -> int:
         """Send what was not sent yet of these replies; how many messages this call sent. Each message waits up to
         `max_wait_s` for a slot (NoSlot, with the wait left, when there is none in time), but the first, with
@@ -142,7 +150,8 @@ class Deliverer:
         `participant` and `message_key` name the record of what was sent (None: nothing is recorded, as for a group
         chat, or once the person's data is deleted). `at_once`: no slot, and a store that does not answer is no
         reason to wait (at worst a message the record would have skipped goes again). `already`: messages the caller
-        knows were sent. A failure raises DeliveryFailed (or OptedOut) with `done`, the messages sent by then."""
+        knows were sent. `since_wrote`: how long since the person last wrote, for the channel's rendering. A failure
+        raises DeliveryFailed (or OptedOut) with `done`, the messages sent by then."""
         spare = first_slot
         recorded = participant is not None and message_key is not None
         done = already
@@ -154,10 +163,7 @@ class Deliverer:
                 except RedisError:
                     if not at_once:
                         raise
-            if address.channel == "telegram":
-                units: Sequence[TelegramMessage | str] = self._telegram().render(replies, locale)
-            else:
-                units = self._sms().bodies(replies, locale)
+            units = self.channel(address.channel).render(replies, locale, since_wrote=since_wrote)
             sent = 0
             for index, unit in enumerate(units):
                 if index < done:
@@ -168,7 +174,7 @@ class Deliverer:
                         await self.unused(grant)
                         await self.send(address, unit)
                     else:
-                        await self.send_limited(address, unit, participant, "reply", max_wait_s=max_wait_s, grant=grant)
+                        await self._send_in_slot(address, unit, participant, "reply", max_wait_s, grant)
                 except DeliveryFailed as exc:
                     exc.done = done
                     raise
@@ -187,48 +193,28 @@ class Deliverer:
         except RedisError as exc:
             log.warning("a sent message was not recorded (%s); a retry may send it again", type(exc).__name__)
 
-    async def send(self, address: Address, unit: TelegramMessage | str) -> int:
-        """One message, outside the limiter (`send_limited` takes a slot first); its Telegram message id (0 for
-        SMS). Raises OptedOut or DeliveryFailed."""
+    async def send(self, address: Address, unit: object) -> int:
+        """One unit the channel rendered, outside the limiter (`send_limited` takes a slot first); the provider's
+        message id where it has a number (0 otherwise). Raises OptedOut or DeliveryFailed."""
+        channel = self.channel(address.channel)
         try:
-            if address.channel == "telegram":
-                assert isinstance(unit, TelegramMessage)
-                message_id = await self._telegram().send(address.to, unit)
-            else:
-                assert isinstance(unit, str)
-                await self._sms().send_body(address.to, unit)
-                message_id = 0
-        except (TelegramBlocked, SmsUnsubscribed):
-            raise OptedOut(address.channel) from None
-        except TelegramSendError as exc:
-            self._error(address.channel)
-            raise DeliveryFailed("telegram send failed", exc.retry_after or 30.0, asked_s=exc.retry_after) from None
-        except SmsSendError as exc:
-            self._error(address.channel)
-            raise DeliveryFailed(f"sms send failed ({exc.code or exc.status})", 30.0 if exc.retryable else 0) from None
+            message_id = await channel.send(address.to, unit)
+        except SendFailed as exc:
+            if self.metrics is not None:
+                self.metrics.errors.labels(where=f"{channel.name}_send").inc()
+            raise DeliveryFailed(
+                f"{channel.name} send failed ({exc})", exc.retry_after_s, asked_s=exc.asked_s
+            ) from None
         if self.metrics is not None:
-            self.metrics.messages_out.labels(channel=address.channel).inc()
+            self.metrics.messages_out.labels(channel=channel.name).inc()
         return message_id
 
-    def _error(self, channel: str) -> None:
-        if self.metrics is not None:
-            self.metrics.errors.labels(where=f"{channel}_send").inc()
-
-    def _telegram(self) -> TelegramChannel:
-        if self.telegram is None:
-            raise DeliveryFailed("telegram is not configured", 0)
-        return self.telegram
-
-    def _sms(self) -> SmsChannel:
-        if self.sms is None:
-            raise DeliveryFailed("sms is not configured", 0)
-        return self.sms
+    def channel(self, name: str) -> Channel:
+        try:
+            return self.channels[name]
+        except KeyError:
+            raise DeliveryFailed(f"{name} is not configured", 0) from None
 
 
-def _count(rate_per_s: float) -> int:
-    """A rate as `count` per window: whole messages, at least one (0.5/s is 1 per 2 s)."""
-    return max(1, int(rate_per_s)) if rate_per_s >= 1 else 1
-
-
-def _window(rate_per_s: float) -> float:
-    return _count(rate_per_s) / rate_per_s
+def _limit(name: str, rate: Rate) -> Limit:
+    return Limit(name, rate.count, rate.per_s)

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from bot.channels.base import Channels
 from bot.clock import Clock
 from bot.shell.scheduling import QuietHours, defer_for_quiet_hours, zone_for
 from bot.storage.audit import AuditLog
 from bot.storage.cases import CaseStore
 from bot.storage.checkins import Address, CheckIn, CheckInStore
-from bot.storage.schedule import Batch
+from bot.storage.scripts import Batch
 from bot.triage.effects import AuditRecord, CancelCheckIns, DeleteData, Effect, Escalate, ScheduleCheckIn
 from bot.triage.engine import Escalation
 from bot.triage.session import Session
@@ -39,9 +40,21 @@ class RedisFollowUp:
     """The EffectSink of a deployment with Redis."""
 
     def __init__(
-        self, policy: FollowUpPolicy, checkins: CheckInStore, cases: CaseStore, audit: AuditLog, clock: Clock
+        self,
+        policy: FollowUpPolicy,
+        checkins: CheckInStore,
+        cases: CaseStore,
+        audit: AuditLog,
+        clock: Clock,
+        channels: Channels,
     ) -> None:
         self.policy, self.checkins, self.cases, self.audit, self.clock = policy, checkins, cases, audit, clock
+        self.channels = channels
+
+    def phone(self, address: Address | None) -> str | None:
+        """The person's phone number, when their channel's address is one (their time zone, a number to call)."""
+        channel = self.channels.get(address.channel) if address is not None else None
+        return channel.phone(address.to) if channel is not None and address is not None else None
 
     def carried(
         self, participant: str, session: Session, effects: Sequence[Effect], address: Address | None
@@ -63,8 +76,7 @@ class RedisFollowUp:
                 self.checkins.cancel_to(batch, participant, entry)
             elif isinstance(effect, ScheduleCheckIn) and address is not None:  # no address: a terminal chat
                 if zone is None:
-                    phone = address.to if address.channel == "sms" else None
-                    zone = zone_for(phone, session.country, self.policy.default_time_zone, now=now)
+                    zone = zone_for(self.phone(address), session.country, self.policy.default_time_zone, now=now)
                 self.schedule(batch, participant, session, effect, address, zone, now)
         return batch if len(batch) else None
 
@@ -129,7 +141,6 @@ class RedisFollowUp:
         self.checkins.add_to(batch, checkin, now, self.audit.args("checkin_scheduled", fields, now))
 
     async def open_case(self, participant: str, effect: Escalate, address: Address | None, now: datetime) -> None:
-        share = self.policy.escalation == "contact" and address is not None and address.channel == "sms"
         case_id, what = await self.cases.open(
             participant,
             level=effect.level,
@@ -137,7 +148,7 @@ class RedisFollowUp:
             red_flags=effect.red_flags,
             findings=effect.findings,
             channel=address.channel if address else "unknown",
-            contact=address.to if share and address else None,
+            contact=self.phone(address) if self.policy.escalation == "contact" else None,
             now=now,
         )
         fields = {"case": case_id, "level": effect.level, "reason": effect.reason, "flags": ",".join(effect.red_flags)}

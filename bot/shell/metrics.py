@@ -5,6 +5,7 @@ Here in the shell rather than in bot.app because delivery counts the messages it
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -21,7 +22,7 @@ class ChannelMetrics:
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, channels: Iterable[str] = ()) -> None:
         self.registry = CollectorRegistry()
         self.messages_in = Counter("kneebot_messages_in", "Inbound messages", ["channel"], registry=self.registry)
         self.messages_out = Counter("kneebot_messages_out", "Replies sent", ["channel"], registry=self.registry)
@@ -38,9 +39,9 @@ class Metrics:
             registry=self.registry,
         )
 
-        # Both channels' series exist from the start (at zero), as Prometheus advises for known label values.
-        self.telegram = self._channel("telegram")
-        self.sms = self._channel("sms")
+        # Every configured channel's series exist from the start (at zero), as Prometheus advises for known label
+        # values.
+        self.channel = {name: self._channel(name) for name in channels}
 
     def _channel(self, name: str) -> ChannelMetrics:
         return ChannelMetrics(

@@ -1,14 +1,15 @@
-"""Sending a Telegram message's replies after the turn is stored: from the web process (at once when urgent) or from
-the send queue (workers, and the web process while no worker runs). A failed send is retried with backoff, and when
-the retries run out it is handed on or given up with an error line: never dropped without a word."""
+"""Sending a message's replies after the turn is stored, for a channel whose webhook does not carry them (Telegram):
+from the web process (at once when urgent) or from the send queue (workers, and the web process while no worker runs).
+A failed send is retried with backoff, and when the retries run out it is handed on or given up with an error line:
+never dropped without a word."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 
 from redis.exceptions import RedisError
 
@@ -18,7 +19,7 @@ from bot.shell.delivery import Deliverer, DeliveryFailed, OptedOut
 from bot.shell.metrics import Metrics
 from bot.storage.audit import AuditLog
 from bot.storage.checkins import Address
-from bot.storage.sendqueue import Entry, Heartbeats, SendQueue
+from bot.storage.sendqueue import Entry, Heartbeats, SendJob, SendQueue
 from bot.triage.effects import SendReply
 from bot.triage.events import CommandReceived
 
@@ -38,40 +39,8 @@ BATCH = 64
 CONCURRENCY = 32  # conversations sent to at once (their sends wait on the shared limiter)
 
 
-@dataclass(frozen=True)
-class Job:
-    """A message's Telegram replies to send: whose (`participant`, None for a group chat), the inbound message whose
-    dedupe record names them (`key`), the chat, the button press to answer and the keyboard to remove."""
-
-    participant: str | None
-    key: str | None
-    chat: str
-    callback_id: str | None = None
-    button_message_id: int | None = None
-
-    def fields(self, *, answer_press: bool = True) -> dict[str, str]:
-        """As a send-queue entry (`answer_press` False: the webhook's response answers the press)."""
-        job = {"p": self.participant or "", "k": self.key or "", "to": self.chat}
-        if self.callback_id and answer_press:
-            job["cb"] = self.callback_id
-        if self.button_message_id is not None:
-            job["bm"] = str(self.button_message_id)
-        return job
-
-    @classmethod
-    def from_fields(cls, fields: Mapping[str, str]) -> Job:
-        button = fields.get("bm", "")
-        return cls(
-            fields.get("p") or None,
-            fields.get("k") or None,
-            fields.get("to", ""),
-            fields.get("cb") or None,
-            int(button) if button.isdigit() else None,
-        )
-
-    @property
-    def address(self) -> Address:
-        return Address(channel="telegram", to=self.chat)
+def address(job: SendJob) -> Address:
+    return Address(channel=job.channel, to=job.to)
 
 
 class ReplySender:
@@ -91,7 +60,7 @@ class ReplySender:
         self.retry_delays_s, self._sleep = tuple(retry_delays_s), sleep
 
     async def send(
-        self, job: Job, replies: Sequence[SendReply], locale: str, *, at_once: bool, record: bool = True
+        self, job: SendJob, replies: Sequence[SendReply], locale: str, *, at_once: bool, record: bool = True
     ) -> bool:
         """Send, retrying a failure that may pass with backoff; True when all went (or the person opted out).
         When the retries run out, a job whose replies are stored goes to the send queue for a later try; anything
@@ -103,7 +72,9 @@ class ReplySender:
             await self.hand_on(job, "the process stopped", stored=record)
             raise
 
-    async def _send(self, job: Job, replies: Sequence[SendReply], locale: str, *, at_once: bool, record: bool) -> bool:
+    async def _send(
+        self, job: SendJob, replies: Sequence[SendReply], locale: str, *, at_once: bool, record: bool
+    ) -> bool:
         await self.acknowledge(job)
         done = 0
         reason = "no attempt"
@@ -125,12 +96,12 @@ class ReplySender:
             except RedisError as exc:  # the limiter or the record: only replies not sent at once need them
                 reason = f"redis unavailable ({type(exc).__name__})"
             except Exception as exc:  # a bug: the reply still deserves its retries, and an error line if they fail
-                log.error("telegram send failed unexpectedly: %s", type(exc).__name__)
+                log.error("%s send failed unexpectedly: %s", job.channel, type(exc).__name__)
                 reason = f"unexpected {type(exc).__name__}"
         await self.hand_on(job, reason, stored=record)
         return False
 
-    async def attempt(self, job: Job) -> str:
+    async def attempt(self, job: SendJob) -> str:
         """One try at a queued job's replies, from their dedupe record: sent, opted_out, gone (nothing stored),
         failed (not worth a retry) or retry."""
         if job.participant is None or job.key is None:
@@ -154,37 +125,37 @@ class ReplySender:
         return "sent"
 
     async def _deliver(
-        self, job: Job, replies: Sequence[SendReply], locale: str, *, at_once: bool, record: bool, already: int = 0
+        self, job: SendJob, replies: Sequence[SendReply], locale: str, *, at_once: bool, record: bool, already: int = 0
     ) -> None:
         participant, key = (job.participant, job.key) if record else (None, None)
-        await self.deliverer.deliver(participant, job.address, key, replies, locale, at_once=at_once, already=already)
+        await self.deliverer.deliver(participant, address(job), key, replies, locale, at_once=at_once, already=already)
 
-    async def acknowledge(self, job: Job) -> None:
-        """Stop the pressed button's spinner and remove its keyboard (best effort: the channel logs a failure)."""
-        telegram = self.deliverer.telegram
-        if telegram is not None and (job.callback_id or job.button_message_id is not None):
-            await telegram.acknowledge(job.callback_id, job.chat, job.button_message_id)
+    async def acknowledge(self, job: SendJob) -> None:
+        """Stop the pressed button's spinner and remove its buttons (best effort: the channel logs a failure)."""
+        if job.callback_id or job.button_message_id is not None:
+            with contextlib.suppress(DeliveryFailed):  # a channel not configured here: nothing to answer
+                await self.deliverer.channel(job.channel).acknowledge(job.to, job.callback_id, job.button_message_id)
 
-    async def opt_out(self, job: Job) -> None:
-        """The person blocked the bot: the same as their STOP, without a reply they can't get."""
-        log.info("telegram recipient blocked the bot")
+    async def opt_out(self, job: SendJob) -> None:
+        """The person blocked the bot or unsubscribed: the same as their STOP, without a reply they can't get."""
+        log.info("recipient opted out at the provider; channel=%s", job.channel)
         if job.participant is not None:
             with contextlib.suppress(RedisError):
-                await self.service.handle(job.participant, CommandReceived("stop"), address=job.address)
+                await self.service.handle(job.participant, CommandReceived("stop"), address=address(job))
 
-    async def hand_on(self, job: Job, reason: str, *, stored: bool) -> None:
+    async def hand_on(self, job: SendJob, reason: str, *, stored: bool) -> None:
         """The retries ran out: to the send queue, for a worker (or a web process) to try again later, when the
         replies are stored; otherwise, and when the queue is out of reach, an error line and a count."""
         if stored and self.queue is not None and job.participant is not None and job.key is not None:
             try:
-                await self.queue.add(job.fields(answer_press=False))
-                log.error("telegram reply not sent after %d tries (%s); queued for later", self.tries, reason)
+                await self.queue.add(replace(job, callback_id=None))
+                log.error("%s reply not sent after %d tries (%s); queued for later", job.channel, self.tries, reason)
                 return
             except RedisError as exc:
                 reason += f"; send queue unavailable ({type(exc).__name__})"
-        log.error("telegram reply not sent after %d tries (%s); given up", self.tries, reason)
+        log.error("%s reply not sent after %d tries (%s); given up", job.channel, self.tries, reason)
         if self.metrics is not None:
-            self.metrics.errors.labels(where="telegram_undelivered").inc()
+            self.metrics.errors.labels(where=f"{job.channel}_undelivered").inc()
 
     @property
     def tries(self) -> int:
@@ -243,7 +214,7 @@ class QueueSender:
         """One conversation's jobs in order, different conversations side by side."""
         by_person: dict[str, list[Entry]] = {}
         for entry in entries:
-            by_person.setdefault(entry.fields.get("p", ""), []).append(entry)
+            by_person.setdefault(entry.job.participant or "", []).append(entry)
         gate = asyncio.Semaphore(CONCURRENCY)
 
         async def person(jobs: list[Entry]) -> None:
@@ -256,7 +227,7 @@ class QueueSender:
     async def send_one(self, entry: Entry) -> None:
         """Left pending (retried by this reader after a backoff) when the send failed for a reason that may pass."""
         try:
-            outcome = await self.sender.attempt(Job.from_fields(entry.fields))
+            outcome = await self.sender.attempt(entry.job)
         except RedisError:
             outcome = "retry"
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
@@ -265,11 +236,13 @@ class QueueSender:
                 await self.queue.done(entry.id)
 
     async def give_up(self, entry_id: str) -> None:
-        log.error("queued telegram reply not sent after %d tries; given up", MAX_DELIVERIES)
+        log.error("queued reply not sent after %d tries; given up", MAX_DELIVERIES)
+        job = await self.queue.job(entry_id)
+        channel = job.channel if job is not None else "unknown"
         if self.sender.metrics is not None:
-            self.sender.metrics.errors.labels(where="telegram_undelivered").inc()
+            self.sender.metrics.errors.labels(where=f"{channel}_undelivered").inc()
         if self.audit is not None:
-            await self.audit.record("reply_undelivered", {"channel": "telegram"}, self.clock.now())
+            await self.audit.record("reply_undelivered", {"channel": channel}, self.clock.now())
         await self.queue.done(entry_id)
 
     async def stop(self) -> None:

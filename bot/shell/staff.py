@@ -10,15 +10,36 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
-from bot.channels.render import Button, TelegramMessage
+from bot.channels.base import Button, Message
 from bot.content.catalog import Catalog
 from bot.storage.audit import AuditLog
 from bot.storage.cases import Case, CaseStore
+from bot.storage.checkins import Address
 from bot.triage.effects import Text
+from bot.triage.events import ChoiceSelected, Event, MessageReceived
 
+T = TypeVar("T")
 _SMS_ACTION = re.compile(r"^\s*(ack|acknowledge|resolve|resolved)\s+#?(k[a-z2-7]{6})\s*$", re.IGNORECASE)
 _BUTTON = re.compile(r"^case:(ack|resolve):(K[A-Z2-7]{6})$")
+
+
+@dataclass(frozen=True)
+class StaffTargets:
+    """Where staff are paged, and the addresses whose messages are staff answering a case (with who they are)."""
+
+    chat: Address | None  # the staff group, on Telegram
+    oncall: tuple[Address, ...]  # the on-call numbers, by SMS, in paging order
+
+    def who(self, channel: str, to: str, name: str | None) -> str | None:
+        """Who answered a case from this address ("on-call 2", a staff member's first name), or None: not staff."""
+        if self.chat is not None and (channel, to) == (self.chat.channel, self.chat.to):
+            return name or "staff"
+        for number, oncall in enumerate(self.oncall, start=1):
+            if (channel, to) == (oncall.channel, oncall.to):
+                return f"on-call {number}"
+        return None
 
 
 @dataclass(frozen=True)
@@ -39,14 +60,14 @@ def parse_sms(body: str) -> StaffAction | None:
     return StaffAction("ack" if found[1].lower().startswith("ack") else "resolve", found[2].upper())
 
 
-def oncall_for_page(page: int, numbers: tuple[str, ...]) -> str | None:
+def oncall_for_page(page: int, numbers: tuple[T, ...]) -> T | None:
     """Page 0 and the first re-page go to the first number, each later re-page to the next, staying on the last."""
     if not numbers:
         return None
     return numbers[min(max(page - 1, 0), len(numbers) - 1)]
 
 
-def card(case: Case, catalog: Catalog, locale: str) -> TelegramMessage:
+def card(case: Case, catalog: Catalog, locale: str) -> Message:
     """The staff chat's card for a case: the summary, its status, and the buttons that still apply."""
     text = summary(case, catalog, locale)
     if case.deleted_at is not None:
@@ -60,7 +81,7 @@ def card(case: Case, catalog: Catalog, locale: str) -> TelegramMessage:
         buttons.append(Button(catalog.raw("staff.button.ack", locale), f"case:ack:{case.id}"))
     if case.status != "resolved":
         buttons.append(Button(catalog.raw("staff.button.resolve", locale), f"case:resolve:{case.id}"))
-    return TelegramMessage(text, tuple(buttons))
+    return Message(text, tuple(buttons))
 
 
 def summary(case: Case, catalog: Catalog, locale: str) -> str:
@@ -80,13 +101,24 @@ def summary(case: Case, catalog: Catalog, locale: str) -> str:
     return text
 
 
-def sms_page(case: Case, catalog: Catalog, locale: str) -> str:
-    return summary(case, catalog, locale) + "\n" + catalog.render(Text("staff.sms_reply", (("case", case.id),)), locale)
+def sms_page(case: Case, catalog: Catalog, locale: str) -> Message:
+    """The on-call page: the summary, and how to answer it by text."""
+    reply = catalog.render(Text("staff.sms_reply", (("case", case.id),)), locale)
+    return Message(summary(case, catalog, locale) + "\n" + reply)
 
 
-def deletion_notice(case: Case, catalog: Catalog, locale: str) -> str:
+def deletion_notice(case: Case, catalog: Catalog, locale: str) -> Message:
     """Instead of a page: the person deleted their data, so there is no one to call back and no more pages."""
-    return catalog.render(Text("staff.deleted", (("case", case.id),)), locale)
+    return Message(catalog.render(Text("staff.deleted", (("case", case.id),)), locale))
+
+
+def staff_action(event: Event | None) -> StaffAction | None:
+    """A staff member's answer to a case: a button pressed on its card, or "ACK <case>" written."""
+    if isinstance(event, ChoiceSelected):
+        return parse_button(f"{event.node}:{event.choice}")
+    if isinstance(event, MessageReceived):
+        return parse_sms(event.text)
+    return None
 
 
 async def act(cases: CaseStore, audit: AuditLog, action: StaffAction, who: str, now: datetime) -> str:

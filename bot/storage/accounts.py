@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 import redis.asyncio
 
 from bot.storage import keys
-from bot.storage.schedule import Script, from_millis, millis
+from bot.storage.schedule import from_millis, millis
+from bot.storage.scripts import Script
 
 ROLES = ("staff", "lead")
 
@@ -42,33 +43,7 @@ class Failures:
     retry_after: timedelta  # how long until the count is forgotten (or the lock lifts)
 
 
-# KEYS: account, accounts. ARGV: id, email, role, password hash, created ms, replace (1/0). 1: written; 0: it exists.
-_ADD = Script("""
-local account_key, accounts_key = KEYS[1], KEYS[2]
-local id, email, role, password_hash, created_at, replace = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-if replace ~= '1' and redis.call('EXISTS', account_key) == 1 then
-  return 0
-end
-redis.call('HSET', account_key, 'id', id, 'email', email, 'role', role, 'password_hash', password_hash,
-           'created_at', created_at)
-redis.call('SADD', accounts_key, id)
-return 1
-""")
-
-# KEYS: failures. ARGV: window ms, limit, lock ms. Counts one failure; returns {count, ms until it is forgotten}.
-# The window starts at the first failure; reaching the limit locks for the lock time from this failure.
-_FAIL = Script("""
-local failures_key = KEYS[1]
-local window_ms, limit, lock_ms = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local count = redis.call('INCR', failures_key)
-if count == 1 then
-  redis.call('PEXPIRE', failures_key, window_ms)
-end
-if count >= limit then
-  redis.call('PEXPIRE', failures_key, lock_ms)
-end
-return {count, redis.call('PTTL', failures_key)}
-""")
+_ADD, _FAIL = Script("add_account"), Script("signin_failed")
 
 
 def session_digest(session_id: str) -> str:
@@ -91,7 +66,7 @@ class AccountStore:
         account_id = self.id_for(email)
         names = [keys.account(account_id), keys.accounts()]
         args: list[str | int | bytes] = [account_id, normal(email), role, password_hash, millis(now), int(replace)]
-        written = await _ADD(self.client, names, args) == 1
+        written = bool(await _ADD(self.client, names, args) == 1)
         if written and replace:
             await self.end_sessions(account_id)
         return written

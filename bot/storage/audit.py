@@ -15,7 +15,8 @@ from datetime import datetime
 import redis.asyncio
 
 from bot.storage import keys
-from bot.storage.schedule import Batch, from_millis
+from bot.storage.schedule import from_millis
+from bot.storage.scripts import Batch
 
 # Fields an audit entry may carry: anything else is dropped, so an identifier can't slip in by a new call site.
 ALLOWED_FIELDS = frozenset(

@@ -22,7 +22,8 @@ from datetime import datetime, timedelta
 import redis.asyncio
 
 from bot.storage import keys
-from bot.storage.schedule import Claim, LeasedSchedule, Script, from_millis, millis
+from bot.storage.schedule import Claim, LeasedSchedule, from_millis, millis
+from bot.storage.scripts import Script
 from bot.triage.findings import Level
 
 RESOLVED_KEEP = timedelta(days=90)  # without the number or the participant id
@@ -49,112 +50,8 @@ class Case:
     deleted_at: datetime | None = None  # the person deleted their data: no contact, no participant, no more pages
 
 
-# KEYS: case, cases, pages, open-case. ARGV: id, fields json, opened ms, open-case ttl ms, case key prefix (up to
-# and including the hash tag's opening brace).
-# Opens a case unless the person already has an unresolved one. Returns {id, 'opened'|'raised'|'same'}.
-_OPEN = Script("""
-local existing = redis.call('GET', KEYS[4])
-if existing then
-  local key = ARGV[5] .. existing .. '}'
-  local status = redis.call('HGET', key, 'status')
-  if status and status ~= 'resolved' then
-    local fields = cjson.decode(ARGV[2])
-    local old = tonumber(redis.call('HGET', key, 'rank') or '0')
-    if fields.red_flags ~= '' then
-      local flags = redis.call('HGET', key, 'red_flags') or ''
-      redis.call('HSET', key, 'red_flags', flags == '' and fields.red_flags or (flags .. ',' .. fields.red_flags))
-    end
-    if tonumber(fields.rank) > old then
-      redis.call('HSET', key, 'level', fields.level, 'rank', fields.rank, 'reason', fields.reason,
-                 'findings', fields.findings, 'status', 'open')
-      redis.call('ZADD', KEYS[3], ARGV[3], existing)
-      return {existing, 'raised'}
-    end
-    return {existing, 'same'}
-  end
-end
-local fields = cjson.decode(ARGV[2])
-local flat = {}
-for k, v in pairs(fields) do
-  flat[#flat + 1] = k
-  flat[#flat + 1] = tostring(v)
-end
-redis.call('HSET', KEYS[1], unpack(flat))
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
-redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
-redis.call('SET', KEYS[4], ARGV[1], 'PX', ARGV[4])
-return {ARGV[1], 'opened'}
-""")
-
-# KEYS: case, pages. ARGV: id, who, at ms. Returns the status before: 'open' means this call acknowledged it.
-_ACKNOWLEDGE = Script("""
-local status = redis.call('HGET', KEYS[1], 'status')
-if not status then
-  return 'missing'
-end
-if status == 'open' then
-  redis.call('HSET', KEYS[1], 'status', 'acknowledged', 'acknowledged_by', ARGV[2], 'acknowledged_at', ARGV[3])
-  redis.call('ZREM', KEYS[2], ARGV[1])
-end
-return status
-""")
-
-# KEYS: case, pages, cases, open-case. ARGV: id, who, at ms, keep ms. Returns the status before.
-_RESOLVE = Script("""
-local status = redis.call('HGET', KEYS[1], 'status')
-if not status then
-  return 'missing'
-end
-if status ~= 'resolved' then
-  redis.call('HSET', KEYS[1], 'status', 'resolved', 'resolved_at', ARGV[3])
-  if not redis.call('HGET', KEYS[1], 'acknowledged_by') then
-    redis.call('HSET', KEYS[1], 'acknowledged_by', ARGV[2], 'acknowledged_at', ARGV[3])
-  end
-  redis.call('HDEL', KEYS[1], 'contact', 'participant')
-  redis.call('PEXPIRE', KEYS[1], ARGV[4])
-  redis.call('ZREM', KEYS[2], ARGV[1])
-  redis.call('ZREM', KEYS[3], ARGV[1])
-  if redis.call('GET', KEYS[4]) == ARGV[1] then
-    redis.call('DEL', KEYS[4])
-  end
-end
-return status
-""")
-
-# KEYS: open-case, pages. ARGV: case key prefix (up to the hash tag's brace), at ms. The person deleted their data:
-# their unresolved case loses the number and the participant id, is marked deleted, and is due at once in `pages`,
-# where the pager sends staff one notice instead of a page. Returns the case id, or nil when there was none.
-_FORGET = Script("""
-local id = redis.call('GET', KEYS[1])
-redis.call('DEL', KEYS[1])
-if not id then
-  return false
-end
-local key = ARGV[1] .. id .. '}'
-local status = redis.call('HGET', key, 'status')
-if status and status ~= 'resolved' then
-  redis.call('HDEL', key, 'contact', 'participant')
-  redis.call('HSET', key, 'deleted_at', ARGV[2])
-  redis.call('ZADD', KEYS[2], ARGV[2], id)
-end
-return id
-""")
-
-# KEYS: case, pages. ARGV: id, claimed score, next page ms. Counts a page sent; schedules the next one only while
-# the case is still open (an acknowledgement in the meantime removed it from `pages`, and ZADD XX won't add it back).
-_PAGED = Script("""
-local score = redis.call('ZSCORE', KEYS[2], ARGV[1])
-if not score or tonumber(score) ~= tonumber(ARGV[2]) then
-  return -1
-end
-local pages = redis.call('HINCRBY', KEYS[1], 'pages', 1)
-if redis.call('HGET', KEYS[1], 'status') == 'open' then
-  redis.call('ZADD', KEYS[2], 'XX', ARGV[3], ARGV[1])
-else
-  redis.call('ZREM', KEYS[2], ARGV[1])
-end
-return pages
-""")
+_OPEN, _ACKNOWLEDGE, _RESOLVE = Script("open_case"), Script("acknowledge_case"), Script("resolve_case")
+_FORGET, _PAGED = Script("forget_case"), Script("case_paged")
 
 
 def new_case_id() -> str:

@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 
 from bot.storage import keys
 from bot.storage.cases import Case, CaseStore
-from bot.storage.schedule import Script, from_millis, millis
+from bot.storage.schedule import from_millis, millis
+from bot.storage.scripts import Script
 
 OUTCOMES = ("reached", "advised", "no_answer", "duplicate")
 MAX_NOTE = 2000  # characters
@@ -49,40 +50,7 @@ class CaseFile:
     log: tuple[CaseEntry, ...]
 
 
-# KEYS: case, log. ARGV: entry json, fields to set json ({} for none), max entries.
-# 1: recorded; 0: no such case; -1: the log is full. The log takes the case's expiry (a resolved case's 90 days).
-_RECORD = Script("""
-local case_key, log_key = KEYS[1], KEYS[2]
-local entry, fields, max_entries = ARGV[1], cjson.decode(ARGV[2]), tonumber(ARGV[3])
-if redis.call('EXISTS', case_key) == 0 then
-  return 0
-end
-if redis.call('LLEN', log_key) >= max_entries then
-  return -1
-end
-for name, value in pairs(fields) do
-  redis.call('HSET', case_key, name, value)
-end
-redis.call('RPUSH', log_key, entry)
-local ttl = redis.call('PTTL', case_key)
-if ttl > 0 then
-  redis.call('PEXPIRE', log_key, ttl)
-end
-return 1
-""")
-
-# KEYS: case, messages. ARGV: message json, max messages, keep ms.
-_MESSAGE = Script("""
-local case_key, messages_key = KEYS[1], KEYS[2]
-local message, max_messages, keep_ms = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-if redis.call('EXISTS', case_key) == 0 then
-  return 0
-end
-redis.call('RPUSH', messages_key, message)
-redis.call('LTRIM', messages_key, -max_messages, -1)
-redis.call('PEXPIRE', messages_key, keep_ms)
-return 1
-""")
+_RECORD, _MESSAGE = Script("case_log"), Script("case_message")
 
 
 class CaseDesk:
@@ -138,7 +106,7 @@ class CaseDesk:
         )
         names = [keys.case(case_id), keys.case_messages(case_id)]
         args: list[str | int | bytes] = [body, MAX_MESSAGES, int(keep.total_seconds() * 1000)]
-        return await _MESSAGE(self.client, names, args) == 1
+        return bool(await _MESSAGE(self.client, names, args) == 1)
 
     async def messages(self, case_id: str) -> list[CaseMessage]:
         raw = [json.loads(r) for r in await self.client.lrange(keys.case_messages(case_id), 0, -1)]

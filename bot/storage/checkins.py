@@ -16,7 +16,8 @@ import redis.asyncio
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot.storage import keys
-from bot.storage.schedule import Batch, Claim, LeasedSchedule, Script, from_millis, millis
+from bot.storage.schedule import Claim, LeasedSchedule, from_millis, millis
+from bot.storage.scripts import Batch, Script
 
 AuditArgs = list[str | int | bytes]  # an audit entry for a script: the stream's cap, then field, value, ...
 
@@ -60,64 +61,13 @@ class Claimed:
     checkin: CheckIn | None  # None when the record is gone (cancelled between claim and read)
 
 
-# The audit entry a change records, when asked for one (ARGV from `audit_args`): written by the same script, so it
-# is there exactly when the change happened.
-_AUDIT = """
-if #KEYS == {audit_key} then
-  local entry = {{unpack(ARGV, {first} + 1)}}{extra}
-  redis.call('XADD', KEYS[{audit_key}], 'MAXLEN', '~', ARGV[{first}], '*', unpack(entry))
-end
-"""
-
-# KEYS: schedule, record, index [, audit]. ARGV: id, due ms, record, record ttl ms, seq [, audit cap, field, value...].
-# 0 when it was already scheduled.
-_SCHEDULE = Script(
-    """
-if redis.call('EXISTS', KEYS[2]) == 1 then
-  return 0
-end
-redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-redis.call('SADD', KEYS[3], ARGV[5])
-redis.call('PEXPIRE', KEYS[3], ARGV[4])
-"""
-    + _AUDIT.format(audit_key=4, first=6, extra="")
-    + "return 1\n",
-    name="schedule",
-)
-
-# KEYS: schedule, index [, audit]. ARGV: participant, record key prefix [, audit cap, field, value...]. Returns how
-# many were cancelled; the audit entry (with their count) only when there were any.
-_CANCEL = Script(
-    """
-local seqs = redis.call('SMEMBERS', KEYS[2])
-for _, seq in ipairs(seqs) do
-  redis.call('ZREM', KEYS[1], ARGV[1] .. ':' .. seq)
-  redis.call('DEL', ARGV[2] .. seq)
-end
-redis.call('DEL', KEYS[2])
-if #seqs == 0 then
-  return 0
-end
-"""
-    + _AUDIT.format(audit_key=3, first=3, extra="\n  entry[#entry + 1] = 'count'\n  entry[#entry + 1] = #seqs")
-    + "return #seqs\n",
-    name="cancel",
-)
+# Each change writes its own audit entry, when given one (an audit stream key and its arguments): there exactly
+# when the change happened.
+_SCHEDULE, _CANCEL = Script("schedule_checkin"), Script("cancel_checkins")
 # The scripts a conversation's commit can carry (bot/storage/conversations.py folds them into its own).
 CARRIED_SCRIPTS = (_SCHEDULE, _CANCEL)
 
-# KEYS: schedule, record, index. ARGV: id, claimed score, seq. Removes a delivered check-in if the claim still holds.
-_FINISH = Script("""
-local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if not score or tonumber(score) ~= tonumber(ARGV[2]) then
-  return 0
-end
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('DEL', KEYS[2])
-redis.call('SREM', KEYS[3], ARGV[3])
-return 1
-""")
+_FINISH = Script("finish_checkin")
 
 
 class CheckInStore:

@@ -7,7 +7,7 @@ import re
 import secrets
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Self
@@ -20,9 +20,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from bot.clock import SystemClock
 from bot.storage import keys
 from bot.storage.checkins import CARRIED_SCRIPTS
-from bot.storage.multiplex import Multiplexed
-from bot.storage.schedule import Batch, Script, fold
-from bot.storage.sendqueue import QUEUE_CAP
+from bot.storage.schedule import from_millis, millis
+from bot.storage.scripts import Batch, Script
+from bot.storage.sendqueue import QUEUE_CAP, SendJob
 from bot.triage.session import Session
 
 log = logging.getLogger("kneebot.storage")
@@ -34,6 +34,7 @@ class Loaded:
     revision: int  # 0 when nothing is stored
     replay: str | None  # the outbox committed for this message id, when it was already processed
     processed: bool = False  # processed before, and its outbox is gone (deleted, or expired): nothing to do again
+    wrote_at: datetime | None = None  # when the person last wrote (the conversation's clock), when known
 
 
 @dataclass(frozen=True)
@@ -88,13 +89,16 @@ class ConversationStore(ABC):
         outbox: str = "",
         message_id: str | None = None,
         provider: bool = False,
-        queue: Mapping[str, str] | None = None,
+        wrote_at: datetime | None = None,
+        queue: SendJob | None = None,
         then: Batch | None = None,
     ) -> Submitted:
         """In one step: a message already processed is Replayed (or Processed, when its replies' record is gone);
         otherwise the session is stored over `revision` (Written), unless the stored revision moved on (Stale, with
         what is stored). `provider`: `message_id` is the provider's, remembered apart from the person's data for
-        PROCESSED_TTL. `queue`: a delivery job for the send queue, added atomically with the state (needs
+        PROCESSED_TTL. `wrote_at`: the message is the person's own, written then (on the conversation's clock),
+        kept with the conversation for a channel whose free replies depend on when the person last wrote. `queue`: a
+        delivery job for the send queue, added atomically with the state (needs
         `message_id`). `then`: what the turn set in motion (check-ins, audit entries), written in the same step as
         the state, and only if it is written."""
 
@@ -106,14 +110,14 @@ class ConversationStore(ABC):
         *,
         outbox: str = "",
         message_id: str | None = None,
-        queue: Mapping[str, str] | None = None,
+        queue: SendJob | None = None,
     ) -> bool:
         """submit(), as whether it was Written."""
         submitted = await self.submit(participant, revision, session, outbox=outbox, message_id=message_id, queue=queue)
         return isinstance(submitted, Written)
 
     @abstractmethod
-    async def enqueue(self, job: Mapping[str, str]) -> None:
+    async def enqueue(self, job: SendJob) -> None:
         """Add a delivery job to the send queue on its own (a replayed message whose sending may be unfinished)."""
 
     @abstractmethod
@@ -145,97 +149,20 @@ class ConversationStore(ABC):
 # next commit still succeeds.
 _RECORD_PREFIX = re.compile(rb'^\{"revision":(\d+),"session":')
 
-# The commit, a function of its own KEYS: conversation [, seen [, processed] [, send queue]] and ARGV: expected
-# revision, record, ttl ms [, outbox, dedupe ttl ms, processed ttl ms (0: no processed key), queue cap (0: no queue),
-# field, value, ...]. With a send queue, the delivery job is queued in the same step as the state. Returns {0}:
-# written; {1, outbox}: the message was processed before (its job queued again); {4}: it was processed before and
-# its outbox is gone (deleted or expired; `processed` remembers it); {2, record or nil}: the stored revision is not
-# the expected one.
-_COMMIT_FUNCTION = """
-local function commit(KEYS, ARGV)
-local seen_key, processed_key, queue_key = KEYS[2], nil, nil
-local next_key = 3
-if tonumber(ARGV[6] or '0') > 0 then
-  processed_key, next_key = KEYS[next_key], next_key + 1
-end
-if tonumber(ARGV[7] or '0') > 0 then
-  queue_key = KEYS[next_key]
-end
-if seen_key then
-  local seen = redis.call('GET', seen_key)
-  if seen then
-    if queue_key then
-      redis.call('XADD', queue_key, 'MAXLEN', '~', ARGV[7], '*', unpack(ARGV, 8))
-    end
-    return {1, seen}
-  end
-  if processed_key and redis.call('EXISTS', processed_key) == 1 then
-    return {4}
-  end
-end
-local current = 0
-local record = redis.call('GET', KEYS[1])
-if record then
-  current = tonumber(string.match(record, '^{"revision":(%d+),"session":') or '0')
-end
-if current ~= tonumber(ARGV[1]) then
-  return {2, record}
-end
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-if seen_key then
-  redis.call('SET', seen_key, ARGV[4], 'PX', ARGV[5])
-end
-if processed_key then
-  redis.call('SET', processed_key, '1', 'PX', ARGV[6])
-end
-if queue_key then
-  redis.call('XADD', queue_key, 'MAXLEN', '~', ARGV[7], '*', unpack(ARGV, 8))
-end
-return {0}
-end
-"""
-# The script: KEYS are the commit's, then a folded Batch's (bot/storage/schedule.py); ARGV starts with the commit's
-# key and argument counts and its deadline, then its arguments, then the batch. The batch (check-ins scheduled or
-# cancelled, audit entries) runs only when the commit writes: a turn and what it set in motion are stored in one step,
-# or neither is. The deadline (ms on the server's clock; 0: none) is when the caller stops waiting for the answer: a
-# commit that reaches Redis later (sent to a server that froze, and run when it woke) writes nothing and returns {3}.
-# Otherwise the person, told to try again, would find their answer stored after all, and their next one taken as the
-# answer to the question after it.
-_COMMIT = (
-    _COMMIT_FUNCTION
-    + fold(*CARRIED_SCRIPTS)
-    + """
-local nk, na, deadline = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-if deadline > 0 then
-  local now = redis.call('TIME')
-  if tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) > deadline then
-    return {3}
-  end
-end
-local result = commit({unpack(KEYS, 1, nk)}, {unpack(ARGV, 4, 3 + na)})
-if result[1] == 0 then
-  run_folded(nk + 1, 4 + na)
-end
-return result
-"""
-)
+# The commit carries the follow-ups a turn set in motion (check-ins, audit entries): stored with the turn, or not at
+# all. A commit that reaches Redis after its deadline writes nothing: otherwise the person, told to try again, would
+# find their answer stored after all, and their next one taken as the answer to the question after it.
+COMMIT = Script.carrying("commit", *CARRIED_SCRIPTS)
 # How much of the client's timeout a commit may take to reach Redis: the rest is margin for the estimate of the
 # server's clock (off by up to half a round trip) and for the reply's way back.
 DEADLINE_SHARE = 0.75
-COMMIT = Script(_COMMIT)
 DEDUPE_TTL = timedelta(days=3)  # a message's replies are kept this long, to answer a retry with the same
 PROCESSED_TTL = timedelta(days=7)  # its provider id is remembered this long, whatever happens to the person's data
 DEFAULT_SECRET = b"kneebot-processed-ids"  # tests and `kneebot chat`; a deployment passes ID_HASH_SECRET
 
-# KEYS: conversation, delivered. ARGV: count, ttl ms. Records a count sent only while the conversation exists: a
-# reply sent after the person deleted their data (DELETE's own confirmation) leaves nothing behind about them.
-_MARK_DELIVERED = Script("""
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
-  return 1
-end
-return 0
-""")
+Execute = Callable[..., Awaitable[Any]]
+_MARK_DELIVERED = Script("mark_delivered")
+SERVER_TIME_FOR_S = 600.0
 
 
 # A new record starts at a random revision below this, not at 1, and each commit adds one. ConversationService
@@ -297,12 +224,37 @@ def _check(revision: int) -> None:
         raise ValueError("revision must be >= 0")
 
 
-class RedisConversationStore(ConversationStore):
-    """Load is one round trip (MGET), submit is one (EVALSHA). Redis errors propagate; nothing is logged but a wrong
-    estimate of Redis's clock.
+class RedisClock:
+    """Redis's clock (ms since the epoch), estimated: this process's monotonic clock set by the server's TIME, asked
+    once and then every SERVER_TIME_FOR_S, so most estimates make no round trip. Off by at most half the round trip
+    it was asked in (and the clocks' drift since)."""
 
-    Both go through one connection shared by every request of the process (`multiplexed`, bot/storage/multiplex.py):
-    they are what every message does. The rest (deletion, delivery marks, the send queue) uses the client's pool."""
+    def __init__(self, execute: Execute) -> None:
+        self._execute = execute
+        self._offset_ms: float | None = None  # the server's clock less this process's monotonic one
+        self._offset_at = 0.0
+
+    async def now_ms(self) -> float:
+        if self._offset_ms is None or time.monotonic() - self._offset_at > SERVER_TIME_FOR_S:
+            before = time.monotonic()
+            seconds, micros = await self._execute("TIME")
+            after = time.monotonic()
+            self._offset_ms = seconds * 1000 + micros / 1000 - (before + after) / 2 * 1000
+            self._offset_at = after
+        return self._offset_ms + time.monotonic() * 1000
+
+    def forget(self) -> None:
+        """Ask the server's clock again before the next estimate (the last one proved wrong)."""
+        self._offset_ms = None
+
+
+class RedisConversationStore(ConversationStore):
+    """Load is one round trip (MGET), submit is one (EVALSHA), through the client's pool. Redis errors propagate;
+    nothing is logged but a wrong estimate of Redis's clock.
+
+    `execute`: what sends the commands every message sends (MGET, the commit's EVALSHA, and TIME now and then), with
+    redis-py's `execute_command`'s replies and errors; the client's own by default (bench_webhooks.py measures
+    another client through it)."""
 
     def __init__(
         self,
@@ -312,28 +264,30 @@ class RedisConversationStore(ConversationStore):
         *,
         secret: bytes = DEFAULT_SECRET,
         processed_ttl: timedelta = PROCESSED_TTL,
+        execute: Execute | None = None,
     ) -> None:
         self._redis = redis
-        self.multiplexed = Multiplexed(redis)
+        self.execute: Execute = execute or redis.execute_command
+        self.redis_clock = RedisClock(self.execute)
+        self.timeout_s: float | None = redis.connection_pool.connection_kwargs.get("socket_timeout")
         self._ttl_ms = _millis(ttl)
         self._dedupe_ttl_ms = _millis(dedupe_ttl)
         self._processed_ttl_ms = _millis(processed_ttl)
         self._secret = secret
 
     async def load(self, participant: str, message_id: str | None = None, *, provider: bool = False) -> Loaded:
-        key = keys.conversation(participant)
-        if message_id is None:
-            raw, seen, processed = await self.multiplexed.execute("GET", key), None, None
-        elif not provider:
-            # Both keys share the participant's hash tag, so MGET is one command even on Redis Cluster.
-            raw, seen = await self.multiplexed.execute("MGET", key, keys.seen(participant, message_id))
-            processed = None
-        else:
-            # The processed id has a hash tag of its own (it must not be the person's): one Redis, not a Cluster.
-            names = (key, keys.seen(participant, message_id), keys.processed(self._secret, message_id))
-            raw, seen, processed = await self.multiplexed.execute("MGET", *names)
+        # The keys share the participant's hash tag, so MGET is one command even on Redis Cluster; but the processed
+        # id has a hash tag of its own (it must not be the person's): with it, one Redis, not a Cluster.
+        names = [keys.conversation(participant), keys.wrote(participant)]
+        if message_id is not None:
+            names.append(keys.seen(participant, message_id))
+            if provider:
+                names.append(keys.processed(self._secret, message_id))
+        raw, wrote, *rest = await self.execute("MGET", *names)
+        seen = rest[0] if rest else None
+        processed = len(rest) > 1 and rest[1] is not None and seen is None
         session, revision = _decode(_as_bytes(raw))
-        return Loaded(session, revision, _as_text(seen), processed is not None and seen is None)
+        return Loaded(session, revision, _as_text(seen), processed, _wrote_at(wrote))
 
     async def submit(
         self,
@@ -344,33 +298,31 @@ class RedisConversationStore(ConversationStore):
         outbox: str = "",
         message_id: str | None = None,
         provider: bool = False,
-        queue: Mapping[str, str] | None = None,
+        wrote_at: datetime | None = None,
+        queue: SendJob | None = None,
         then: Batch | None = None,
     ) -> Submitted:
         _check(revision)
         written, session_json = next_revision(revision), session.model_dump_json().encode()
+        deadline, timeout_s = 0, self.timeout_s
+        if timeout_s:
+            deadline = int(await self.redis_clock.now_ms() + timeout_s * DEADLINE_SHARE * 1000)
         names = [keys.conversation(participant)]
-        args: list[bytes | str | int] = [revision, _encode(written, session_json), self._ttl_ms]
+        job = [part for pair in queue.fields().items() for part in pair] if queue and message_id is not None else []
+        args: list[bytes | str | int] = [revision, _encode(written, session_json), self._ttl_ms, deadline, outbox]
+        args += [self._dedupe_ttl_ms if message_id is not None else 0, self._processed_ttl_ms if provider else 0]
+        args += [millis(wrote_at) if wrote_at is not None else 0, QUEUE_CAP if job else 0, len(job) // 2, *job]
         if message_id is not None:
             names.append(keys.seen(participant, message_id))
-            args += [outbox, self._dedupe_ttl_ms, self._processed_ttl_ms if provider else 0]
             if provider:
                 names.append(keys.processed(self._secret, message_id))
-            if queue:
-                names.append(keys.send_queue())
-                args.append(QUEUE_CAP)
-                for name, value in queue.items():
-                    args += [name, value]
-            else:
-                args.append(0)
+        if wrote_at is not None:
+            names.append(keys.wrote(participant))
+        if job:
+            names.append(keys.send_queue())
         carried_keys, carried = then.folded() if then else ([], [])
-        all_keys = [*names, *carried_keys]
-        deadline, timeout_s = 0, self.multiplexed.timeout_s
-        if timeout_s:
-            deadline = int(await self.multiplexed.server_time_ms() + timeout_s * DEADLINE_SHARE * 1000)
-        all_args = [len(names), len(args), deadline, *args, *carried]
         sent_at = time.monotonic()
-        reply: Any = await COMMIT.run(self.multiplexed.execute, all_keys, all_args)
+        reply: Any = await COMMIT.run(self.execute, [*names, *carried_keys], [*args, *carried])
         if reply[0] == 0:
             return Written(written, session_json)
         if reply[0] == 1:
@@ -381,13 +333,13 @@ class RedisConversationStore(ConversationStore):
             if timeout_s and time.monotonic() - sent_at < timeout_s * DEADLINE_SHARE / 2:
                 # It was not late by this process's clock: the estimate of the server's was off (its clock stepped).
                 log.warning("redis clock estimate was off; learning it again")
-                self.multiplexed.forget_server_time()
+                self.redis_clock.forget()
             raise RedisTimeoutError("the commit reached redis after its deadline; nothing was written")
         stored, stored_revision = _decode(_as_bytes(reply[1]))
         return Stale(Loaded(stored, stored_revision, None))
 
-    async def enqueue(self, job: Mapping[str, str]) -> None:
-        await self._redis.xadd(keys.send_queue(), dict(job), maxlen=QUEUE_CAP, approximate=True)  # type: ignore[arg-type]
+    async def enqueue(self, job: SendJob) -> None:
+        await self._redis.xadd(keys.send_queue(), job.fields(), maxlen=QUEUE_CAP, approximate=True)  # type: ignore[arg-type]
 
     async def delivered(self, participant: str, message_id: str) -> int:
         raw = await self._redis.get(keys.delivered(participant, message_id))
@@ -415,8 +367,11 @@ class RedisConversationStore(ConversationStore):
             return False
 
     async def aclose(self) -> None:
-        await self.multiplexed.aclose()
         await self._redis.aclose()
+
+
+def _wrote_at(raw: bytes | str | None) -> datetime | None:
+    return from_millis(int(raw)) if raw else None
 
 
 @dataclass(frozen=True)
@@ -465,7 +420,7 @@ class MemoryConversationStore(ConversationStore):
         session, revision = _decode(self._get(keys.conversation(participant), now))
         seen = None if message_id is None else self._get(keys.seen(participant, message_id), now)
         processed = message_id is not None and provider and seen is None and self._was_processed(message_id, now)
-        return Loaded(session, revision, _as_text(seen), processed)
+        return Loaded(session, revision, _as_text(seen), processed, _wrote_at(self._get(keys.wrote(participant), now)))
 
     def _was_processed(self, message_id: str, now: datetime) -> bool:
         return self._get(keys.processed(self._secret, message_id), now) is not None
@@ -479,7 +434,8 @@ class MemoryConversationStore(ConversationStore):
         outbox: str = "",
         message_id: str | None = None,
         provider: bool = False,
-        queue: Mapping[str, str] | None = None,
+        wrote_at: datetime | None = None,
+        queue: SendJob | None = None,
         then: Batch | None = None,
     ) -> Submitted:
         """`queue` and `then` are not supported: in memory there is no worker and nothing to follow up."""
@@ -497,6 +453,8 @@ class MemoryConversationStore(ConversationStore):
             return Stale(Loaded(*_decode(stored), None))
         written, session_json = next_revision(revision), session.model_dump_json().encode()
         self._entries[key] = _Entry(_encode(written, session_json), now + self._ttl)
+        if wrote_at is not None:
+            self._entries[keys.wrote(participant)] = _Entry(str(millis(wrote_at)).encode(), now + self._ttl)
         if message_id is not None:
             self._entries[keys.seen(participant, message_id)] = _Entry(outbox.encode(), now + self._dedupe_ttl)
             if provider:
@@ -505,7 +463,7 @@ class MemoryConversationStore(ConversationStore):
         self._sweep(now)
         return Written(written, session_json)
 
-    async def enqueue(self, job: Mapping[str, str]) -> None:
+    async def enqueue(self, job: SendJob) -> None:
         raise ValueError("the in-memory store has no send queue")
 
     async def delivered(self, participant: str, message_id: str) -> int:

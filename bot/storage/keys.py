@@ -42,6 +42,11 @@ def conversation(participant: str) -> str:
     return f"{PREFIX}:conversation:{tag(participant)}"
 
 
+def wrote(participant: str) -> str:
+    """When the person last wrote (ms, on the conversation's clock): some channels answer freely only for a while."""
+    return f"{PREFIX}:wrote:{tag(participant)}"
+
+
 def seen(participant: str, message_id: str) -> str:
     # Provider ids (Telegram update_id, Twilio MessageSid) are hashed so none appears in a key.
     digest = hashlib.sha256(f"{participant}\0{message_id}".encode()).hexdigest()[:32]

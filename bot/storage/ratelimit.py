@@ -33,93 +33,38 @@ import random
 import secrets
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import redis.asyncio
 from redis.exceptions import RedisError
 
 from bot.storage import keys
+from bot.storage.scripts import Script
 
 # Workers woken for the same free slot spread out over this much, so one wins and the rest get a fresh hint.
 _JITTER_S = 0.005
 _MIN_WAIT_S = 0.001
 
-# KEYS: one sorted set per limit. ARGV: member prefix, hold (microseconds), then count and window (microseconds) for
-# each key. Returns the member after recording the grant in every key, else {the microseconds until the fullest limit
-# can have room, that limit's index}. A held entry (scored after now) is still in flight: it leaves a full window
-# after its release, so no room can come before `window` from now.
-# Scripts that call TIME need redis.replicate_commands() on Redis < 5 only; from 5 effects replication is the default.
-_ACQUIRE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local hold = tonumber(ARGV[2])
-local wait, binding = 0, 0
-for i, key in ipairs(KEYS) do
-  local count = tonumber(ARGV[2 * i + 1])
-  local window = tonumber(ARGV[2 * i + 2])
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-  local used = redis.call('ZCARD', key)
-  if used >= count then
-    -- Room comes back when the entry at index used - count leaves the window.
-    local score = tonumber(redis.call('ZRANGE', key, used - count, used - count, 'WITHSCORES')[2])
-    local room = math.min(score - now, 0) + window
-    if room > wait then
-      wait, binding = room, i - 1
-    end
-  end
-end
-if wait > 0 then
-  return {wait, binding}
-end
-local member = ARGV[1] .. '@' .. t[1] .. '.' .. t[2]
-for i, key in ipairs(KEYS) do
-  redis.call('ZADD', key, now + hold, member)
-  redis.call('PEXPIRE', key, math.ceil((hold + tonumber(ARGV[2 * i + 2])) / 1000))
-end
-return member
-"""
+_ACQUIRE, _RELEASE = Script("acquire_slot"), Script("release_slot")
+_CANCEL, _RENEW = Script("cancel_slot"), Script("renew_slot")
 
-# KEYS: the grant's sorted sets. ARGV: member, then each key's window (microseconds). Scores the grant at now: it
-# leaves one window after its message was sent. (Re-added if its hold had run out: the message still counts.)
-_RELEASE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-for i, key in ipairs(KEYS) do
-  redis.call('ZADD', key, now, ARGV[1])
-  local window_ms = math.ceil(tonumber(ARGV[i + 1]) / 1000)
-  if redis.call('PTTL', key) < window_ms then
-    redis.call('PEXPIRE', key, window_ms)
-  end
-end
-return 1
-"""
 
-# KEYS: the grant's sorted sets. ARGV: member. A grant whose message was never sent gives its slot back.
-_CANCEL = """
-for _, key in ipairs(KEYS) do
-  redis.call('ZREM', key, ARGV[1])
-end
-return 1
-"""
+class LimiterTime(Protocol):
+    def now_us(self) -> int | None:
+        """Now, in microseconds; None: Redis's own clock (TIME, shared by every process)."""
+        ...
 
-# KEYS: the grant's sorted sets. ARGV: member, hold, then each key's window (microseconds). Holds the grant `hold`
-# longer, but only while it is still held: once released (scored at or before now) or gone, a late renewal must not
-# hold it again.
-_RENEW = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local hold = tonumber(ARGV[2])
-for i, key in ipairs(KEYS) do
-  local score = redis.call('ZSCORE', key, ARGV[1])
-  if score and tonumber(score) > now then
-    redis.call('ZADD', key, now + hold, ARGV[1])
-    local keep_ms = math.ceil((hold + tonumber(ARGV[i + 2])) / 1000)
-    if redis.call('PTTL', key) < keep_ms then
-      redis.call('PEXPIRE', key, keep_ms)
-    end
-  end
-end
-return 1
-"""
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class RedisTime:
+    """Redis's clock for the limits, and asyncio's sleep for the waits."""
+
+    def now_us(self) -> int | None:
+        return None
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
 
 
 @dataclass(frozen=True)
@@ -157,15 +102,15 @@ class RedisRateLimiter:
     a grant that is never released (its process died) stays held for `hold_s`.
     """
 
-    def __init__(self, client: redis.asyncio.Redis, *, hold_s: float = 3.0) -> None:
+    def __init__(self, client: redis.asyncio.Redis, *, hold_s: float = 3.0, time: LimiterTime | None = None) -> None:
+        """`time`: where now and waits come from (a test's controllable clock); Redis's clock and asyncio's sleep
+        by default."""
         if not hold_s > 0:
             raise ValueError("hold_s must be > 0")
+        self._time = time or RedisTime()
         self._hold_s = hold_s
         self._hold_us = round(hold_s * 1_000_000)
-        self._acquire = client.register_script(_ACQUIRE)
-        self._release = client.register_script(_RELEASE)
-        self._renew = client.register_script(_RENEW)
-        self._cancel = client.register_script(_CANCEL)
+        self._client = client
         self._process = secrets.token_hex(3)  # members stay unique across processes sharing a token
         self._lines: dict[str, asyncio.Lock] = {}  # this process's waiters, per shared limit (see acquire)
         self._grants = itertools.count()
@@ -187,10 +132,10 @@ class RedisRateLimiter:
             raise ValueError("token must be non-empty")
         names = tuple(keys.ratelimit(limit.name) for limit in limits)
         windows = tuple(max(1, round(limit.per_s * 1_000_000)) for limit in limits)
-        args: list[str | int] = [f"{token}:{self._process}:{next(self._grants)}", self._hold_us]
+        args: list[str | int | bytes] = [f"{token}:{self._process}:{next(self._grants)}", self._hold_us, self._now()]
         for limit, window in zip(limits, windows, strict=True):
             args += [limit.count, window]
-        result = await self._acquire(keys=list(names), args=args)
+        result = await _ACQUIRE(self._client, list(names), args)
         if isinstance(result, bytes | str):
             return Grant(names, windows, result.decode() if isinstance(result, bytes) else result), 0
         wait, binding = result
@@ -212,7 +157,7 @@ class RedisRateLimiter:
             if deadline is not None and loop.time() + got > deadline:
                 return got
             if binding != 0:
-                await asyncio.sleep(got + random.uniform(0, _JITTER_S))
+                await self._time.sleep(got + random.uniform(0, _JITTER_S))
                 got, binding = await self._attempt(limits, token)
                 continue
             line = self._lines.setdefault(limits[0].name, asyncio.Lock())
@@ -231,23 +176,27 @@ class RedisRateLimiter:
                 while not isinstance(got, Grant) and binding == 0:
                     if deadline is not None and loop.time() + got > deadline:
                         return got
-                    await asyncio.sleep(got + random.uniform(0, _JITTER_S))
+                    await self._time.sleep(got + random.uniform(0, _JITTER_S))
                     got, binding = await self._attempt(limits, token)
             finally:
                 line.release()
         return got
 
+    def _now(self) -> str:
+        now = self._time.now_us()
+        return "" if now is None else str(now)
+
     async def release(self, grant: Grant) -> None:
         """The grant's send is over (sent, failed or unknown): it counts for one window from now."""
-        await self._release(keys=list(grant.keys), args=[grant.member, *grant.windows_us])
+        await _RELEASE(self._client, list(grant.keys), [grant.member, self._now(), *grant.windows_us])
 
     async def cancel(self, grant: Grant) -> None:
         """The grant's message will not be sent (nothing was, or will be, on the wire): its slot is free again."""
-        await self._cancel(keys=list(grant.keys), args=[grant.member])
+        await _CANCEL(self._client, list(grant.keys), [grant.member])
 
     async def renew(self, grant: Grant) -> None:
         """Hold a grant still in flight for another `hold_s` from now (nothing once it is released)."""
-        await self._renew(keys=list(grant.keys), args=[grant.member, self._hold_us, *grant.windows_us])
+        await _RENEW(self._client, list(grant.keys), [grant.member, self._hold_us, self._now(), *grant.windows_us])
 
     @contextlib.asynccontextmanager
     async def holding(self, grant: Grant) -> AsyncIterator[None]:
@@ -264,6 +213,6 @@ class RedisRateLimiter:
 
     async def _keep(self, grant: Grant) -> None:
         while True:
-            await asyncio.sleep(self._hold_s / 3)
+            await self._time.sleep(self._hold_s / 3)
             with contextlib.suppress(RedisError):
                 await self.renew(grant)

@@ -1,4 +1,4 @@
-"""The send queue: Telegram reply jobs in a Redis stream read through one consumer group, and the heartbeats of its
+"""The send queue: reply jobs (`SendJob`) in a Redis stream read through one consumer group, and the heartbeats of its
 readers (workers, and a web process while no worker runs), on Redis's clock, so a dead reader's jobs move on in
 seconds.
 
@@ -18,34 +18,55 @@ import redis.asyncio
 from redis.exceptions import ResponseError
 
 from bot.storage import keys
-from bot.storage.schedule import Script
+from bot.storage.scripts import Script
 
 GROUP = "senders"  # the send queue's consumer group: every reader reads from it
 QUEUE_CAP = 100_000  # jobs kept at most (approximate): far more than minutes of traffic
 WORKER = "worker:"  # readers' names start with their kind: only workers make webhooks queue their replies
 WEB = "web:"
 
-# KEYS: senders. ARGV: name, ttl ms. The reader is alive until Redis's clock passes now + ttl.
-_BEAT = Script("""
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
-return 1
-""")
+_BEAT, _ALIVE = Script("beat"), Script("alive")
 
-# KEYS: senders. The names of the readers alive now, by Redis's clock; those dead a minute are dropped.
-_ALIVE = Script("""
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 60000)
-return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')
-""")
+
+@dataclass(frozen=True)
+class SendJob:
+    """A message's replies to send, as the web process queues them and a worker reads them: whose (`participant`,
+    None for a group chat), the inbound message whose dedupe record holds the replies (`key`), the channel and the
+    address there, and the button press to answer and the buttons to remove."""
+
+    participant: str | None
+    key: str | None
+    channel: str
+    to: str
+    callback_id: str | None = None
+    button_message_id: int | None = None
+
+    def fields(self) -> dict[str, str]:
+        """As the stream's entry."""
+        fields = {"p": self.participant or "", "k": self.key or "", "ch": self.channel, "to": self.to}
+        if self.callback_id:
+            fields["cb"] = self.callback_id
+        if self.button_message_id is not None:
+            fields["bm"] = str(self.button_message_id)
+        return fields
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, str]) -> SendJob:
+        button = fields.get("bm", "")
+        return cls(
+            fields.get("p") or None,
+            fields.get("k") or None,
+            fields.get("ch", "telegram"),  # jobs queued before the channel was named were all Telegram's
+            fields.get("to", ""),
+            fields.get("cb") or None,
+            int(button) if button.isdigit() else None,
+        )
 
 
 @dataclass(frozen=True)
 class Entry:
     id: str
-    fields: dict[str, str]
+    job: SendJob
 
 
 @dataclass(frozen=True)
@@ -75,8 +96,8 @@ class SendQueue:
         """After a Redis error: the stream may be gone (a restarted Redis), so create the group again next time."""
         self._group_ready = False
 
-    async def add(self, job: Mapping[str, str]) -> None:
-        await self.client.xadd(self.key, dict(job), maxlen=QUEUE_CAP, approximate=True)  # type: ignore[arg-type]
+    async def add(self, job: SendJob) -> None:
+        await self.client.xadd(self.key, job.fields(), maxlen=QUEUE_CAP, approximate=True)  # type: ignore[arg-type]
 
     async def read(self, reader: str, count: int, block_ms: int | None) -> list[Entry]:
         """New jobs, now pending for `reader`; `block_ms`: wait that long for one (None: don't wait)."""
@@ -118,6 +139,11 @@ class SendQueue:
             return []
         return _entries(await self.client.xclaim(self.key, GROUP, reader, 0, list(ids)))
 
+    async def job(self, entry_id: str) -> SendJob | None:
+        """One entry's job, by its id (None once it is gone)."""
+        found = _entries(await self.client.xrange(self.key, entry_id, entry_id))
+        return found[0].job if found else None
+
     async def done(self, entry_id: str) -> None:
         async with self.client.pipeline(transaction=False) as done:  # one round trip for both
             done.xack(self.key, GROUP, entry_id)
@@ -152,7 +178,7 @@ def _entries(raw: Any) -> list[Entry]:
     for entry_id, fields in raw or []:
         if fields is None:  # deleted while pending
             continue
-        found.append(Entry(_text(entry_id), {_text(k): _text(v) for k, v in fields.items()}))
+        found.append(Entry(_text(entry_id), SendJob.from_fields({_text(k): _text(v) for k, v in fields.items()})))
     return found
 
 

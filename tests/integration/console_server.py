@@ -19,7 +19,7 @@ import redis.asyncio
 from pydantic import SecretStr
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped, unused-ignore]
 
-from bot.app.server import SMS_PATH, TELEGRAM_PATH, create_app
+from bot.app.server import create_app
 from bot.app.settings import Settings
 from bot.app.simulate import persona_answer
 from bot.console.passwords import Passwords
@@ -29,9 +29,10 @@ from bot.storage.audit import AuditLog
 from bot.storage.cases import Case, CaseStore
 from bot.triage.findings import Findings
 from tests.conftest import ID_SECRET
+from tests.integration.conftest import SMS_PATH, TELEGRAM_PATH, settings_for
 from tests.integration.fakes.serve import ServedApp
-from tests.integration.fakes.telegram_api import TOKEN, FakeTelegramAPI
-from tests.integration.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioApi
+from tests.integration.fakes.telegram_api import FakeTelegramAPI
+from tests.integration.fakes.twilio_api import AUTH_TOKEN, FakeTwilioApi
 
 T = TypeVar("T")
 SECRET = "s3cret-webhook-token"
@@ -168,25 +169,16 @@ def form_token(page: str) -> str:
 
 def console_settings(redis_url: str, tg_url: str, tw_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
-        "_env_file": None,
-        "redis_url": redis_url,
         "public_base_url": "http://kneebot.test",
-        "id_hash_secret": SecretStr(ID_SECRET),
-        "telegram_bot_token": SecretStr(TOKEN),
         "telegram_webhook_secret": SecretStr(SECRET),
-        "telegram_api_base_url": tg_url + "/bot",
-        "twilio_account_sid": ACCOUNT_SID,
-        "twilio_auth_token": SecretStr(AUTH_TOKEN),
         "twilio_from_number": FROM,
-        "twilio_api_base_url": tw_url,
         "staff_telegram_chat_id": STAFF_CHAT,
         "oncall_sms_numbers": ONCALL,
         "console_secret": SecretStr(CONSOLE_SECRET),
         "clinic_time_zone": "America/New_York",
         "telegram_delivery_budget_s": 0.3,
     }
-    values.update(overrides)
-    settings = Settings(**values)
+    settings = settings_for(redis_url=redis_url, telegram_api=tg_url, twilio_api=tw_url, **(values | overrides))
     settings.check_for_server()
     return settings
 

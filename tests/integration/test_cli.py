@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import httpx
 import pytest
 
 from tests.conftest import ID_SECRET
+from tests.integration.conftest import wait_for
 from tests.integration.fakes.serve import ServedApp
 from tests.integration.fakes.telegram_api import TOKEN, FakeTelegramAPI
 
@@ -317,16 +317,15 @@ def test_worker_without_redis_at_start_is_one_line(tmp_path: Path) -> None:
 
 def wait_until(condition: Callable[[], bool], proc: subprocess.Popen[str], timeout_s: float = 30) -> None:
     """Poll `condition` (errors count as not yet) while the process runs."""
-    deadline = time.monotonic() + timeout_s
-    while True:
+
+    def met() -> bool:
         assert proc.poll() is None, proc.communicate()[1]
         try:
-            if condition():
-                return
+            return condition()
         except (httpx.HTTPError, OSError):
-            pass
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
+            return False
+
+    wait_for(met, timeout_s, every_s=0.05)
 
 
 def stop(proc: subprocess.Popen[str]) -> None:

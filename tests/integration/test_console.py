@@ -24,12 +24,12 @@ import redis.asyncio
 from argon2 import PasswordHasher
 
 from bot.app.server import create_app
-from bot.app.settings import Settings
 from bot.console.passwords import PARAMETERS, Passwords
 from bot.storage.accounts import AccountStore
 from bot.storage.audit import AuditLog
 from bot.storage.cases import CaseStore
 from bot.storage.casework import CaseDesk
+from tests.integration.conftest import settings_for
 from tests.integration.console_server import (
     CONSOLE_SECRET,
     ID_SECRET,
@@ -549,14 +549,7 @@ def test_serve_refuses_to_start_with_accounts_and_no_console_secret_or_a_weak_on
 
 
 def test_without_redis_the_console_says_it_needs_it() -> None:
-    settings = Settings(
-        _env_file=None,
-        public_base_url="https://kneebot.example.org",
-        twilio_account_sid="AC" + "1" * 32,
-        twilio_auth_token="x",
-        twilio_from_number="+15005550006",
-        console_secret=CONSOLE_SECRET,
-    )
+    settings = settings_for(twilio_api="http://127.0.0.1:9", console_secret=CONSOLE_SECRET)
     with ServedApp(create_app(settings)) as served:
         response = httpx.get(served.url + "/staff/signin", timeout=10)
     assert response.status_code == 503 and "REDIS_URL" in response.text

@@ -12,6 +12,8 @@ import pytest
 import redis.asyncio
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis_server import RedisServer
 
 from bot.storage import keys
 from bot.storage.audit import AuditLog
@@ -29,7 +31,7 @@ from bot.storage.conversations import (
     Written,
     _Entry,
 )
-from bot.storage.schedule import Batch
+from bot.storage.scripts import Batch
 from bot.triage.session import Session
 from tests.redis_server import CountingConnection
 
@@ -176,6 +178,14 @@ def test_a_processed_message_is_replayed_whatever_the_revision(backend: Backend)
     backend.run(scenario)
 
 
+async def turn_of_the_loop() -> None:
+    """One pass of the event loop: every task ready to run runs once before this one goes on."""
+    loop = asyncio.get_running_loop()
+    turned = loop.create_future()
+    loop.call_soon(turned.set_result, None)
+    await turned
+
+
 def test_concurrent_read_modify_write_loops_lose_no_update(backend: Backend) -> None:
     async def scenario(h: Harness) -> None:
         conflicts, revisions = 0, []
@@ -186,7 +196,7 @@ def test_concurrent_read_modify_write_loops_lose_no_update(backend: Backend) -> 
                 while True:
                     loaded = await h.store.load(PID)
                     current = loaded.session or session()
-                    await asyncio.sleep(0)  # let the other writer in between this read and this write
+                    await turn_of_the_loop()  # let the other writer in between this read and this write
                     bumped = current.model_copy(update={"checkins_scheduled": current.checkins_scheduled + 1})
                     submitted = await h.store.submit(PID, loaded.revision, bumped)
                     if isinstance(submitted, Written):
@@ -380,13 +390,12 @@ def test_redis_load_and_commit_are_one_round_trip_each(redis_url: str) -> None:
         async with redis.asyncio.Redis.from_pool(pool) as client, RedisConversationStore(client) as store:
 
             async def round_trips(action: Awaitable[object]) -> int:
-                """Commands on the pool's connections and on the store's shared one."""
-                CountingConnection.writes = store.multiplexed.sent = 0
+                """Commands sent on the pool's connections."""
+                CountingConnection.writes = 0
                 await action
-                return CountingConnection.writes + store.multiplexed.sent
+                return CountingConnection.writes
 
-            await client.script_flush()  # warms the pool's connection and the shared one, so their handshakes are
-            await store.multiplexed.execute("PING")  # not counted below
+            await client.script_flush()  # warms the pool's connection, so its handshake is not counted below
             # The first commit after a restart or SCRIPT FLUSH meets NOSCRIPT and falls back to EVAL.
             assert await round_trips(store.commit(PID, 0, session())) == 2
             first = (await store.load(PID)).revision
@@ -436,11 +445,11 @@ def test_what_a_turn_set_in_motion_is_written_with_it_and_only_if_it_is(redis_ur
             assert await store.submit(PID, first, session("again"), message_id="m1", then=follow_ups(1)) == Replayed("")
             assert await state() == ([], [])
 
-            CountingConnection.writes = store.multiplexed.sent = 0
+            CountingConnection.writes = 0
             assert await store.submit(PID, first, session("q2"), message_id="m2", then=follow_ups(1)) == Written(
                 first + 1, session("q2").model_dump_json().encode()
             )
-            assert CountingConnection.writes + store.multiplexed.sent == 1
+            assert CountingConnection.writes == 1
             assert await state() == ([1], ["checkin_scheduled", "assessment"])  # nothing was pending to cancel
 
             await store.submit(PID, first + 1, session("q3"), message_id="m3", then=follow_ups(2))
@@ -478,3 +487,45 @@ def test_memory_records_expire_when_the_clock_passes_their_ttl() -> None:
         assert await h.store.load(PID) == Loaded(session("q1"), again, None)
 
     backend.run(scenario)
+
+
+# --- the commit's deadline on Redis's clock ----------------------------------------------------------------------
+
+
+def test_a_commit_that_reaches_a_frozen_server_writes_nothing_when_it_wakes(redis_server: RedisServer) -> None:
+    """The caller stops waiting after the client's timeout and tells the person to try again; a commit that Redis
+    runs later (it was frozen, with the command in its socket) must not store the turn after all. Its deadline is
+    three quarters of the timeout: by the time the caller has given up, it has passed."""
+
+    async def main() -> None:
+        client = redis.asyncio.Redis.from_url(redis_server.url, socket_timeout=0.3, retry=Retry(NoBackoff(), 0))
+        async with RedisConversationStore(client) as store:
+            first = await store.submit(PID, 0, session("q1"), message_id="m1")
+            assert isinstance(first, Written)
+            redis_server.pause()
+            try:
+                with pytest.raises(RedisTimeoutError):
+                    await store.submit(PID, first.revision, session("q2"), message_id="m2")
+            finally:
+                redis_server.resume()
+            assert await store.load(PID, "m2") == Loaded(session("q1"), first.revision, None)
+
+    redis_server.start()
+    redis_server.flushall()
+    asyncio.run(main())
+
+
+def test_a_wrong_estimate_of_the_servers_clock_is_learnt_again(redis_url: str) -> None:
+    async def main() -> None:
+        client = redis.asyncio.Redis.from_url(redis_url, socket_timeout=1.0)
+        async with RedisConversationStore(client) as store:
+            first = await store.submit(PID, 0, session("q1"), message_id="m1")
+            assert isinstance(first, Written)
+            store.redis_clock._offset_ms -= 10_000  # type: ignore[operator]  # as if the server's clock stepped
+            with pytest.raises(RedisTimeoutError):  # every deadline is in the past: nothing is written
+                await store.submit(PID, first.revision, session("q2"), message_id="m2")
+            assert (await store.load(PID)).session == session("q1")
+            again = await store.submit(PID, first.revision, session("q2"), message_id="m2")
+            assert isinstance(again, Written)  # the clock was asked again
+
+    asyncio.run(main())

@@ -22,13 +22,11 @@ from pydantic import SecretStr
 from redis_server import RedisServer
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped, unused-ignore]
 
-from bot.app.server import SMS_PATH, TELEGRAM_PATH, create_app
-from bot.app.settings import Settings
-from tests.conftest import ID_SECRET
+from bot.app.server import create_app
+from tests.integration.conftest import SMS_PATH, TELEGRAM_PATH, settings_for, twilio_sid, wait_for
 from tests.integration.fakes.serve import ServedApp
-from tests.integration.fakes.telegram_api import TOKEN, FakeTelegramAPI, message_update
-from tests.integration.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioApi
-from tests.integration.test_server import twilio_sid, wait_for
+from tests.integration.fakes.telegram_api import FakeTelegramAPI, message_update
+from tests.integration.fakes.twilio_api import AUTH_TOKEN, FakeTwilioApi
 
 pytestmark = pytest.mark.real_redis
 
@@ -45,6 +43,7 @@ RED_FLAG = "I can't breathe and my chest hurts"
 @dataclass
 class Faulty:
     url: str
+    state: Any  # the server's App
     telegram: FakeTelegramAPI
     twilio: FakeTwilioApi
     redis: RedisServer
@@ -69,26 +68,20 @@ def faulty(redis_server: RedisServer, **overrides: Any) -> Iterator[Faulty]:
     redis_server.flushall()
     telegram, twilio = FakeTelegramAPI(), FakeTwilioApi()
     with ServedApp(telegram.app) as tg_served, ServedApp(twilio.app) as tw_served:
-        settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
+        settings = settings_for(
             redis_url=redis_server.url,
-            public_base_url=PUBLIC,
-            telegram_bot_token=SecretStr(TOKEN),
-            telegram_webhook_secret=SecretStr(SECRET),
-            telegram_api_base_url=tg_served.url + "/bot",
-            twilio_account_sid=ACCOUNT_SID,
-            twilio_auth_token=SecretStr(AUTH_TOKEN),
-            twilio_from_number="+15005550006",
-            twilio_api_base_url=tw_served.url,
+            telegram_api=tg_served.url,
+            twilio_api=tw_served.url,
             staff_telegram_chat_id=STAFF_CHAT,
             oncall_sms_numbers=ONCALL,
-            id_hash_secret=SecretStr(ID_SECRET),
+            telegram_webhook_secret=SecretStr(SECRET),
             **({"telegram_delivery_budget_s": 0.3} | overrides),
         )
         settings.check_for_server()
         try:
-            with ServedApp(create_app(settings)) as served:
-                yield Faulty(served.url, telegram, twilio, redis_server)
+            app = create_app(settings)
+            with ServedApp(app) as served:
+                yield Faulty(served.url, app.state.kneebot, telegram, twilio, redis_server)
         finally:
             redis_server.resume_if_paused()
             redis_server.start()
@@ -195,7 +188,7 @@ def test_a_bot_api_slower_than_5_s_sends_the_message_once(redis_server: RedisSer
                 break
         stall.set()  # the first send was slow, not lost
         wait_for(lambda: bool(stack.texts()))
-        time.sleep(0.5)
+        wait_for(lambda: not stack.state.tasks)  # every send the server started is over
         assert answered.status_code == 200
         assert len(stack.texts()) == 1
 
@@ -251,5 +244,5 @@ def test_the_staff_groups_own_talk_is_left_alone_and_other_groups_are_asked_to_w
     stack.tg(message_update(2, GROUP, "hello bot", chat_type="group"))
     wait_for(lambda: len(stack.texts(GROUP)) == 1)
     assert "private" in stack.texts(GROUP)[0]
-    time.sleep(0.3)
+    wait_for(lambda: not stack.state.tasks)  # the staff group's message was answered by nothing at all
     assert stack.texts(STAFF_CHAT) == []

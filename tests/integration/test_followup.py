@@ -26,11 +26,12 @@ from pydantic import SecretStr
 from redis_server import RedisServer
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped, unused-ignore]
 
-from bot.app.server import SMS_PATH, TELEGRAM_PATH, create_app
+from bot.app.server import create_app
 from bot.app.settings import Settings
 from bot.app.simulate import persona_answer
 from bot.app.wiring import Services, make_channels
 from bot.app.worker import Worker
+from bot.channels.sms import SmsChannel
 from bot.content.loader import load_content
 from bot.storage import keys
 from bot.storage.audit import ALLOWED_FIELDS, AuditLog
@@ -39,10 +40,10 @@ from bot.storage.checkins import SPREAD_MS, CheckIn, spread_ms
 from bot.storage.ratelimit import Grant
 from bot.triage.findings import Findings
 from bot.triage.session import SessionStatus
-from tests.conftest import ID_SECRET
+from tests.integration.conftest import SMS_PATH, TELEGRAM_PATH, settings_for
 from tests.integration.fakes.serve import ServedApp
-from tests.integration.fakes.telegram_api import TOKEN, FakeTelegramAPI, callback_update, message_update
-from tests.integration.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioApi
+from tests.integration.fakes.telegram_api import FakeTelegramAPI, callback_update, message_update
+from tests.integration.fakes.twilio_api import AUTH_TOKEN, FakeTwilioApi
 from tests.integration.test_server import everything_stored_async as everything_stored
 
 SECRET = "followup-webhook-secret"
@@ -134,17 +135,12 @@ def served(redis_server: RedisServer) -> Iterator[Served]:
     telegram_switch, twilio_switch = Switch(FakeTelegramAPI().app), Switch(FakeTwilioApi().app)
     clock = MovableClock(MORNING)
     with ServedApp(telegram_switch) as tg_served, ServedApp(twilio_switch) as tw_served:
-        settings = Settings(
-            _env_file=None,  # ignore any .env file in the working directory
+        settings = settings_for(
             redis_url=redis_server.url,
-            public_base_url=PUBLIC,
-            telegram_bot_token=SecretStr(TOKEN),
+            telegram_api=tg_served.url,
+            twilio_api=tw_served.url,
             telegram_webhook_secret=SecretStr(SECRET),
-            telegram_api_base_url=tg_served.url + "/bot",
-            twilio_account_sid=ACCOUNT_SID,
-            twilio_auth_token=SecretStr(AUTH_TOKEN),
             twilio_from_number=FROM,
-            twilio_api_base_url=tw_served.url,
             staff_telegram_chat_id=STAFF_CHAT,
             oncall_sms_numbers=",".join(ONCALL),
             escalation_ack_deadline="10m",
@@ -153,7 +149,6 @@ def served(redis_server: RedisServer) -> Iterator[Served]:
             telegram_rate_per_s=1000,
             telegram_chat_rate_per_s=1000,
             sms_rate_per_s=1000,
-            id_hash_secret=SecretStr(ID_SECRET),
         )
         settings.check_for_worker()
         app = create_app(settings, content=CONTENT, clock=clock)
@@ -314,17 +309,15 @@ class Harness:
 async def harness(stack: Stack) -> AsyncIterator[Harness]:
     settings = stack.settings
     client = redis.asyncio.Redis.from_url(settings.redis_url or "")
-    services = Services.build(settings, CONTENT, client, stack.clock)
-    telegram, sms = make_channels(settings, CONTENT, per_process_limiter=False)
-    assert telegram is not None and sms is not None
-    await telegram.start()
-    h = Harness(stack, client, services, Worker(services, telegram=telegram, sms=sms))
+    channels = make_channels(settings, CONTENT, per_process_limiter=False)
+    await channels.start()
+    services = Services.build(settings, CONTENT, client, stack.clock, channels)
+    h = Harness(stack, client, services, Worker(services))
     try:
         yield h
     finally:
         await h.http.aclose()
-        await telegram.stop()
-        await sms.aclose()
+        await channels.stop()
         await services.aclose()
 
 
@@ -406,7 +399,7 @@ def test_each_level_schedules_its_checkins(stack: Stack) -> None:
         }
         # Nothing is due yet: the worker only pages staff about the emergency's and the urgent one's cases.
         assert await h.tick() == 2
-        assert h.worker.stats.outcomes == {} and h.worker.stats.pages == 2
+        assert h.worker.checkins.outcomes == {} and h.worker.pager.pages == 2
         assert not any(CHECKIN_PROMPT in body for body in (m.body for m in h.twilio.messages))
 
     run(stack, scenario)
@@ -443,7 +436,7 @@ def test_worker_at_night_postpones_a_due_checkin_but_sends_an_exempt_one(stack: 
         before = len(h.twilio.messages)
         h.clock.set(local(3, 21, 30))  # the worker was down all day; it runs again at night
         assert await h.tick() == 1
-        assert h.worker.stats.outcomes == {"deferred": 1}
+        assert h.worker.checkins.outcomes == {"deferred": 1}
         assert len(h.twilio.messages) == before  # postponed, not sent
         first = (await h.pending(participant))[0]
         assert await h.due_at(first) == local(4, 8)
@@ -474,13 +467,13 @@ def test_a_checkin_without_a_rate_limit_slot_waits_before_the_engine_runs_then_g
         before = len(h.sms_to(phone))
         limiter = h.worker.deliverer.limiter
         assert limiter is not None
-        limits = h.worker.deliverer.limits("sms", None)
+        limits = h.worker.deliverer.limits(SmsChannel.name, None)
         taken = [await limiter.try_acquire(limits, "elsewhere") for _ in range(limits[0].count)]  # another sender
         grants = [g for g in taken if isinstance(g, Grant)]
         assert len(grants) == limits[0].count
         h.clock.advance(timedelta(hours=48) + SPREAD)
         assert await h.tick() == 1
-        assert h.worker.stats.outcomes == {"waited": 1}
+        assert h.worker.checkins.outcomes == {"waited": 1}
         assert len(h.sms_to(phone)) == before
         assert "checkin_sent" not in {e["kind"] for e in await h.audit()}  # the engine did not run for it
         assert [c.seq for c in await h.pending(h.sms_participant(phone))] == [1, 2]
@@ -489,7 +482,7 @@ def test_a_checkin_without_a_rate_limit_slot_waits_before_the_engine_runs_then_g
             await limiter.cancel(grant)
         h.clock.advance(timedelta(seconds=2))  # past the limiter's hint
         assert await h.tick() == 1
-        assert h.worker.stats.outcomes == {"waited": 1, "sent": 1}
+        assert h.worker.checkins.outcomes == {"waited": 1, "sent": 1}
         assert CHECKIN_PROMPT in h.sms_to(phone)[-1]
         assert [e["kind"] for e in await h.audit()].count("checkin_sent") == 1
 
@@ -507,7 +500,7 @@ def test_worker_delivers_a_due_checkin_once_on_telegram_and_sms(stack: Stack) ->
         assert await h.tick() == 0  # not yet due
         h.clock.advance(timedelta(minutes=2))
         assert await h.tick() == 2
-        assert h.worker.stats.outcomes == {"sent": 2}
+        assert h.worker.checkins.outcomes == {"sent": 2}
 
         new_tg = h.telegram.sent(chat)[sent_tg:]
         assert len(new_tg) == 1
@@ -843,7 +836,7 @@ def test_telegram_403_on_a_checkin_opts_the_person_out(stack: Stack) -> None:
         h.telegram.chat(chat).blocked = True
         h.clock.advance(timedelta(hours=49))
         assert await h.tick() == 1
-        assert h.worker.stats.outcomes == {"opted_out": 1}
+        assert h.worker.checkins.outcomes == {"opted_out": 1}
         assert len(h.telegram.sent(chat)) == sent
         session = await h.services.service.session(participant)
         assert session is not None and session.status is SessionStatus.stopped
@@ -865,7 +858,7 @@ def test_twilio_21610_on_a_checkin_opts_the_person_out(stack: Stack) -> None:
         attempts = h.twilio.attempts
         h.clock.advance(timedelta(hours=49))
         assert await h.tick() == 1
-        assert h.worker.stats.outcomes == {"opted_out": 1}
+        assert h.worker.checkins.outcomes == {"opted_out": 1}
         assert h.twilio.attempts == attempts + 1 and h.sms_to(phone) == []
         session = await h.services.service.session(participant)
         assert session is not None and session.status is SessionStatus.stopped

@@ -13,7 +13,8 @@ from bot.storage import keys
 from bot.storage.audit import AuditLog
 from bot.storage.cases import CaseStore
 from bot.storage.checkins import Address, CheckIn, CheckInStore
-from bot.storage.schedule import Batch, LeasedSchedule, millis
+from bot.storage.schedule import LeasedSchedule, millis
+from bot.storage.scripts import Batch
 
 NOW = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=60)

@@ -12,12 +12,10 @@ import pytest
 from pydantic import SecretStr
 
 from bot.app import server
-from bot.app.server import SMS_PATH, create_app
+from bot.app.server import create_app
 from bot.app.serving import header_deadline
-from bot.app.settings import Settings
-from tests.conftest import ID_SECRET
+from tests.integration.conftest import SMS_PATH, settings_for, wait_for
 from tests.integration.fakes.serve import ServedApp
-from tests.integration.test_server import wait_for
 
 DEADLINE_S = 0.5
 SOCKET_TIMEOUT_S = 15.0  # a test's own guard: the server should act long before
@@ -26,15 +24,7 @@ SOCKET_TIMEOUT_S = 15.0  # a test's own guard: the server should act long before
 @pytest.fixture
 def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, int]]:
     monkeypatch.setattr(server, "BODY_TIMEOUT_S", DEADLINE_S)
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        public_base_url="https://kneebot.example.org",
-        twilio_account_sid="AC" + "1" * 32,
-        twilio_auth_token=SecretStr("edge-token"),
-        twilio_from_number="+15005550006",
-        twilio_api_base_url="http://127.0.0.1:9",
-        id_hash_secret=SecretStr(ID_SECRET),
-    )
+    settings = settings_for(twilio_api="http://127.0.0.1:9", twilio_auth_token=SecretStr("edge-token"))
     with ServedApp(create_app(settings), http=header_deadline(DEADLINE_S), loop="auto") as app:
         host, port = app.url.removeprefix("http://").split(":")
         yield host, int(port)

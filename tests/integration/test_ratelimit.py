@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 import redis.asyncio
 
-from bench.common import most_in_any_window
 from bot.storage import keys
 from bot.storage.ratelimit import Grant, Limit, RedisRateLimiter
+from tests.conftest import VirtualTime
+from tests.processes import most_in_any_window
 
 pytestmark = pytest.mark.real_redis
 
@@ -28,10 +29,12 @@ import asyncio, json, sys, time
 import redis.asyncio
 from bot.storage.ratelimit import Grant, Limit, RedisRateLimiter
 
-async def main(url, name, start, end):
+async def main(url, name, duration):
     async with redis.asyncio.Redis.from_url(url) as client:
         limiter = RedisRateLimiter(client)
-        await asyncio.sleep(max(0.0, start - time.monotonic()))
+        print("ready", flush=True)
+        await asyncio.to_thread(sys.stdin.readline)  # every worker ready: go
+        end = time.monotonic() + duration
         times = []
 
         async def hammer(token):
@@ -45,7 +48,7 @@ async def main(url, name, start, end):
         await asyncio.gather(*(hammer(f"{name}-{i}") for i in range(2)))
         print(json.dumps(times))
 
-asyncio.run(main(sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])))
+asyncio.run(main(sys.argv[1], sys.argv[2], float(sys.argv[3])))
 """
 
 
@@ -58,9 +61,11 @@ def test_limit_is_validated() -> None:
 
 
 def test_grants_count_times_then_hints_when_room_comes_back(redis_client: redis.asyncio.Redis) -> None:
+    clock = VirtualTime()
+
     async def scenario() -> None:
         async with redis_client:
-            limiter = RedisRateLimiter(redis_client)
+            limiter = RedisRateLimiter(redis_client, time=clock)
             limit = Limit("t1", 3, per_s=0.2)
             grants = [await limiter.try_acquire([limit], "w") for _ in range(3)]
             assert all(isinstance(g, Grant) for g in grants)
@@ -71,43 +76,47 @@ def test_grants_count_times_then_hints_when_room_comes_back(redis_client: redis.
                 assert isinstance(grant, Grant)
                 await limiter.release(grant)
             hint = await limiter.try_acquire([limit], "w")
-            assert isinstance(hint, float) and 0.1 < hint <= 0.2
-            await asyncio.sleep(hint / 2)
+            assert hint == pytest.approx(0.2)  # a whole window from the releases
+            clock.advance(hint / 2)
             shorter = await limiter.try_acquire([limit], "w")
-            assert isinstance(shorter, float) and 0 < shorter < hint  # still full, and the hint shrinks
-            await asyncio.sleep(shorter + 0.005)
+            assert isinstance(shorter, float) and shorter == pytest.approx(hint / 2)  # still full; the hint shrinks
+            clock.advance(shorter)
             assert isinstance(await limiter.try_acquire([limit], "w"), Grant)
 
     asyncio.run(scenario())
 
 
 def test_a_grant_counts_while_in_flight_and_for_a_window_after_its_release(redis_client: redis.asyncio.Redis) -> None:
+    clock = VirtualTime()
+
     async def scenario() -> None:
         async with redis_client:
-            limiter = RedisRateLimiter(redis_client)
+            limiter = RedisRateLimiter(redis_client, time=clock)
             limit = Limit("t2", 1, per_s=0.2)
             grant = await limiter.try_acquire([limit], "w")
             assert isinstance(grant, Grant)
-            await asyncio.sleep(0.3)  # longer than the window, but the send is not over
+            clock.advance(0.3)  # longer than the window, but the send is not over
             assert isinstance(await limiter.try_acquire([limit], "w"), float)
             await limiter.release(grant)
-            await asyncio.sleep(0.15)
+            clock.advance(0.199)
             assert isinstance(await limiter.try_acquire([limit], "w"), float)
-            await asyncio.sleep(0.06)
+            clock.advance(0.002)
             assert isinstance(await limiter.try_acquire([limit], "w"), Grant)
 
     asyncio.run(scenario())
 
 
 def test_a_grant_never_released_is_held_only_for_the_hold_time(redis_client: redis.asyncio.Redis) -> None:
+    clock = VirtualTime()
+
     async def scenario() -> None:
         async with redis_client:
-            limiter = RedisRateLimiter(redis_client, hold_s=0.3)
+            limiter = RedisRateLimiter(redis_client, hold_s=0.3, time=clock)
             limit = Limit("t3", 1, per_s=0.1)
             assert isinstance(await limiter.try_acquire([limit], "dies"), Grant)  # its process dies: no release
-            await asyncio.sleep(0.25)
+            clock.advance(0.399)
             assert isinstance(await limiter.try_acquire([limit], "w"), float)
-            await asyncio.sleep(0.2)  # hold + window = 0.4 s after the grant
+            clock.advance(0.002)  # hold + window = 0.4 s after the grant
             assert isinstance(await limiter.try_acquire([limit], "w"), Grant)
 
     asyncio.run(scenario())
@@ -116,34 +125,47 @@ def test_a_grant_never_released_is_held_only_for_the_hold_time(redis_client: red
 def test_a_send_longer_than_the_hold_keeps_its_grant_held_and_releases_it_after(
     redis_client: redis.asyncio.Redis,
 ) -> None:
+    clock, renewed = VirtualTime(), asyncio.Event()
+
+    class Renewing(RedisRateLimiter):
+        async def renew(self, grant: Grant) -> None:
+            await super().renew(grant)
+            renewed.set()
+
     async def scenario() -> None:
         async with redis_client:
-            limiter = RedisRateLimiter(redis_client, hold_s=0.3)
+            limiter = Renewing(redis_client, hold_s=0.3, time=clock)
             limit = Limit("slow", 1, per_s=0.1)
             grant = await limiter.try_acquire([limit], "w")
             assert isinstance(grant, Grant)
             async with limiter.holding(grant):
-                await asyncio.sleep(1.0)  # a slow provider: over three holds, renewed each 0.1 s
+                for _ in range(10):  # a slow provider: a second, over three holds, renewed each 0.1 s
+                    await clock.until_sleeping()
+                    renewed.clear()
+                    clock.advance(0.1)
+                    await asyncio.wait_for(renewed.wait(), 10)
                 assert isinstance(await limiter.try_acquire([limit], "w"), float)
             await limiter.renew(grant)  # a renewal landing after the release does not hold it again
             assert isinstance(await limiter.try_acquire([limit], "w"), float)  # counts for a window after release
-            await asyncio.sleep(0.15)
+            clock.advance(0.101)
             assert isinstance(await limiter.try_acquire([limit], "w"), Grant)
 
     asyncio.run(scenario())
 
 
 def test_holding_releases_the_grant_when_the_send_fails(redis_client: redis.asyncio.Redis) -> None:
+    clock = VirtualTime()
+
     async def scenario() -> None:
         async with redis_client:
-            limiter = RedisRateLimiter(redis_client)  # a 3 s hold: only the release can free it this soon
+            limiter = RedisRateLimiter(redis_client, time=clock)  # a 3 s hold: only the release can free it so soon
             limit = Limit("fails", 1, per_s=0.1)
             grant = await limiter.try_acquire([limit], "w")
             assert isinstance(grant, Grant)
             with pytest.raises(RuntimeError):
                 async with limiter.holding(grant):
                     raise RuntimeError("the provider refused")
-            await asyncio.sleep(0.15)
+            clock.advance(0.101)
             assert isinstance(await limiter.try_acquire([limit], "w"), Grant)
 
     asyncio.run(scenario())
@@ -205,7 +227,7 @@ def test_waiters_in_one_process_queue_for_the_shared_limit_instead_of_all_asking
                     assert isinstance(grant, Grant)
                     granted.append(name)
                     async with limiter.holding(grant):
-                        await asyncio.sleep(0.001)
+                        pass  # the send
 
             await asyncio.gather(*(caller(f"c{i}") for i in range(20)))
 
@@ -236,17 +258,24 @@ def test_a_full_limit_records_nothing_in_the_others(redis_client: redis.asyncio.
 
 def test_processes_together_stay_within_the_limit_and_near_it(redis_url: str) -> None:
     count, duration = 20, 3.0
-    start = time.monotonic() + 1.0  # time for the workers to import
-    end = start + duration
     workers = [
         subprocess.Popen(
-            [sys.executable, "-c", WORKER, redis_url, f"p{i}", str(start), str(end)],
+            [sys.executable, "-c", WORKER, redis_url, f"p{i}", str(duration)],
             cwd=ROOT,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
         )
         for i in range(3)
     ]
+    for worker in workers:  # each has imported and connected
+        assert worker.stdout is not None and worker.stdout.readline() == "ready\n"
+    start = time.monotonic()
+    for worker in workers:
+        assert worker.stdin is not None
+        worker.stdin.write("go\n")
+        worker.stdin.flush()
+    end = start + duration
     times: list[float] = []
     for worker in workers:
         out, _ = worker.communicate(timeout=30)
@@ -298,8 +327,8 @@ def test_keys_expire_and_hold_only_the_names_given(redis_client: redis.asyncio.R
                 [member] = await redis_client.zrange(name, 0, -1)
                 assert isinstance(member, bytes) and member.startswith(b"worker-7:")
             await limiter.release(grant)
-            await asyncio.sleep(0.55)
-            assert await redis_client.exists(*names) == 0
+            for name in names:  # Redis drops them within the hold and window of the grant, released or not
+                assert 0 < await redis_client.pttl(name) <= 500
 
     asyncio.run(scenario())
 

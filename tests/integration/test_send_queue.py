@@ -20,9 +20,8 @@ from typing import Any
 import httpx
 import pytest
 import redis as sync_redis
-from pydantic import SecretStr
 
-from bot.app.server import TELEGRAM_PATH, WORKERS_CHECK_S, create_app
+from bot.app.server import create_app
 from bot.app.settings import Settings
 from bot.app.wiring import Services, make_channels, redis_client
 from bot.app.worker import Worker
@@ -31,6 +30,7 @@ from bot.content.loader import load_content
 from bot.storage import keys
 from bot.storage.sendqueue import GROUP
 from tests.conftest import ID_SECRET
+from tests.integration.conftest import SECRET, TELEGRAM_PATH, settings_for, wait_for
 from tests.integration.fakes.serve import ServedApp
 from tests.integration.fakes.telegram_api import (
     TOKEN,
@@ -39,7 +39,6 @@ from tests.integration.fakes.telegram_api import (
     make_webhook_call,
     message_update,
 )
-from tests.integration.test_server import SECRET, wait_for
 
 CHAT, OTHER_CHAT = 880001, 880002
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,16 +59,15 @@ class WorkerThread:
         self._stop = asyncio.Event()
         content = load_content()
         client = redis_client(self.settings.redis_url or "", timeout_s=5.0)
-        telegram, sms = make_channels(self.settings, content, per_process_limiter=False)
-        assert telegram is not None
-        await telegram.start()
-        services = Services.build(self.settings, content, client, SystemClock())
-        worker = Worker(services, telegram=telegram, sms=sms)
+        channels = make_channels(self.settings, content, per_process_limiter=False)
+        await channels.start()
+        services = Services.build(self.settings, content, client, SystemClock(), channels)
+        worker = Worker(services)
         self.ready.set()
         try:
             await worker.run(self._stop)
         finally:
-            await telegram.stop()
+            await channels.stop()
             await services.aclose()
 
     def __enter__(self) -> WorkerThread:
@@ -87,6 +85,7 @@ class WorkerThread:
 @dataclass
 class Queued:
     url: str
+    state: Any  # the server's App
     telegram: FakeTelegramAPI
     telegram_url: str
     settings: Settings
@@ -108,23 +107,17 @@ class Queued:
 def queued(redis_url: str) -> Iterator[Queued]:
     telegram = FakeTelegramAPI()
     with ServedApp(telegram.app) as tg_served:
-        settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            redis_url=redis_url,
-            telegram_bot_token=SecretStr(TOKEN),
-            telegram_webhook_secret=SecretStr(SECRET),
-            telegram_api_base_url=tg_served.url + "/bot",
-            id_hash_secret=SecretStr(ID_SECRET),
-        )
+        settings = settings_for(redis_url=redis_url, telegram_api=tg_served.url)
         client = sync_redis.Redis.from_url(redis_url)
-        with ServedApp(create_app(settings)) as served:
-            yield Queued(served.url, telegram, tg_served.url, settings, client)
+        app = create_app(settings)
+        with ServedApp(app) as served:
+            yield Queued(served.url, app.state.kneebot, telegram, tg_served.url, settings, client)
         client.close()
 
 
 def wait_for_workers(stack: Queued) -> None:
     wait_for(lambda: bool(stack.workers()))
-    time.sleep(WORKERS_CHECK_S + 0.1)  # the server's cached answer to "is a worker running?"
+    wait_for(lambda: stack.state.workers_seen)  # the server's own answer to "is a worker running?"
 
 
 def test_with_a_worker_replies_go_through_the_queue_and_buttons_are_answered(queued: Queued) -> None:
@@ -165,8 +158,9 @@ def test_a_repeated_update_sends_nothing_twice(queued: Queued) -> None:
         for _ in range(3):
             assert queued.tg(message_update(2, CHAT, "none of these")).status_code == 200
         wait_for(lambda: len(queued.telegram.sent(CHAT)) >= 2)
+        # A job leaves the queue once it is sent: with the queue empty and nothing pending, all was sent.
         wait_for(lambda: queued.redis.xlen(keys.send_queue()) == 0)
-        time.sleep(0.3)
+        assert queued.redis.xpending(keys.send_queue(), GROUP)["pending"] == 0
         texts = [m["text"] for m in queued.telegram.sent(CHAT)]
         assert len(texts) == 2 and "calf" in texts[1]
 
@@ -178,7 +172,7 @@ def test_a_job_a_dead_reader_took_is_sent_by_the_web_process_within_seconds(queu
     wait_for(lambda: len(queued.telegram.sent(CHAT)) == 1)
     # A worker thought alive: the webhook queues its replies.
     queued.redis.zadd(keys.senders(), {"worker:ghost": int(queued.redis.time()[0]) * 1000 + 60_000})
-    time.sleep(WORKERS_CHECK_S + 0.1)
+    wait_for(lambda: queued.state.workers_seen)
     assert queued.tg(message_update(2, CHAT, "none of these")).status_code == 200
     wait_for(lambda: queued.redis.xlen(keys.send_queue()) == 1)
     taken = queued.redis.xreadgroup(GROUP, "worker:ghost", {keys.send_queue(): ">"}, count=10)
@@ -223,7 +217,7 @@ def test_replies_queued_for_a_worker_killed_with_sigkill_go_out_within_seconds(q
     worker = worker_process(queued.settings)
     try:
         wait_for(lambda: bool(queued.workers()), timeout_s=30)
-        time.sleep(WORKERS_CHECK_S + 0.1)
+        wait_for(lambda: queued.state.workers_seen)
         queued.tg(message_update(1, CHAT, "/start"))
         queued.tg(message_update(2, OTHER_CHAT, "/start"))
         wait_for(lambda: len(queued.telegram.sent(CHAT)) == 1 and len(queued.telegram.sent(OTHER_CHAT)) == 1)
@@ -248,6 +242,6 @@ def test_replies_queued_for_a_worker_killed_with_sigkill_go_out_within_seconds(q
     assert queued.telegram.sent(OTHER_CHAT)[1]["text"].startswith("Call <b>911</b> now.")
     assert "calf" in queued.telegram.sent(CHAT)[1]["text"]
     wait_for(lambda: queued.redis.xlen(keys.send_queue()) == 0)
-    time.sleep(0.3)
+    wait_for(lambda: not queued.state.tasks)  # and the web process's own sends are over
     sent = {c: [m["text"][:40].replace("\n", " ") for m in queued.telegram.sent(c)] for c in (CHAT, OTHER_CHAT)}
     assert [len(sent[c]) for c in (CHAT, OTHER_CHAT)] == [2, 2], sent  # nothing twice

@@ -15,18 +15,14 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic import SecretStr
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped, unused-ignore]
 
-from bot.app.server import MAX_BODY, SMS_PATH, TELEGRAM_PATH, create_app
-from bot.app.settings import Settings
-from tests.conftest import ID_SECRET
+from bot.app.server import MAX_BODY, create_app
+from tests.integration.conftest import PUBLIC, SECRET, SMS_PATH, TELEGRAM_PATH, Fakes
 from tests.integration.fakes.serve import ServedApp
-from tests.integration.fakes.telegram_api import TOKEN, FakeTelegramAPI, callback_update, message_update
-from tests.integration.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioApi
+from tests.integration.fakes.telegram_api import FakeTelegramAPI, callback_update, message_update
+from tests.integration.fakes.twilio_api import AUTH_TOKEN, FakeTwilioApi
 
-SECRET = "fuzz-webhook-secret"
-PUBLIC = "https://kneebot.example.org"
 ALLOWED = {200, 400, 403}
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
 
@@ -94,19 +90,8 @@ def served(redis_server: Any) -> Iterator[Served]:
     telegram, twilio = FakeTelegramAPI(), FakeTwilioApi()
     try:
         with ServedApp(telegram.app) as tg_served, ServedApp(twilio.app) as tw_served:
-            config = Settings(
-                redis_url=redis_server.url,
-                public_base_url=PUBLIC,
-                telegram_bot_token=SecretStr(TOKEN),
-                telegram_webhook_secret=SecretStr(SECRET),
-                telegram_api_base_url=tg_served.url + "/bot",
-                twilio_account_sid=ACCOUNT_SID,
-                twilio_auth_token=SecretStr(AUTH_TOKEN),
-                twilio_from_number="+15005550006",
-                twilio_api_base_url=tw_served.url,
-                telegram_delivery_budget_s=0.5,
-                id_hash_secret=SecretStr(ID_SECRET),
-            )
+            fakes = Fakes(telegram, twilio, tg_served.url, tw_served.url)
+            config = fakes.settings(redis_server.url, telegram_delivery_budget_s=0.5)
             config.check_for_server()
             with NoDelayServedApp(create_app(config)) as app, httpx.Client(base_url=app.url, timeout=10) as client:
                 yield Served(client, errors)

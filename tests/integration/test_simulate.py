@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 from clinical import VIGNETTES, shared_examples
-from conftest import FixedClock
 
 from bot.app.simulate import simulate
 from bot.channels.render import MAX_SMS_SEGMENTS
 from bot.channels.segments import segments
 from bot.content.loader import Content
 from bot.triage.findings import Findings
+from tests.conftest import FixedClock
 
 
 def run(content: Content, facts: dict[str, Any], channel: str, **kw: Any) -> dict[str, Any]:

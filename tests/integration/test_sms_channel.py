@@ -6,13 +6,16 @@ import asyncio
 import base64
 import logging
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pytest
 
 from bot.channels.render import MAX_SMS_SEGMENTS, render_sms
 from bot.channels.segments import segments
-from bot.channels.sms import SmsChannel, SmsSendError, SmsUnsubscribed
+from bot.channels.sms import SmsChannel
+from bot.channels.twilio import TwilioAccount
+from bot.channels.twilio import TwilioSendError as SmsSendError
+from bot.channels.twilio import Unsubscribed as SmsUnsubscribed
 from bot.content.loader import Content
 from bot.triage.effects import ChoiceOption, SendReply, Text
 from tests.integration.fakes.serve import ServedApp
@@ -48,7 +51,14 @@ def base_url(api: FakeTwilioApi) -> Iterator[str]:
 
 
 def channel(content: Content, base_url: str, token: str = AUTH_TOKEN, timeout_s: float = 10.0) -> SmsChannel:
-    return SmsChannel(ACCOUNT_SID, token, FROM, content.catalog, api_base_url=base_url, timeout_s=timeout_s)
+    account = TwilioAccount(ACCOUNT_SID, token, api_base_url=base_url, timeout_s=timeout_s)
+    return SmsChannel(account, FROM, content.catalog)
+
+
+async def send_all(sms: SmsChannel, to: str, replies: Sequence[SendReply], locale: str) -> None:
+    """Each SMS the replies become, in order, as delivery sends them; the first failure stops it."""
+    for body in sms.render(replies, locale):
+        await sms.send(to, body)
 
 
 def test_send_posts_every_sms_in_order_with_auth(
@@ -59,9 +69,9 @@ def test_send_posts_every_sms_in_order_with_auth(
 
     async def main() -> None:
         try:
-            await sms.send(TO, REPLIES, "es")
+            await send_all(sms, TO, REPLIES, "es")
         finally:
-            await sms.aclose()
+            await sms.stop()
 
     asyncio.run(main())
 
@@ -86,9 +96,9 @@ def test_unsubscribed_recipient_raises_and_sends_nothing_more(
 
     async def main() -> None:
         try:
-            await sms.send("+14155550199", REPLIES, "en")
+            await send_all(sms, "+14155550199", REPLIES, "en")
         finally:
-            await sms.aclose()
+            await sms.stop()
 
     with pytest.raises(SmsUnsubscribed):
         asyncio.run(main())
@@ -103,9 +113,9 @@ def test_bad_credentials_raise_send_error_without_the_number(
 
     async def main() -> None:
         try:
-            await sms.send(TO, REPLIES, "en")
+            await send_all(sms, TO, REPLIES, "en")
         finally:
-            await sms.aclose()
+            await sms.stop()
 
     with pytest.raises(SmsSendError) as caught:
         asyncio.run(main())
@@ -121,9 +131,9 @@ def test_no_answer_in_time_is_a_retryable_send_error(content: Content, api: Fake
 
     async def main() -> None:
         try:
-            await sms.send(TO, REPLIES[:1], "en")
+            await send_all(sms, TO, REPLIES[:1], "en")
         finally:
-            await sms.aclose()
+            await sms.stop()
 
     with pytest.raises(SmsSendError) as caught:
         asyncio.run(main())
@@ -139,9 +149,9 @@ def test_unreachable_api_is_a_retryable_send_error(content: Content) -> None:
 
     async def main() -> None:
         try:
-            await sms.send(TO, REPLIES, "en")
+            await send_all(sms, TO, REPLIES, "en")
         finally:
-            await sms.aclose()
+            await sms.stop()
 
     with pytest.raises(SmsSendError) as caught:
         asyncio.run(main())
@@ -154,8 +164,8 @@ def test_channel_sends_again_in_a_new_event_loop_after_aclose(
     sms = channel(content, base_url)
 
     async def once() -> None:
-        await sms.send(TO, REPLIES[:1], "en")
-        await sms.aclose()
+        await send_all(sms, TO, REPLIES[:1], "en")
+        await sms.stop()
 
     asyncio.run(once())
     asyncio.run(once())

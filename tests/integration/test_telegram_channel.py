@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+import threading
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -86,6 +86,30 @@ def run(served: ServedApp, catalog: Catalog) -> Callable[[Scenario], None]:
     return run
 
 
+async def deliver(
+    channel: TelegramChannel,
+    chat_id: str,
+    replies: Sequence[SendReply],
+    locale: str,
+    *,
+    skip: int = 0,
+    on_sent: Callable[[int], Awaitable[None]] | None = None,
+) -> None:
+    """Each reply as one message, in order, as delivery sends them (`skip`: those already sent; `on_sent(n)`: the
+    first n are sent); the first failure stops it."""
+    for index, unit in enumerate(channel.render(replies, locale)):
+        if index < skip:
+            continue
+        await channel.send(chat_id, unit)
+        if on_sent is not None:
+            await on_sent(index + 1)
+
+
+async def notice(channel: TelegramChannel, chat_id: str, key: str, locale: str, number: str) -> None:
+    [unit] = channel.render([SendReply((Text(key, (("number", number),)),))], locale)
+    await channel.send(chat_id, unit)
+
+
 def turn(content: Content, event: Event, locale: str = "en") -> tuple[SendReply, ...]:
     flow = content.intake
     policy = Policy(countries=content.countries)
@@ -103,7 +127,7 @@ def test_a_question_goes_out_with_one_button_per_row_carrying_node_and_choice(
     question = replies[-1]
     assert question.node and question.choices
 
-    run(lambda channel: channel.deliver(str(CHAT), replies, "es"))
+    run(lambda channel: deliver(channel, str(CHAT), replies, "es"))
 
     sent = fake.sent(CHAT)
     assert len(sent) == len(replies)
@@ -131,7 +155,7 @@ def test_an_emergency_reply_shows_the_number_in_bold_with_no_tel_link(
     emergency = next(r for r in replies if r.call)
     assert emergency.call == "911"
 
-    run(lambda channel: channel.deliver(str(CHAT), replies, "en"))
+    run(lambda channel: deliver(channel, str(CHAT), replies, "en"))
 
     call = next(c for c in fake.calls_to("sendMessage") if "<b>911</b>" in c.params["text"])
     assert call.status == 200 and call.params["parse_mode"] == "HTML"
@@ -145,7 +169,7 @@ def test_html_special_characters_are_escaped_so_telegram_accepts_the_message(
 ) -> None:
     reply = SendReply(parts=(Text("test.markup", (("number", "112"),)),), call="112")
 
-    run(lambda channel: channel.deliver(str(CHAT), [reply], "en"))
+    run(lambda channel: deliver(channel, str(CHAT), [reply], "en"))
 
     assert fake.calls_to("sendMessage")[0].status == 200
     assert fake.messages[(CHAT, 1)]["text"] == "Call 112 now. Tags <b> & ampersands are text."
@@ -160,8 +184,8 @@ def test_skip_resumes_after_the_replies_already_sent_and_on_sent_counts_them(
         progress.append(sent)
 
     run(
-        lambda channel: channel.deliver(
-            str(CHAT), info("test.one", "test.two", "test.one"), "en", skip=1, on_sent=record
+        lambda channel: deliver(
+            channel, str(CHAT), info("test.one", "test.two", "test.one"), "en", skip=1, on_sent=record
         )
     )
 
@@ -181,9 +205,9 @@ def test_a_send_failing_midway_stops_delivery_and_a_retry_with_skip_completes_it
 
     async def scenario(channel: TelegramChannel) -> None:
         with pytest.raises(TelegramSendError):
-            await channel.deliver(str(CHAT), replies, "en", on_sent=record)
+            await deliver(channel, str(CHAT), replies, "en", on_sent=record)
         assert progress == [1]
-        await channel.deliver(str(CHAT), replies, "en", skip=progress[-1], on_sent=record)
+        await deliver(channel, str(CHAT), replies, "en", skip=progress[-1], on_sent=record)
 
     run(scenario)
 
@@ -197,14 +221,14 @@ def test_acknowledge_answers_the_press_and_removes_the_keyboard_once(
     replies = turn(content, CommandReceived("start"))
 
     async def scenario(channel: TelegramChannel) -> None:
-        await channel.deliver(str(CHAT), replies, "en")
+        await deliver(channel, str(CHAT), replies, "en")
         message_id = max(mid for chat, mid in fake.messages if chat == CHAT)
         assert "reply_markup" in fake.messages[(CHAT, message_id)]
-        await channel.acknowledge("cb-1", str(CHAT), message_id)
+        await channel.acknowledge(str(CHAT), "cb-1", message_id)
         assert "reply_markup" not in fake.messages[(CHAT, message_id)]
         # A second press of the same (now bare) message, and a message Telegram no longer has: both harmless.
-        await channel.acknowledge("cb-2", str(CHAT), message_id)
-        await channel.acknowledge(None, str(CHAT), 999)
+        await channel.acknowledge(str(CHAT), "cb-2", message_id)
+        await channel.acknowledge(str(CHAT), None, 999)
 
     with caplog.at_level(logging.DEBUG, logger="kneebot"):
         run(scenario)
@@ -225,9 +249,9 @@ def test_a_blocked_chat_raises_telegram_blocked_for_replies_and_notices(
 
     async def scenario(channel: TelegramChannel) -> None:
         with pytest.raises(TelegramBlocked):
-            await channel.deliver(str(CHAT), info("test.one"), "en")
+            await deliver(channel, str(CHAT), info("test.one"), "en")
         with pytest.raises(TelegramBlocked):
-            await channel.notice(str(CHAT), "notice.unsupported", "en", "911")
+            await notice(channel, str(CHAT), "notice.unsupported", "en", "911")
 
     run(scenario)
     assert fake.sent(CHAT) == []
@@ -241,33 +265,31 @@ def test_flood_control_raises_a_send_error_with_the_wait(
 
     async def scenario(channel: TelegramChannel) -> None:
         with pytest.raises(TelegramSendError) as raised:
-            await channel.deliver(str(CHAT), info("test.one"), "en")
+            await deliver(channel, str(CHAT), info("test.one"), "en")
         assert raised.value.retry_after == 7.0
 
     run(scenario)
 
 
 def test_a_slow_chat_does_not_hold_up_another(run: Callable[[Scenario], None], fake: FakeTelegramAPI) -> None:
-    fake.chat(CHAT).delay_s = 0.3
+    stall = threading.Event()
+    fake.chat(CHAT).hold = stall  # Telegram does not answer this chat's send until the other chat's is done
 
     async def scenario(channel: TelegramChannel) -> None:
-        await asyncio.gather(
-            channel.deliver(str(CHAT), info("test.one"), "en"),
-            channel.deliver("5151", info("test.two"), "en"),
-        )
+        slow = asyncio.ensure_future(deliver(channel, str(CHAT), info("test.one"), "en"))
+        await deliver(channel, "5151", info("test.two"), "en")
+        assert not slow.done() and fake.sent(CHAT) == []
+        stall.set()
+        await slow
 
     run(scenario)
-    slow, quick = (
-        next(c for c in fake.calls_to("sendMessage") if c.params["chat_id"] == chat) for chat in (CHAT, 5151)
-    )
-    assert quick.answered_at is not None and slow.answered_at is not None
-    assert quick.answered_at < slow.answered_at
+    assert [m["text"] for m in fake.sent(CHAT)] == ["One."] and [m["text"] for m in fake.sent(5151)] == ["Two."]
 
 
 def test_notice_sends_the_catalog_message_in_the_locale(
     run: Callable[[Scenario], None], fake: FakeTelegramAPI, catalog: Catalog
 ) -> None:
-    run(lambda channel: channel.notice(str(CHAT), "notice.unsupported", "es", "112"))
+    run(lambda channel: notice(channel, str(CHAT), "notice.unsupported", "es", "112"))
 
     [sent] = fake.sent(CHAT)
     assert sent["text"] == catalog.raw("notice.unsupported", "es").format(number="112")
@@ -351,10 +373,8 @@ def test_poll_wakes_on_a_new_update_and_stops_promptly_while_waiting(
         fake.queue_update(message_update(21, CHAT, "hello"))
         await asyncio.wait_for(handled.wait(), 10)
         assert await asyncio.to_thread(fake.long_polling.wait, 10)  # the next long poll is waiting
-        started = time.monotonic()
         stop.set()
-        await asyncio.wait_for(polling, 10)
-        assert time.monotonic() - started < 2
+        await asyncio.wait_for(polling, 10)  # well before the 30 s long poll would have ended
 
     run(scenario)
 

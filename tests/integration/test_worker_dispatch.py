@@ -1,4 +1,5 @@
-"""Check-in dispatch end to end, a scaled bench/bench_dispatch.py: 1,000 due check-ins (500 Telegram, 500 SMS), three
+"""Check-in dispatch end to end (tests/dispatch.py, which bench/bench_dispatch.py runs at full size): 1,000 due
+check-ins (500 Telegram, 500 SMS), three
 `kneebot worker` processes sharing the Redis rate limiter, one killed with SIGKILL after about 250 messages, the fake
 Telegram and Twilio APIs each in a process of its own. Nothing is lost, a duplicate can only come from the killed
 worker's claims, and the limits hold. How close the workers keep to the limit is a speed figure: the report prints
@@ -16,8 +17,8 @@ from pathlib import Path
 import pytest
 from redis_server import RedisServer
 
-from bench.bench_dispatch import IN_FLIGHT_S, Config, Result, print_result, run_dispatch
-from bot.app.worker import CONCURRENCY
+from bot.shell.checkin_job import CONCURRENCY
+from tests.dispatch import IN_FLIGHT_S, Config, Result, print_result, run_dispatch
 
 pytestmark = pytest.mark.real_redis
 

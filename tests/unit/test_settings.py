@@ -222,3 +222,42 @@ def test_quiet_hours_off_turns_them_off(monkeypatch: pytest.MonkeyPatch) -> None
     assert parse_quiet_hours("OFF") is None
     monkeypatch.setenv("QUIET_HOURS", "")  # empty is unset: the default window
     assert settings().quiet == parse_quiet_hours("21:00-08:00")
+
+
+WHATSAPP = {
+    "twilio_account_sid": "AC" + "1" * 32,
+    "twilio_auth_token": SecretStr("twilio-token"),
+    "public_base_url": "https://kneebot.example.org",
+    "whatsapp_from_number": "+15005550007",
+}
+TEMPLATES = "checkin.en=HX" + "a" * 32 + ":buttons,checkin.es=HX" + "b" * 32
+
+
+def test_whatsapp_alone_is_a_channel_and_not_sms() -> None:
+    s = settings(**WHATSAPP, whatsapp_templates=TEMPLATES, id_hash_secret=SecretStr(REAL_SECRET))
+    s.check_for_server()
+    assert s.whatsapp_enabled and not s.sms_enabled
+    assert s.templates[("checkin", "en")].buttons and not s.templates[("checkin", "es")].buttons
+
+
+def test_whatsapp_without_a_checkin_template_for_each_language_stops_start_up() -> None:
+    s = settings(**WHATSAPP, whatsapp_templates="checkin.en=HX" + "a" * 32, id_hash_secret=SecretStr(REAL_SECRET))
+    with pytest.raises(SettingsError, match="WHATSAPP_TEMPLATES has no check-in template for es"):
+        s.check_for_server()
+
+
+def test_whatsapp_without_the_twilio_account_stops_start_up() -> None:
+    fields = {k: v for k, v in WHATSAPP.items() if k != "twilio_auth_token"}
+    s = settings(**fields, whatsapp_templates=TEMPLATES, id_hash_secret=SecretStr(REAL_SECRET))
+    with pytest.raises(SettingsError, match="TWILIO_AUTH_TOKEN"):
+        s.check_for_server()
+
+
+@pytest.mark.parametrize(
+    "templates",
+    ["checkin=HX" + "a" * 32, "checkin.en=SM" + "a" * 32, "checkin.en=HX" + "a" * 32 + ":nope", "checkin.en=HXa"],
+)
+def test_a_template_not_of_the_form_is_one_line_naming_the_setting(templates: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        settings(whatsapp_templates=templates)
+    assert one_line(caught.value).startswith("WHATSAPP_TEMPLATES: invalid template")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
@@ -13,10 +13,12 @@ from starlette.datastructures import ImmutableMultiDict
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped, unused-ignore]
 from twilio.twiml.messaging_response import MessagingResponse  # type: ignore[import-untyped, unused-ignore]
 
+from bot.channels.base import FormError as SmsFormError
 from bot.channels.base import Inbound
 from bot.channels.render import MAX_SMS_SEGMENTS, render_sms
 from bot.channels.segments import is_gsm, segments, to_gsm
-from bot.channels.sms import SmsChannel, SmsFormError, parse_form, sha1_signature, twiml_messages
+from bot.channels.sms import SmsChannel
+from bot.channels.twilio import TwilioAccount, parse_form, sha1_signature, twiml_messages
 from bot.content.catalog import Catalog, placeholders
 from bot.content.loader import Content
 from bot.triage.effects import ChoiceOption, SendReply, Text
@@ -30,7 +32,12 @@ SENDER = "+14155552671"
 
 @pytest.fixture
 def sms(content: Content) -> SmsChannel:
-    return SmsChannel(SID, TOKEN, "+15005550006", content.catalog)
+    return SmsChannel(TwilioAccount(SID, TOKEN), "+15005550006", content.catalog)
+
+
+def read(channel: SmsChannel, fields: Mapping[str, str]) -> Inbound:
+    """The channel's reading of a webhook with these fields, as Twilio posts them (urlencoded)."""
+    return channel.parse(urlencode(fields).encode())
 
 
 def form(body: str = "hi", sender: str = SENDER, **extra: str) -> dict[str, str]:
@@ -56,37 +63,37 @@ CARRIER_WORDS = [
 def test_carrier_keyword_is_a_command_in_any_case_and_spacing(
     sms: SmsChannel, word: str, command: str, spell: Callable[[str], str]
 ) -> None:
-    assert sms.parse(form(spell(word))).event == CommandReceived(command)
+    assert read(sms, form(spell(word))).event == CommandReceived(command)
 
 
 @pytest.mark.parametrize("body", ["stop please", "STOP.", "helpful", "start over", "parar", "s t o p", "1", ""])
 def test_anything_but_a_whole_carrier_keyword_goes_to_the_core_as_text(sms: SmsChannel, body: str) -> None:
-    inbound = sms.parse(form(body))
+    inbound = read(sms, form(body))
     assert inbound.event == MessageReceived(body)
     assert inbound.notice is None
 
 
 def test_inbound_carries_channel_user_and_message_sid(sms: SmsChannel) -> None:
-    inbound = sms.parse(form("yes"))
+    inbound = read(sms, form("yes"))
     assert inbound == Inbound("sms", SENDER, "SM" + "a" * 32, MessageReceived("yes"), country="US")
 
 
 @pytest.mark.parametrize("body", ["", "   ", "\n"])
 def test_picture_without_text_gets_the_unsupported_notice(sms: SmsChannel, body: str) -> None:
-    inbound = sms.parse(form(body, NumMedia="1", MediaUrl0="https://api.twilio.com/media/ME1"))
+    inbound = read(sms, form(body, NumMedia="1", MediaUrl0="https://api.twilio.com/media/ME1"))
     assert inbound.event is None
     assert inbound.notice == "notice.unsupported"
 
 
 def test_picture_with_text_passes_the_text(sms: SmsChannel) -> None:
-    inbound = sms.parse(form("it hurts here", NumMedia="2"))
+    inbound = read(sms, form("it hurts here", NumMedia="2"))
     assert inbound.event == MessageReceived("it hurts here")
     assert inbound.notice is None
 
 
 @pytest.mark.parametrize("num_media", ["0", "", "abc"])
 def test_empty_text_without_media_goes_to_the_core(sms: SmsChannel, num_media: str) -> None:
-    assert sms.parse(form("", NumMedia=num_media)).event == MessageReceived("")
+    assert read(sms, form("", NumMedia=num_media)).event == MessageReceived("")
 
 
 @pytest.mark.parametrize(
@@ -108,22 +115,22 @@ def test_empty_text_without_media_goes_to_the_core(sms: SmsChannel, num_media: s
 def test_country_and_locale_hint_come_from_the_sender_number(
     sms: SmsChannel, sender: str, user: str, country: str | None, locale: str | None
 ) -> None:
-    inbound = sms.parse(form(sender=sender))
+    inbound = read(sms, form(sender=sender))
     assert (inbound.user, inbound.country, inbound.locale) == (user, country, locale)
 
 
 def test_default_country_reads_national_numbers(content: Content) -> None:
-    mexico = SmsChannel(SID, TOKEN, "+15005550006", content.catalog, default_country="MX")
-    inbound = mexico.parse(form(sender="5512345678"))
+    mexico = SmsChannel(TwilioAccount(SID, TOKEN), "+15005550006", content.catalog, default_country="MX")
+    inbound = read(mexico, form(sender="5512345678"))
     assert (inbound.user, inbound.country, inbound.locale) == ("+525512345678", "MX", "es")
-    britain = SmsChannel(SID, TOKEN, "+15005550006", content.catalog, default_country="GB")
-    assert britain.parse(form(sender="020 7183 8750")).user == "+442071838750"
+    britain = SmsChannel(TwilioAccount(SID, TOKEN), "+15005550006", content.catalog, default_country="GB")
+    assert read(britain, form(sender="020 7183 8750")).user == "+442071838750"
 
 
 @pytest.mark.parametrize("sender", ["garbage", "+999", "12345", "+1 (415) 555", "<script>", "+44"])
 def test_a_sender_that_is_not_a_phone_number_is_a_form_error(sms: SmsChannel, sender: str) -> None:
     with pytest.raises(SmsFormError, match="From"):
-        sms.parse(form(sender=sender))
+        read(sms, form(sender=sender))
 
 
 @pytest.mark.parametrize(
@@ -141,18 +148,18 @@ def test_a_sender_that_is_not_a_phone_number_is_a_form_error(sms: SmsChannel, se
 )
 def test_a_message_sid_not_of_twilios_form_is_a_form_error(sms: SmsChannel, sid: str) -> None:
     with pytest.raises(SmsFormError, match="MessageSid"):
-        sms.parse({**form(), "MessageSid": sid})
+        read(sms, {**form(), "MessageSid": sid})
 
 
 def test_an_mms_sid_is_a_message_sid(sms: SmsChannel) -> None:
-    assert sms.parse({**form(), "MessageSid": "MM" + "0f" * 16}).message_id == "MM" + "0f" * 16
+    assert read(sms, {**form(), "MessageSid": "MM" + "0f" * 16}).message_id == "MM" + "0f" * 16
 
 
 @pytest.mark.parametrize("alias", ["SmsMessageSid", "SmsSid"])
 def test_the_older_names_of_the_id_must_match_it(sms: SmsChannel, alias: str) -> None:
-    assert sms.parse({**form(), alias: "SM" + "a" * 32}).message_id == "SM" + "a" * 32
+    assert read(sms, {**form(), alias: "SM" + "a" * 32}).message_id == "SM" + "a" * 32
     with pytest.raises(SmsFormError, match="SmsMessageSid"):
-        sms.parse({**form(), alias: "SM" + "b" * 32})
+        read(sms, {**form(), alias: "SM" + "b" * 32})
 
 
 def test_a_renamed_parameter_keeps_the_signature_but_not_the_message(sms: SmsChannel) -> None:
@@ -162,9 +169,9 @@ def test_a_renamed_parameter_keeps_the_signature_but_not_the_message(sms: SmsCha
     signed_form = {**form(), "MessageSid": sid, "MessagingServiceSid": service}
     forged = {k: v for k, v in signed_form.items() if k != "MessagingServiceSid"}
     forged["MessageSid"] = sid + "MessagingServiceSid" + service
-    assert sms.valid_signature(URL, forged, signed(URL, signed_form))
+    assert sms.account.valid_signature(URL, forged, signed(URL, signed_form))
     with pytest.raises(SmsFormError):
-        sms.parse(forged)
+        read(sms, forged)
 
 
 @pytest.mark.parametrize(
@@ -180,7 +187,7 @@ def test_a_renamed_parameter_keeps_the_signature_but_not_the_message(sms: SmsCha
 )
 def test_webhook_without_from_or_message_sid_is_a_form_error(sms: SmsChannel, fields: dict[str, str]) -> None:
     with pytest.raises(SmsFormError):
-        sms.parse(fields)
+        read(sms, fields)
     assert issubclass(SmsFormError, ValueError)
 
 
@@ -192,12 +199,12 @@ def signed(url: str = URL, params: dict[str, str] = PARAMS) -> str:
 
 
 def test_real_signature_is_valid(sms: SmsChannel) -> None:
-    assert sms.valid_signature(URL, PARAMS, signed())
+    assert sms.account.valid_signature(URL, PARAMS, signed())
 
 
 def test_signature_over_the_url_with_default_port_is_valid(sms: SmsChannel) -> None:
     # Twilio signs with or without :443 depending on the setup; RequestValidator accepts both.
-    assert sms.valid_signature(URL, PARAMS, signed("https://kneebot.example:443/sms/inbound"))
+    assert sms.account.valid_signature(URL, PARAMS, signed("https://kneebot.example:443/sms/inbound"))
 
 
 @pytest.mark.parametrize(
@@ -217,15 +224,15 @@ def test_signature_over_the_url_with_default_port_is_valid(sms: SmsChannel) -> N
 def test_signature_fails_unless_url_params_and_token_all_match(
     sms: SmsChannel, url: str, params: dict[str, str], signature: str | None
 ) -> None:
-    assert not sms.valid_signature(url, params, signature)
+    assert not sms.account.valid_signature(url, params, signature)
 
 
 def test_signature_covers_every_value_of_a_repeated_field(sms: SmsChannel) -> None:
     items = [("From", SENDER), ("MediaUrl", "https://a.example/1"), ("MediaUrl", "https://a.example/2")]
     s = "".join(f"{k}{v}" for k, v in sorted(items))
     signature = RequestValidator(TOKEN).compute_signature(URL + s, {})
-    assert sms.valid_signature(URL, ImmutableMultiDict(items), signature)
-    assert not sms.valid_signature(URL, ImmutableMultiDict(items[:2]), signature)
+    assert sms.account.valid_signature(URL, ImmutableMultiDict(items), signature)
+    assert not sms.account.valid_signature(URL, ImmutableMultiDict(items[:2]), signature)
 
 
 FIELD_TEXT = st.text(st.characters(blacklist_categories=("Cs",)) | st.sampled_from("&=+% "), max_size=12)
@@ -238,10 +245,10 @@ def test_own_signature_is_twilios(url: str, params: dict[str, str], token: str) 
 
 @given(st.dictionaries(FIELD_TEXT, FIELD_TEXT, max_size=6))
 def test_a_signed_form_parsed_by_the_server_is_valid(params: dict[str, str]) -> None:
-    sms = SmsChannel(SID, TOKEN, "+15005550006", Catalog({"en": {}}))
+    sms = SmsChannel(TwilioAccount(SID, TOKEN), "+15005550006", Catalog({"en": {}}))
     form = parse_form(urlencode(params).encode())
     assert form == params
-    assert sms.valid_signature(URL, form, signed(URL, params))
+    assert sms.account.valid_signature(URL, form, signed(URL, params))
 
 
 @given(
@@ -263,8 +270,8 @@ def messages(xml: str) -> list[str]:
 
 def test_twiml_escapes_markup_and_parses_back() -> None:
     catalog = Catalog({"en": {"tricky": "Tom & Jerry <b>bold</b> > 3 \"q\" 'a' ]]>", "sms.reply_with": "Reply:"}})
-    sms = SmsChannel(SID, TOKEN, "+15005550006", catalog)
-    xml = sms.twiml([SendReply((Text("tricky"),))], "en")
+    sms = SmsChannel(TwilioAccount(SID, TOKEN), "+15005550006", catalog)
+    xml = sms.respond([SendReply((Text("tricky"),))], "en").body.decode()
     assert "<b>" not in xml
     assert messages(xml) == ["Tom & Jerry <b>bold</b> > 3 \"q\" 'a' ]]>"]
 
@@ -278,13 +285,14 @@ def test_twiml_is_what_twilios_messaging_response_writes(bodies: list[str]) -> N
 
 
 def test_twiml_of_no_replies_is_an_empty_response(sms: SmsChannel) -> None:
-    assert messages(sms.twiml([], "en")) == []
+    assert messages(sms.respond([], "en").body.decode()) == []
 
 
 @pytest.mark.parametrize("locale", ["en", "es"])
 def test_twiml_text_renders_one_catalog_message(sms: SmsChannel, content: Content, locale: str) -> None:
     expected = to_gsm(content.catalog.raw("notice.unsupported", locale).format(number="112"))
-    assert messages(sms.twiml_text("notice.unsupported", locale, number="112")) == [expected]
+    notice = SendReply((Text("notice.unsupported", (("number", "112"),)),))
+    assert messages(sms.respond([notice], locale).body.decode()) == [expected]
 
 
 @pytest.mark.parametrize("locale", ["en", "es"])
@@ -303,7 +311,7 @@ def test_long_replies_split_into_messages_within_the_segment_limit(
         SendReply(parts, choices=choices, node="q", kind="question"),
         SendReply((Text("welcome", number),)),
     ]
-    bodies = messages(sms.twiml(replies, locale))
+    bodies = messages(sms.respond(replies, locale).body.decode())
     assert bodies == [b for r in replies for b in render_sms(r, content.catalog, locale)]
     assert len(bodies) > 2
     assert all(segments(b) <= MAX_SMS_SEGMENTS for b in bodies)
@@ -321,9 +329,9 @@ VALUE = (
 
 @given(st.dictionaries(FIELD, VALUE, max_size=8))
 def test_parse_raises_nothing_but_form_error(fields: dict[str, str]) -> None:
-    sms = SmsChannel(SID, TOKEN, "+15005550006", Catalog({"en": {}}))
+    sms = SmsChannel(TwilioAccount(SID, TOKEN), "+15005550006", Catalog({"en": {}}))
     try:
-        inbound = sms.parse(fields)
+        inbound = read(sms, fields)
     except SmsFormError:
         return
     assert fields["From"].strip() and len(fields["MessageSid"].strip()) == 34

@@ -146,8 +146,22 @@ CASES: list[tuple[str, dict[str, Any], Inbound | None]] = [
     ),
     ("a button press without an id", without(callback(), "callback_query", "id"), None),
     (
+        # A group is never a conversation, but a staff group's presses answer cases: who pressed is kept.
         "a button press in a group",
         replaced(callback(), "group", "callback_query", "message", "chat", "type"),
+        inbound(
+            ChoiceSelected("age", "yes"),
+            message_id="1002",
+            locale="es",
+            callback_id="4382bfdwdsb323b2d9",
+            button_message_id=77,
+            group_chat=True,
+            sender_name="Ana",
+        ),
+    ),
+    (
+        "a button press in a channel",
+        replaced(callback(), "channel", "callback_query", "message", "chat", "type"),
         None,
     ),
     (

@@ -77,7 +77,6 @@ class Call:
 
 @dataclass
 class ChatBehaviour:
-    delay_s: float = 0.0  # wait this long before answering each sendMessage
     blocked: bool = False  # 403 "bot was blocked by the user"
     fail_sends: set[int] = field(default_factory=set)  # 1-based numbers of this chat's sendMessage calls -> 500
     retry_after: int | None = None  # 429 flood control on every sendMessage
@@ -174,8 +173,6 @@ class FakeTelegramAPI:
             behaviour = self._chats.get(chat_id, ChatBehaviour())
             self._sends[chat_id] += 1
             number = self._sends[chat_id]
-        if behaviour.delay_s:
-            await asyncio.sleep(behaviour.delay_s)
         if behaviour.hold is not None:
             await _released(behaviour.hold)
         with self._lock:  # read now: a test may change the faults while the send was held
@@ -477,10 +474,11 @@ async def _params(request: Request) -> dict[str, Any]:
 
 
 async def _released(hold: threading.Event, at_most_s: float = 60.0) -> None:
-    """Until the test sets `hold` (a fake's wait, in its own server thread: at most a minute)."""
+    """Until the test sets `hold` (a fake's wait, in its own server thread: at most a minute). Waited in a thread, a
+    tenth of a second at a time, so the server can still stop meanwhile."""
     deadline = time.monotonic() + at_most_s
-    while not hold.is_set() and time.monotonic() < deadline:
-        await asyncio.sleep(0.005)
+    while time.monotonic() < deadline and not await asyncio.to_thread(hold.wait, 0.1):
+        pass
 
 
 async def _disconnected(request: Request) -> bool:

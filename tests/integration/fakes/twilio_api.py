@@ -1,14 +1,19 @@
-"""A fake Twilio REST API for integration tests: Messages.json only, Twilio-shaped answers, messages kept."""
+"""A fake Twilio REST API for integration tests: Messages.json only, Twilio-shaped answers, messages kept.
+
+WhatsApp as Twilio runs it: a message to a `whatsapp:` address is free text only within 24 hours of the person's
+last message (the test says when that was, `wrote`, on the clock it gives, `now`); outside that window only a
+Content API template (ContentSid and ContentVariables) is accepted, and free text gets error 63016."""
 
 from __future__ import annotations
 
 import base64
 import hmac
+import json
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from urllib.parse import parse_qsl
 
@@ -25,6 +30,11 @@ AUTH_TOKEN = "fake-auth-token"
 MAX_BODY = 1600
 
 
+WHATSAPP = "whatsapp:"
+WINDOW = timedelta(hours=24)
+OUTSIDE_WINDOW = 63016  # "Failed to send freeform message because you are outside the allowed window"
+
+
 @dataclass(frozen=True)
 class SentMessage:
     sid: str
@@ -32,6 +42,8 @@ class SentMessage:
     from_: str
     body: str
     received_at: datetime
+    content_sid: str | None = None  # a Content API template, with its variables
+    content_variables: dict[str, str] | None = None
 
 
 class FakeTwilioApi:
@@ -46,11 +58,14 @@ class FakeTwilioApi:
         *,
         unsubscribed: Iterable[str] = (),
         delay_s: float = 0.0,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.unsubscribed = set(unsubscribed)
         self.delay_s = delay_s
+        self.now = now
+        self._wrote: dict[str, datetime] = {}
         self._lock = threading.Lock()
         self._messages: list[SentMessage] = []
         self._attempts = 0
@@ -62,6 +77,11 @@ class FakeTwilioApi:
         """Accepted messages, in the order they arrived."""
         with self._lock:
             return list(self._messages)
+
+    def wrote(self, address: str, at: datetime) -> None:
+        """The WhatsApp user at `address` wrote to us at `at`: their 24-hour window opens again."""
+        with self._lock:
+            self._wrote[address] = at
 
     @property
     def attempts(self) -> int:
@@ -78,23 +98,37 @@ class FakeTwilioApi:
             return _error(404, 20404, "The requested resource was not found")
         # Parsed here rather than with request.form(), which needs python-multipart.
         form = dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
-        to, from_, body = (form.get(name, "") for name in ("To", "From", "Body"))
+        to, from_, body, content_sid = (form.get(name, "") for name in ("To", "From", "Body", "ContentSid"))
         if not to:
             return _error(400, 21604, "A 'To' phone number is required.")
         if not from_:
             return _error(400, 21603, "A 'From' phone number is required.")
-        if not body:
+        if not body and not content_sid:
             return _error(400, 21602, "Message body is required.")
         if len(body) > MAX_BODY:
             return _error(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
         if to in self.unsubscribed:
             return _error(400, 21610, "Attempt to send to unsubscribed recipient")
-        message = SentMessage("SM" + uuid.uuid4().hex, to, from_, body, datetime.now(UTC))
+        if to.startswith(WHATSAPP) != from_.startswith(WHATSAPP):
+            return _error(400, 21910, "Invalid From and To pair. From and To should be of the same channel.")
+        variables = json.loads(form.get("ContentVariables") or "{}") if content_sid else None
+        if to.startswith(WHATSAPP) and not content_sid and not self._window_open(to):
+            return _error(
+                400, OUTSIDE_WINDOW, "Failed to send freeform message because you are outside the allowed window."
+            )
+        message = SentMessage(
+            "SM" + uuid.uuid4().hex, to, from_, body, datetime.now(UTC), content_sid or None, variables
+        )
         with self._lock:
             self._messages.append(message)
         if self.delay_s > 0:
             await _wait_or_disconnect(request, self.delay_s)
         return JSONResponse(self._resource(message), status_code=201)
+
+    def _window_open(self, to: str) -> bool:
+        with self._lock:
+            wrote = self._wrote.get(to)
+        return wrote is not None and self.now() - wrote < WINDOW
 
     def _authorised(self, header: str) -> bool:
         scheme, _, encoded = header.partition(" ")

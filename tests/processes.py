@@ -1,5 +1,4 @@
-"""What the bench scripts share: child servers that say when they are ready, package versions, process CPU from
-/proc, and windowed counts."""
+"""Child processes for the tests and the benches: their CPU, their readiness line, and counting in time windows."""
 
 from __future__ import annotations
 
