@@ -46,7 +46,7 @@ log = logging.getLogger("kneebot.telegram")
 SEND_TIMEOUT_S = 30.0
 
 ALLOWED_UPDATES = ("message", "callback_query")
-COMMANDS = ("start", "help", "restart", "back", "language", "human", "stop", "delete")  # menu order
+COMMANDS = ("start", "help", "restart", "back", "language", "country", "human", "stop", "delete")  # menu order
 _COMMAND = re.compile(r"/([A-Za-z0-9_]{1,32})(?:@[A-Za-z0-9_]{1,64})?(?:\s+(.*))?", re.DOTALL)
 _START_PAYLOAD = re.compile(r"[A-Za-z0-9_-]{1,64}")  # a t.me/<bot>?start= deep link: no room for words
 _LANGUAGES = {

@@ -12,7 +12,7 @@ import yaml
 from pydantic import ValidationError
 
 from bot.content.catalog import CHANNEL_VARIANTS, Catalog, placeholders
-from bot.triage import advice, engine, reading, rules, safety
+from bot.triage import advice, engine, outcome, reading, rules, safety
 from bot.triage.emergency import UNKNOWN_NUMBER, CountryTable
 from bot.triage.finding_words import FindingsFile, said_key
 from bot.triage.findings import BOOLEAN_FINDINGS, CAUSES
@@ -160,6 +160,7 @@ def check(content: Content) -> Iterator[str]:
     needed |= {UNKNOWN_NUMBER} | {row.crisis.message for row in content.countries.countries.values() if row.crisis}
     needed |= {key for flag in content.red_flags.flags for key in safety.message_keys(flag.id)} | set(safety.KEYS)
     needed |= set(engine.MESSAGE_KEYS) | {said_key(k) for v in content.vocabularies.values() for k in v.findings.said}
+    needed |= set(engine.KEYS) | set(outcome.KEYS)
     yield from _red_flag_problems(content)
     reference = catalog.keys("en")
     for locale in catalog.locales:

@@ -17,6 +17,7 @@ from redis.exceptions import RedisError
 
 from bot.clock import Clock
 from bot.content.loader import Content
+from bot.content.regions import PhoneRegions
 from bot.storage.checkins import Address
 from bot.storage.conversations import ConversationStore, Loaded, Processed, Replayed, Stale, Written
 from bot.storage.scripts import Batch
@@ -32,7 +33,7 @@ MAX_ATTEMPTS = 20
 RECENT_SIZE = 1024  # conversations a process remembers (4 KB each in memory, 8 KB once assessed: 8 MB at most)
 RECENT_FOR_S = 15 * 60.0  # and for how long after its last message: a conversation's pauses, not a day's
 # The outcomes whose message is "call now" or "be seen today": with the interrupts, they go out at once.
-URGENT_OUTCOMES = frozenset({"outcome.emergency.action", "outcome.urgent.action"})
+URGENT_OUTCOMES = frozenset({"outcome.emergency.action", "outcome.urgent.action", "outcome.urgent.action.child"})
 TOLD = "escalation.told"
 
 
@@ -191,8 +192,10 @@ class ConversationService:
         sink: EffectSink | None = None,
     ) -> None:
         self.content, self.store, self.clock = content, store, clock
-        # The country table is content (flows/countries.yaml): the engine gets it through the policy.
-        self.policy = replace(policy or Policy(), countries=content.countries)
+        # The country table is content (flows/countries.yaml): the engine gets it, and the countries' names (loaded
+        # now, not on someone's first message), through the policy.
+        regions = PhoneRegions(content.catalog.locales).load()
+        self.policy = replace(policy or Policy(), countries=content.countries, regions=regions)
         self.sink = sink or LogSink()
         self.recent = Recent()
 
@@ -437,6 +440,7 @@ def _reply_json(reply: SendReply) -> dict[str, Any]:
         "node": reply.node,
         "kind": reply.kind,
         "call": reply.call,
+        "more": [{"id": c.id, "label": _text_json(c.label)} for c in reply.more],
     }
 
 
@@ -458,4 +462,5 @@ def _reply(data: dict[str, Any]) -> SendReply:
         node=data["node"],
         kind=data["kind"],
         call=data["call"],
+        more=tuple(ChoiceOption(c["id"], _text(c["label"])) for c in data.get("more", ())),  # older records: none
     )

@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 Param = str | int | float | tuple[str, ...]
+# The node id of the buttons that ask for an outcome's details (`SendReply.more`): flow node ids are slugs
+# ([a-z][a-z0-9_]*), so no flow can use it.
+MORE_NODE = "_more"
 
 
 @dataclass(frozen=True)
@@ -31,13 +34,16 @@ class SendReply:
 
     `node` is the question the choices belong to, so a stale button can be recognised.
     `call` is the number to offer as tap-to-call (emergency messages).
+    `more` are the details the person can ask for and this reply leaves out (an outcome's home-care tips, its
+    possible causes): buttons on Telegram (MORE_NODE:<id>), one "reply TIPS" line on SMS.
     """
 
     parts: tuple[Text, ...]
     choices: tuple[ChoiceOption, ...] = ()
     node: str | None = None
-    kind: str = "info"  # question | outcome | interrupt | info | checkin
+    kind: str = "info"  # question | outcome | interrupt | info | checkin | confirm
     call: str | None = None
+    more: tuple[ChoiceOption, ...] = ()
 
 
 @dataclass(frozen=True)

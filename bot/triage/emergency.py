@@ -4,7 +4,7 @@ look-ups the engine and the shell make. Pure: the table arrives as data."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -16,6 +16,9 @@ FALLBACK_DIAL = "112"
 UNKNOWN_NUMBER = "number.unknown"  # the message {number} becomes then: "112 (from a mobile) or your local ..."
 
 Region = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]  # ISO 3166-1 alpha-2, upper case
+# Codes ISO 3166-1 reserves for a country that is coded otherwise ("UK", exceptionally reserved for the United
+# Kingdom, whose code is GB): read as that country when a person types them.
+RESERVED_CODES = {"UK": "GB"}
 Dial = Annotated[str, StringConstraints(pattern=r"^[0-9*][0-9 *]*[0-9]$")]  # what is dialled, spaced as it is said
 Source = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3)]
 
@@ -85,3 +88,31 @@ class CountryTable(BaseModel):
     def crisis(self, country: str | None, default_country: str) -> CrisisLine | None:
         row = self.row(country, default_country)
         return row.crisis if row else None
+
+
+class Regions(Protocol):
+    """Countries by name: what the welcome and the COUNTRY command need (the shell's comes from phonenumbers)."""
+
+    def name(self, code: str, locale: str) -> str | None:
+        """The country's name in `locale`, or None."""
+        ...
+
+    def find(self, said: str) -> str | None:
+        """The ISO code of the country `said` names, by its code or its name in any locale; None if none. `said` is
+        read as messages are (bot.triage.text.clean, its words joined by single spaces): "mexico", "gb"."""
+        ...
+
+
+@dataclass(frozen=True)
+class TableRegions:
+    """Countries known by their code alone: those of the table (a deployment without country names)."""
+
+    table: CountryTable
+
+    def name(self, code: str, locale: str) -> str | None:
+        return None
+
+    def find(self, said: str) -> str | None:
+        code = said.upper()
+        code = RESERVED_CODES.get(code, code)
+        return code if code in self.table.countries else None

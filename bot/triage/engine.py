@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from bot.triage import advice, asking, rules, safety
+from bot.triage import advice, asking, danger, outcome, rules, safety
 from bot.triage.assessment import Assessment
+from bot.triage.country import country_command
 from bot.triage.effects import (
+    MORE_NODE,
     AuditRecord,
     CancelCheckIns,
     DeleteData,
@@ -21,18 +23,20 @@ from bot.triage.effects import (
     SendReply,
     Text,
 )
-from bot.triage.emergency import CountryTable, CrisisLine, EmergencyNumber
+from bot.triage.emergency import CountryTable, CrisisLine, EmergencyNumber, Regions, TableRegions
 from bot.triage.events import CheckInDue, ChoiceSelected, CommandReceived, Event, MessageReceived
 from bot.triage.findings import Findings, Level
-from bot.triage.flow import FlowDefinition
+from bot.triage.flow import UNSURE, FlowDefinition
 from bot.triage.language import Language
 from bot.triage.matching import read_answer, read_command
 from bot.triage.reading import Answered, CommandWord, Reading, Unclear, WhichOne
 from bot.triage.red_flags import PRIORITY, Screen, Screener
-from bot.triage.session import Answer, Position, SafetyCheck, Session, SessionStatus
+from bot.triage.session import Answer, Danger, Position, SafetyCheck, Session, SessionStatus
+from bot.triage.text import clean, split_words
 from bot.triage.volunteered import NOTHING, Said, said_in
 
 LOCALES = ("en", "es")
+CRISIS = ("suicidal",)  # the sign a check-in after a crisis message asks about when no other is on record
 DETECTED = "language.detected"  # read from the first message, before the welcome (which says how to change it)
 SWITCHED = "language.switched"  # read later, before any answer: with how to change it back
 MESSAGE_KEYS = (*asking.MESSAGE_KEYS, DETECTED, SWITCHED)
@@ -46,6 +50,22 @@ DEFAULT_CHECKINS: Mapping[Level, tuple[timedelta, ...]] = {
     Level.soon: (timedelta(hours=60),),
     Level.self_care: (timedelta(hours=48), timedelta(days=7)),
 }
+# Message keys the engine composes itself (the flows' own are checked from the flows).
+KEYS = (
+    "welcome.country",
+    "country.set",
+    "country.ask",
+    "country.unknown",
+    "checkin.lead.crisis",
+    *(f"checkin.lead.{level.value}" for level in Level),
+    *(f"checkin.nudge.{level.value}" for level in Level),
+    *(f"checkin.{ending}.{level}" for ending in ("not_seen", "could_not") for level in ("emergency", "urgent")),
+    *(f"checkin.{ending}" for ending in ("better", "same", "better.seen", "same.seen", "safe_now")),
+    *(f"checkin.{key}" for key in ("tips", "worse", "next", "last")),
+)
+# A check-in that comes due while the person is answering new questions within 24 hours of an emergency or urgent
+# message waits this long, and goes ahead once they have been quiet as long (the questions were left unfinished).
+CHECKIN_WAIT = timedelta(minutes=30)
 
 
 # What clinic staff see of a case: nothing (no staff escalation configured), the case without the person's name or
@@ -64,6 +84,13 @@ class Policy:
     # country gets "112 (from a mobile) or your local emergency number".
     countries: CountryTable = field(default_factory=CountryTable)
     emergency_number: str | None = None  # a clinic's own number, given for every country (EMERGENCY_NUMBER)
+    # Countries by name, for the welcome and the COUNTRY command (the shell's, from phonenumbers); None: the table's
+    # codes alone.
+    regions: Regions | None = None
+
+    @property
+    def names(self) -> Regions:
+        return self.regions or TableRegions(self.countries)
 
     def emergency(self, country: str | None) -> EmergencyNumber:
         """The number for a person in `country` (None: the deployment's default country)."""
@@ -120,6 +147,10 @@ def advance(
         found = screener.screen(event.text)
         if found.interrupt in PRIORITY:
             return step.interrupt(found.matched, also_ask=found.mentioned)
+        # The country word first: "COUNTRY GB" is no answer to any question, so it works with one pending.
+        country = country_command(event.text, language, step.policy.names)
+        if country is not None:
+            return step.command(*country)
         if not step.asking():  # a question pending reads its own answer first: "alto" is a pain score there
             command = read_command(language, event.text)
             if command is not None:
@@ -132,6 +163,8 @@ def advance(
             return step.ask_withdrawal()
     if isinstance(event, CommandReceived):
         return step.command(event.command, event.argument)
+    if isinstance(event, ChoiceSelected) and event.node == MORE_NODE:
+        return step.details((event.choice,))
     if isinstance(event, ChoiceSelected) and (event.node == safety.SAFETY_NODE or session.safety_check is not None):
         if session.safety_check is None or event.node != safety.SAFETY_NODE or event.choice not in safety.ANSWERS:
             return step.say(Text("answer.stale")).next_question()
@@ -151,6 +184,19 @@ def advance(
             return step.say(Text("answer.stale")).ask(session.node).done()
         return step.answered((event.choice,))
     return step.reply(read_answer(language, flow, session.node, event.text, now))
+
+
+def closing(level: Level, policy: Policy, told: bool) -> tuple[Text, ...]:
+    """The end of an outcome: the clinic was told (where this outcome opened a case), the check-in offer."""
+    parts: list[Text] = []
+    if told and policy.escalation != "off":
+        parts.append(Text("escalation.told"))
+    delays = policy.checkins.get(level, ())
+    if delays:
+        # The wording names the default schedule's times; a deployment with another schedule gets a vaguer line.
+        same = tuple(delays) == DEFAULT_CHECKINS.get(level)
+        parts.append(Text(f"checkin.offer.{level.value}" if same else "checkin.offer.later"))
+    return tuple(parts)
 
 
 class _Step:
@@ -234,24 +280,32 @@ class _Step:
 
     # --- red flags ---------------------------------------------------------------------------------------------
 
-    def interrupt(self, flags: tuple[str, ...], also_ask: tuple[str, ...] = ()) -> Turn:
+    def interrupt(self, flags: tuple[str, ...], also_ask: tuple[str, ...] = (), reason: Text | None = None) -> Turn:
         """The interrupt for `flags`, at the highest of their levels; `also_ask`: unsure signs worth the yes/no
-        question after it (an emergency sign only asked about beside a clot or a crisis)."""
+        question after it (an emergency sign only asked about beside a clot or a crisis); `reason`: the words in
+        place of the flags' own reason. An urgent clot message asks the emergency signs of a clot in the lung at
+        once, in the same reply. The signs are remembered for 24 hours."""
         table = self.screener.table
         interrupt = table.level(flags)
         assert interrupt is not None
         level, number, dial = _LEVEL_OF[interrupt], self.number, self.emergency.dial
         line = safety.crisis_line_text(self.policy.crisis(self.session.country))
-        parts = safety.interrupt_parts(table, flags, number, line)
+        parts = safety.interrupt_parts(table, flags, number, line, reason=reason, child=self.child())
         stopped = self.session.status is SessionStatus.stopped
         if not stopped:
             parts.append(Text("interrupt.paused"))
         if self.policy.escalation != "off":
             parts.append(Text("escalation.told"))
-        self.say(*parts, kind="interrupt", call=dial if level is Level.emergency else None)
+        worth_asking = tuple(f for f in also_ask if table.get(f).interrupt == "emergency")
+        emergency = any(table.get(f).interrupt == "emergency" for f in flags)
+        clot = not stopped and interrupt == "urgent" and not worth_asking
+        call = dial if level is Level.emergency else None
+        if not clot:
+            self.say(*parts, kind="interrupt", call=call)
         self.effects.append(Escalate(level=level.value, reason=interrupt, red_flags=flags))
         self.audit("interrupt", interrupt=interrupt, flags=",".join(flags), level=level.value)
         standing = tuple(dict.fromkeys((*self.session.red_flags, *flags)))
+        self.remember(Danger(level=level, signs=flags, at=self.now))
         if stopped:
             return self.update(red_flags=standing, safety_check=None).done()
         s = self.session
@@ -270,10 +324,34 @@ class _Step:
             safety_check=None,
             paused=paused,
         )
-        worth_asking = tuple(f for f in also_ask if table.get(f).interrupt == "emergency")
-        if worth_asking and not any(table.get(f).interrupt == "emergency" for f in flags):
+        if clot:
+            check = SafetyCheck(kind="clot", flags=danger.PE_SIGNS, resume=self.position())
+            self.effects.append(safety.question(check, lead=tuple(parts), kind="interrupt"))
+            self.audit("safety_check", reason="clot", flags=",".join(check.flags))
+            return self.update(safety_check=check).done()
+        if worth_asking and not emergency:
             return self.confirm(worth_asking)
         return self.done()
+
+    def remember(self, new: Danger | None) -> None:
+        if new is not None:
+            self.update(danger=danger.merged(self.session.danger, new, self.now))
+
+    def standing_danger(self) -> Danger | None:
+        """An emergency or urgent message of the last 24 hours, with a sign still to ask about or a level held."""
+        d = self.session.danger
+        return d if d is not None and d.stands(self.now) else None
+
+    def recent_danger(self) -> Danger | None:
+        """An emergency or urgent message of the last 24 hours, its signs answered or not: its check-in follows it."""
+        d = self.session.danger
+        return d if d is not None and d.recent(self.now) else None
+
+    def child(self) -> bool:
+        """Whether the person asked about is a child under 16, as far as the answers say (those kept from before
+        a check-in or a re-assessment included)."""
+        s = self.session
+        return rules.child(self.intake.findings((*s.previous, *s.answers))[0])
 
     def position(self) -> Position:
         s = self.session
@@ -309,9 +387,10 @@ class _Step:
         return self.update(safety_check=check).done()
 
     def safety_answer(self, answer: str | None, found: Screen | None) -> Turn:
-        """The answer to the pending safety question. Yes or not sure gives the sign's message; a clear no goes back
-        to where the conversation was; anything else is asked once more (a confirm) or keeps the advice given (a
-        withdrawal)."""
+        """The answer to the pending safety question. Yes or not sure gives the sign's message (after a clot message,
+        the emergency message); a clear no goes back to where the conversation was (after a clot message, the
+        same-day advice stands; a sign remembered from earlier is dropped); anything else is asked once more, then
+        counts as not sure (or, to a withdrawal, keeps the advice given)."""
         check = self.session.safety_check
         assert check is not None
         if answer is None and found is not None and set(check.flags) <= set(found.denied):
@@ -323,14 +402,24 @@ class _Step:
             again = check.model_copy(update={"asked": check.asked + 1})
             self.effects.append(safety.question(again, lead=(Text("safety.again"),)))
             return self.update(safety_check=again).done()
+        if answer != "no" and check.kind == "clot":
+            return self.interrupt(check.flags, reason=Text("clot.emergency_reason"))
         if answer != "no":
             return self.interrupt(check.flags)
         self.update(safety_check=None)
+        if check.kind == "clot":
+            self.say(Text("clot.kept", (("number", self.number),)), kind="interrupt")
+            return self.done()
+        if check.kind == "danger" and self.session.danger is not None:
+            self.update(danger=danger.cleared(self.session.danger, check.flags))
+            self.audit("danger_dropped", flags=",".join(check.flags))
         if found is not None and found.interrupt == "confirm":  # "no, but could this be a clot?"
             others = tuple(f for f in found.matched if f not in check.flags)
             if others:
                 return self.confirm(others, check.resume)
-        return self.resume(Text("safety.thanks"), Text("safety.thanks_done", (("number", self.number),)))
+        num: tuple[tuple[str, Param], ...] = (("number", self.number),)
+        lead = Text("danger.dropped", num) if check.kind == "danger" else Text("safety.thanks")
+        return self.resume(lead, Text("safety.thanks_done", num))
 
     def withdrawn(self, check: SafetyCheck) -> Turn:
         """A clear "no" to a sign that interrupted: the questions go on from where the interrupt paused them. The
@@ -339,6 +428,8 @@ class _Step:
         s = self.session
         self.audit("withdrawn", flags=",".join(check.flags), interrupt=s.interrupt or "", level=(back.level or "none"))
         standing = tuple(f for f in s.red_flags if f not in check.flags)
+        if s.danger is not None:
+            self.update(danger=danger.cleared(s.danger, check.flags))
         self.update(
             flow_id=back.flow_id,
             flow_version=back.flow_version,
@@ -413,6 +504,10 @@ class _Step:
             return self.next_question()
         if name == "human":
             return self.human()
+        if name == "tips":
+            return self.details(outcome.DETAILS)
+        if name == "country":
+            return self.choose_country(argument)
         if name == "back":
             if s.safety_check is not None:
                 return self.next_question()
@@ -436,14 +531,64 @@ class _Step:
             self.audit("human_requested", level=level)
         return self.next_question(again=self.asking())
 
-    def restart(self, lead: Text | None) -> Turn:
+    def restart(self, lead: Text | None, kept: tuple[Answer, ...] = ()) -> Turn:
+        """New questions from the start (`kept`: answers given again without asking, after a check-in's "worse").
+        An emergency or urgent message of the last 24 hours stays: its check-in is not cancelled, and its signs are
+        asked about first, in one yes/no question."""
         s = self.session
-        self.effects.append(CancelCheckIns("restart"))
+        standing = self.standing_danger()
+        if standing is None:
+            self.effects.append(CancelCheckIns("restart"))
         fresh = new_session(self.intake, self.now, s.locale, s.country)
         # A restart keeps the count of check-ins ever scheduled, so the ids of new ones never repeat old ones.
-        self.session = fresh.model_copy(update={"disclaimer_shown": True, "checkins_scheduled": s.checkins_scheduled})
-        intro = lead or Text("welcome", (("number", self.number),))
-        return self.ask(self.intake.start, lead=(intro,)).audit("started", flow=self.intake.id).done()
+        keep = {"disclaimer_shown": True, "checkins_scheduled": s.checkins_scheduled, "danger": standing}
+        self.session = fresh.model_copy(update={**keep, "previous": kept})
+        intro = (lead,) if lead else (Text("welcome", (("number", self.number),)), *self.country_line())
+        if standing is None or not standing.open_signs:
+            return self.ask(self.intake.start, lead=intro).audit("started", flow=self.intake.id).done()
+        self.audit("started", flow=self.intake.id)
+        check = SafetyCheck(kind="danger", flags=standing.open_signs, resume=self.position())
+        self.effects.append(safety.question(check, lead=(*intro, Text("danger.lead"))))
+        self.audit("safety_check", reason="danger", flags=",".join(check.flags))
+        return self.update(safety_check=check).done()
+
+    def country_line(self) -> tuple[Text, ...]:
+        """Where no phone number says the country (Telegram), which emergency number the replies give, and how to
+        change it; nothing where a clinic's own number is given everywhere."""
+        if self.session.country is not None or self.policy.emergency_number:
+            return ()
+        return (Text("welcome.country", self.country_params(self.policy.default_country)),)
+
+    def country_params(self, code: str) -> tuple[tuple[str, Param], ...]:
+        name = self.policy.names.name(code, self.session.locale) or code
+        return (("number", self.number), ("country", name))
+
+    def choose_country(self, said: str) -> Turn:
+        """COUNTRY GB: the replies give that country's emergency number (and crisis line) from now on."""
+        code = self.policy.names.find(" ".join(split_words(clean(said)))) if said.strip() else None
+        if code is None:
+            self.say(Text("country.unknown" if said.strip() else "country.ask", (("number", self.number),)))
+            return self.next_question()
+        self.update(country=code).audit("country_set")
+        self.say(Text("country.set", self.country_params(code)))
+        return self.next_question()
+
+    def details(self, which: tuple[str, ...]) -> Turn:
+        """TIPS, or an outcome's button: the details it offered (home-care tips; why, with the possible causes)."""
+        s = self.session
+        parts: tuple[Text, ...] = ()
+        if s.assessment is not None and s.status is SessionStatus.completed and s.flow_id == self.intake.id:
+            findings, unsure = self.intake.findings(s.answers)
+            own = rules.assess(findings, unsure)
+            certain = rules.assess(findings) if unsure else own
+            child = rules.child(findings)
+            earlier = s.assessment.level > own.level
+            parts = outcome.details(s.assessment, certain, child=child, earlier=earlier, which=which)
+        if parts:
+            self.say(*parts)
+        else:
+            self.say(Text("more.none", (("number", self.number),)))
+        return self.next_question()
 
     # --- what the person says ------------------------------------------------------------------------------------
 
@@ -554,12 +699,16 @@ class _Step:
             return folded[len(answers)]
 
         target = flow.next_node(self.session.node, answer, facts)
+        kept = {a.node: a for a in self.session.previous} if flow is self.intake else {}
         while flow is self.intake and flow.nodes[target].kind != "assessment":
-            # Skipped: the questions what the person volunteered already answers ("I'm 34", "fell off my bike").
-            known = asking.skipped(flow, target, self.session.volunteered)
+            # Given without asking: an answer kept from before a check-in's "worse" (Session.previous: age, how it
+            # started), or what the person volunteered ("I'm 34", "fell off my bike").
+            known = kept.pop(target, None)
             if known is None:
-                break
-            self.audit("volunteered", node=target)
+                known = asking.skipped(flow, target, self.session.volunteered)
+                if known is None:
+                    break
+                self.audit("volunteered", node=target)
             answers = (*answers, known)
             target = flow.next_node(target, known, facts)
         self.update(times_asked=0, unclear=())
@@ -569,20 +718,29 @@ class _Step:
             self.say(*lead)
         if flow is self.checkin:
             return self.update(answers=answers, node=target).checkin_outcome(target)
-        findings, unsure = facts()
-        assessment = rules.assess(findings, unsure)
-        self.outcome(assessment, rules.assess(findings) if unsure else assessment)
+        return self.conclude(answers, *facts())
+
+    def conclude(self, answers: tuple[Answer, ...], findings: Findings, unsure: frozenset[str]) -> Turn:
+        """The assessment, at least the level of an emergency or urgent message of the last 24 hours."""
+        own = rules.assess(findings, unsure)
+        certain = rules.assess(findings) if unsure else own
+        standing = self.standing_danger()
+        earlier = standing is not None and standing.level > own.level
+        assessment = own.model_copy(update={"level": standing.level}) if standing and earlier else own
+        child = rules.child(findings)
+        self.outcome(assessment, certain, told=own.level >= Level.urgent, child=child, earlier=earlier)
+        held = {"reason": "earlier"} if earlier else {}  # the level of a message of the last 24 hours
         self.audit(
             "assessment",
             level=assessment.level.value,
             rules=",".join(assessment.rules),
             flow=f"{self.flow.id}@{self.flow.version}",
+            **held,
         )
-        if assessment.level >= Level.urgent:
+        if own.level >= Level.urgent:  # a level only held from earlier opened its case then
             summary = tuple((k, str(v)) for k, v in findings.model_dump(exclude_none=True).items())
-            self.effects.append(
-                Escalate(assessment.level.value, "assessment", red_flags=assessment.red_flags, findings=summary)
-            )
+            self.effects.append(Escalate(own.level.value, "assessment", red_flags=own.red_flags, findings=summary))
+        self.remember(danger.of_outcome(own, certain, self.now))
         scheduled = self.schedule(assessment.level)
         self.update(
             answers=answers,
@@ -592,95 +750,139 @@ class _Step:
             level=assessment.level,
             assessed_at=self.now,
             checkins_scheduled=scheduled,
+            previous=(),
         )
         return self.done()
 
     # --- check-ins ---------------------------------------------------------------------------------------------------
 
     def checkin_due(self, event: CheckInDue) -> Turn:
-        """Ask "how is your knee?", unless the person opted out or is in the middle of a new set of questions."""
+        """Ask how they are: "Are you safe right now?" after a crisis message, "Were you seen?" after an emergency or
+        urgent one, "How is your knee now?" after the others; not after STOP, and not in the middle of new questions
+        (within 24 hours of an emergency or urgent message it waits for them, then goes ahead if they were left)."""
         s = self.session
+        recent = self.recent_danger()
+        level = self.followed_level()
         # Busy: in the middle of a new set of questions, or of a safety question.
         busy = (s.status is SessionStatus.active and s.flow_id == self.intake.id) or s.safety_check is not None
-        if self.checkin is None or s.status is SessionStatus.stopped or busy or s.level is None:
+        if self.checkin is None or s.status is SessionStatus.stopped or level is None or (busy and recent is None):
             reason = "stopped" if s.status is SessionStatus.stopped else "busy" if busy else "nothing_to_follow"
             return self.audit("checkin_skipped", seq=str(event.seq), reason=reason).done()
+        if busy and self.now - s.updated_at < CHECKIN_WAIT:
+            return self.defer(event, level)
+        context = "crisis" if self.crisis_flags() else level.value
+        start = self.checkin.start_for(context)
         self.update(
             flow_id=self.checkin.id,
             flow_version=self.checkin.version,
-            node=self.checkin.start,
+            node=start,
             status=SessionStatus.active,
             answers=(),
+            previous=s.answers if s.flow_id == self.intake.id else s.previous,
             checkin_seq=event.seq,
+            safety_check=None,
         )
-        lead = Text(f"checkin.lead.{s.level.value}", (("number", self.number),))
-        self.ask(self.checkin.start, lead=(lead,), kind="checkin")
-        return self.audit("checkin_sent", seq=str(event.seq), level=s.level.value).done()
+        lead = Text(f"checkin.lead.{context}", (("number", self.number),))
+        self.ask(start, lead=(lead,), kind="checkin")
+        return self.audit("checkin_sent", seq=str(event.seq), level=level.value).done()
 
-    def checkin_outcome(self, answer: str) -> Turn:
+    def defer(self, event: CheckInDue, level: Level) -> Turn:
+        """The check-in of an emergency or urgent message, due while the person is answering new questions: asked
+        again later, under a new id, in case the questions are left unfinished."""
+        seq = self.session.checkins_scheduled + 1
+        self.effects.append(ScheduleCheckIn(seq, self.now + CHECKIN_WAIT, level.value, exempt_from_quiet_hours=True))
+        self.audit("checkin_deferred", seq=str(event.seq), reason="busy")
+        return self.update(checkins_scheduled=seq).done()
+
+    def followed_level(self) -> Level | None:
+        """The level a check-in follows up: the last disposition, or an emergency or urgent one of the last 24
+        hours that new questions have not replaced yet."""
+        recent = self.recent_danger()
+        levels = [lvl for lvl in (self.session.level, recent.level if recent else None) if lvl is not None]
+        return max(levels) if levels else None
+
+    def crisis_flags(self) -> tuple[str, ...]:
+        """The crisis signs of the last message that interrupted, or of the last 24 hours."""
+        s, table = self.session, self.screener.table
+        recent = self.recent_danger()
+        signs = (*s.red_flags, *(recent.signs if recent else ()))
+        return tuple(dict.fromkeys(f for f in signs if table.get(f).interrupt == "crisis"))
+
+    def checkin_outcome(self, ending: str) -> Turn:
+        """The check-in's ending (flows/checkin.yaml): the conversation goes back to where the assessment left it,
+        then what the ending says, the emergency number always in it."""
+        s = self.session
+        level = self.followed_level() or Level.self_care
+        seen = any(a.node == "seen" and a.value == "yes" for a in s.answers)
+        self.audit("checkin_answered", seq=str(s.checkin_seq), answer=ending, level=level.value)
+        self.update(
+            flow_id=self.intake.id,
+            flow_version=self.intake.version,
+            status=SessionStatus.completed,
+            node=None,
+            answers=s.previous,
+            previous=(),
+        )
+        if ending == "worse":
+            return self.reassess()
+        if ending == "not_safe":
+            return self.interrupt(self.crisis_flags() or CRISIS)
+        parts = [*self.checkin_parts(ending, level, seen)]
+        more = s.checkin_seq < s.checkins_scheduled
+        parts.append(Text("checkin.next" if more else "checkin.last"))
+        call = self.emergency.dial if level is Level.emergency and ending in ("not_seen", "could_not") else None
+        return self.say(*parts, kind="outcome", call=call).done()
+
+    def checkin_parts(self, ending: str, level: Level, seen: bool) -> list[Text]:
         s, num = self.session, (("number", self.number),)
-        level = s.level or Level.self_care
-        self.audit("checkin_answered", seq=str(s.checkin_seq), answer=answer, level=level.value)
-        if answer == "worse":
-            return self.restart(Text("checkin.worse"))
-        parts = [Text(f"checkin.{answer}")]
-        if answer == "same":
+        if ending == "safe_now":
+            line = safety.crisis_line_text(self.policy.crisis(s.country))
+            return [Text("checkin.safe_now", num), *((line,) if line else ())]
+        grave = "emergency" if level is Level.emergency else "urgent"
+        watch = advice.watch_for(s.assessment) if s.assessment else advice.EMERGENCY_SIGNS
+        call_if = outcome.call_if(tuple(k for k in watch if k not in advice.SAME_DAY_SIGNS), self.number, self.child())
+        if ending in ("not_seen", "could_not"):  # "call now" again needs no "call if" after it
+            return [Text(f"checkin.{ending}.{grave}", num), *((call_if,) if level is not Level.emergency else ())]
+        if seen:  # after an emergency or urgent message, and seen: the care they were given goes on
+            return [Text(f"checkin.{ending}.seen"), call_if]
+        parts = [Text(f"checkin.{ending}"), call_if]  # the call-now line early: SMS can arrive out of order
+        if ending == "same":
             elapsed = self.now - (s.assessed_at or s.started_at)
             if elapsed >= advice.NUDGE_AFTER[level]:
                 parts.append(Text(f"checkin.nudge.{level.value}", num))
             tips = advice.care_tips(s.assessment) if s.assessment else ()
             if tips:
                 parts.extend((Text("checkin.tips"), *(Text(tip) for tip in tips)))
-        if level is not Level.emergency:
-            parts.append(Text("watch.call_if", (*num, ("signs", advice.EMERGENCY_SIGNS))))
-        more = s.checkin_seq < s.checkins_scheduled
-        parts.append(Text("checkin.next" if more else "checkin.last"))
-        self.update(
-            flow_id=self.intake.id,
-            flow_version=self.intake.version,
-            status=SessionStatus.completed,
-            node=None,
-            answers=(),
-        )
-        return self.say(*parts, kind="outcome").done()
+        return parts
 
-    def outcome(self, assessment: Assessment, certain: Assessment) -> None:
-        """`certain` is the assessment without the "not sure" answers: its reasons are the ones the person gave.
-        The reasons, and any wording of the level's own (within 48 hours, 4 to 6 weeks), come from the rules that set
-        the level, never from a rule below it."""
-        level, number = assessment.level, self.number
-        num: tuple[tuple[str, Param], ...] = (("number", number),)
-        dial = self.emergency.dial
-        setting = rules.deciding_rules(assessment)
-        reasons = rules.reasons(certain)[:MAX_REASONS]
-        causes = tuple(f"cause.{c.code}" for c in assessment.causes[:MAX_CAUSES])
-        action = next((r.action for r in setting if r.action), f"outcome.{level.value}.action")
-        detail = next((r.detail for r in setting if r.detail), f"outcome.{level.value}.detail")
-        parts = [Text(action, num)]
-        if level > certain.level:
-            parts.append(Text("outcome.unsure"))
-        elif reasons:
-            parts.append(Text("outcome.reason", (("reasons", reasons),)))
-        parts.append(Text("outcome.causes", (("causes", causes),)) if causes else Text("outcome.causes_none"))
-        parts.append(Text(detail, num))
-        tips = advice.care_tips(assessment)
-        if tips:
-            parts.extend((Text("outcome.tips"), *(Text(tip) for tip in tips)))
-        if level is not Level.emergency:
-            watch = advice.watch_for(assessment)
-            now_signs = tuple(k for k in watch if k not in advice.SAME_DAY_SIGNS)
-            today_signs = tuple(k for k in watch if k in advice.SAME_DAY_SIGNS)
-            parts.append(Text("watch.call_if", (*num, ("signs", now_signs))))
-            if today_signs:
-                parts.append(Text("watch.see_today_if", (("signs", today_signs),)))
-        if level >= Level.urgent and self.policy.escalation != "off":
-            parts.append(Text("escalation.told"))
-        delays = self.policy.checkins.get(level, ())
-        if delays:
-            # The wording names the default schedule's times; a deployment with another schedule gets a vaguer line.
-            same = tuple(delays) == DEFAULT_CHECKINS.get(level)
-            parts.append(Text(f"checkin.offer.{level.value}" if same else "checkin.offer.later"))
-        self.say(*parts, kind="outcome", call=dial if level is Level.emergency else None)
+    def reassess(self) -> Turn:
+        """A check-in answered "worse": the safety questions and whatever can have changed, asked again; the answers
+        that cannot have changed kept (a duration grown by the time since it was given)."""
+        s = self.session
+        since = (self.now - (s.assessed_at or self.now)).total_seconds() / 86400
+        kept: list[Answer] = []
+        for answer in s.answers:
+            node = self.intake.nodes.get(answer.node)
+            if node is None or not node.kept or answer.value == UNSURE:
+                continue
+            if node.kind == "number" and node.parse == "days":
+                answer = answer.model_copy(update={"value": f"{float(answer.value) + since:.2f}"})
+            kept.append(answer)
+        return self.restart(Text("checkin.worse"), kept=tuple(kept))
+
+    def outcome(self, assessment: Assessment, certain: Assessment, *, told: bool, child: bool, earlier: bool) -> None:
+        """The outcome message (bot.triage.outcome), and what the engine adds at its end: the clinic was told (only
+        where this outcome opened a case), the check-in offer."""
+        reply = outcome.outcome_reply(
+            assessment,
+            certain,
+            number=self.number,
+            dial=self.emergency.dial,
+            child=child,
+            earlier=earlier,
+            closing=closing(assessment.level, self.policy, told),
+        )
+        self.effects.append(reply)
 
     def schedule(self, level: Level) -> int:
         """Replaces pending check-ins with those for `level` (as effects); returns the new count ever scheduled."""

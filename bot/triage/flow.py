@@ -65,6 +65,10 @@ class Node(BaseModel):
         """The answer recorded for a question nobody could answer: `fallback`, else "not sure"."""
         return self.fallback or UNSURE
 
+    # An answer that cannot change within days (age, how it started): a re-assessment after a check-in's "worse"
+    # gives it again without asking (a duration in days grown by the time since).
+    kept: bool = False
+
 
 class FlowDefinition(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -73,6 +77,9 @@ class FlowDefinition(BaseModel):
     version: int = Field(ge=1)
     schema_version: Literal[1] = 1
     start: str
+    # Other first nodes, by what the conversation follows up (a check-in after a crisis or an emergency): the flow
+    # starts at `start` for anything not named here.
+    starts: dict[str, str] = Field(default_factory=dict)
     sources: tuple[str, ...] = ()
     nodes: dict[str, Node]
 
@@ -82,6 +89,9 @@ class FlowDefinition(BaseModel):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def start_for(self, context: str) -> str:
+        return self.starts.get(context, self.start)
 
     def prompt_key(self, node_id: str) -> str:
         return f"{self.id}.{node_id}.prompt"
@@ -197,9 +207,10 @@ def _holds(findings: Findings, unsure: frozenset[str], name: str, expected: Valu
 
 def _problems(flow: FlowDefinition) -> Iterator[str]:
     nodes = flow.nodes
-    if flow.start not in nodes:
-        yield f"start node {flow.start!r} does not exist"
-        return
+    for start in (flow.start, *flow.starts.values()):
+        if start not in nodes:
+            yield f"start node {start!r} does not exist"
+            return
     for node_id, node in nodes.items():
         where = f"{flow.id}.{node_id}"
         if node.kind == "assessment":
@@ -217,6 +228,8 @@ def _problems(flow: FlowDefinition) -> Iterator[str]:
             yield f"{where}: fallback {node.fallback!r} is not one of its choices"
         if node.kind == "choice" and node.fallback is None and UNSURE not in ids:
             yield f"{where}: a question without a {UNSURE!r} choice must name its `fallback` (the safer answer)"
+        if node.kept and node.kind == "number" and node.parse not in ("days", "age"):
+            yield f"{where}: only an age or a duration can be kept (a duration grows with the clock)"
         if len({c.id for c in node.choices}) != len(node.choices):
             yield f"{where}: duplicate choice ids"
         for c in node.choices:
@@ -245,13 +258,16 @@ def _problems(flow: FlowDefinition) -> Iterator[str]:
     for node_id in nodes:
         if node_id not in reachable:
             yield f"{flow.id}.{node_id}: not reachable from {flow.start!r}"
-    cycle = _cycle(flow)
-    if cycle:
-        yield f"{flow.id}: a loop can keep a conversation from ever ending: {' -> '.join(cycle)}"
+    for start in dict.fromkeys((flow.start, *flow.starts.values())):
+        cycle = _cycle(flow, start)
+        if cycle:
+            yield f"{flow.id}: a loop can keep a conversation from ever ending: {' -> '.join(cycle)}"
+            return
 
 
 def _reachable(flow: FlowDefinition) -> set[str]:
-    seen, stack = {flow.start}, [flow.start]
+    starts = {flow.start, *flow.starts.values()}
+    seen, stack = set(starts), list(starts)
     while stack:
         for target in flow.edges(stack.pop()):
             if target not in seen:
@@ -260,7 +276,7 @@ def _reachable(flow: FlowDefinition) -> set[str]:
     return seen
 
 
-def _cycle(flow: FlowDefinition) -> list[str]:
+def _cycle(flow: FlowDefinition, start: str) -> list[str]:
     """A path that returns to itself, or []: with no cycles and every dead end an assessment, every path ends in one."""
     state: dict[str, int] = {}
     path: list[str] = []
@@ -277,7 +293,7 @@ def _cycle(flow: FlowDefinition) -> list[str]:
         path.pop()
         return []
 
-    return visit(flow.start)
+    return visit(start)
 
 
 def to_mermaid(flow: FlowDefinition, label: dict[str, str] | None = None) -> str:

@@ -20,7 +20,10 @@ from bot.triage.text import PUNCTUATION, clean, split_words
 Phrases = tuple[str, ...]
 Unit = Literal["minute", "hour", "day", "week", "fortnight", "month", "year"]
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-COMMANDS = ("stop", "start", "restart", "back", "help", "language", "language:en", "language:es", "human", "delete")
+COMMANDS = (
+    "stop", "start", "restart", "back", "help", "language", "language:en", "language:es", "human", "delete", "tips",
+    "country",
+)  # fmt: skip
 SHARED_CHOICES = ("choice.yes", "choice.no", "choice.none", "choice.unsure")
 
 

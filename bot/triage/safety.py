@@ -1,10 +1,11 @@
-"""The safety question: one yes/no question about a sign, asked when the screen is unsure ("could this be a clot?")
-or when someone takes back a sign that interrupted ("I'm not short of breath, I was quoting the nurse"); and the
-wording of the interrupt itself, emergency and crisis together. Pure."""
+"""The safety question: one yes/no question about a sign, asked when the screen is unsure ("could this be a clot?"),
+when someone takes back a sign that interrupted ("I'm not short of breath, I was quoting the nurse"), at once after an
+urgent clot message (the signs of a clot in the lung), and at the start of new questions about a sign of the last 24
+hours; and the wording of the interrupt itself, emergency and crisis together. Pure."""
 
 from __future__ import annotations
 
-from bot.triage import advice
+from bot.triage import advice, outcome
 from bot.triage.effects import ChoiceOption, Param, SendReply, Text
 from bot.triage.emergency import CrisisLine
 from bot.triage.red_flags import Answer, RedFlagTable
@@ -23,6 +24,11 @@ KEYS = (
     "safety.thanks_done",
     "withdrawal.lead",
     "withdrawal.kept",
+    "clot.question",
+    "clot.emergency_reason",
+    "clot.kept",
+    "danger.lead",
+    "danger.dropped",
     *(f"safety.{answer}" for answer in ANSWERS),
 )
 
@@ -32,19 +38,31 @@ def message_keys(flag_id: str) -> tuple[str, str]:
     return f"flag.{flag_id}", f"confirm.{flag_id}"
 
 
-def question(check: SafetyCheck, lead: tuple[Text, ...] = ()) -> SendReply:
-    """The yes/no question about the check's signs, with yes / no / not sure as its choices."""
-    if len(check.flags) == 1:
+def question(check: SafetyCheck, lead: tuple[Text, ...] = (), kind: str = "confirm") -> SendReply:
+    """The yes/no question about the check's signs, with yes / no / not sure as its choices. After a clot message,
+    one question about the emergency signs "in the last 24 hours" (they may have come and gone this morning)."""
+    if check.kind == "clot":
+        asked = Text("clot.question")
+    elif len(check.flags) == 1:
         asked = Text(f"confirm.{check.flags[0]}")
     else:
         asked = Text("confirm.any", (("signs", tuple(f"flag.{f}" for f in check.flags)),))
     choices = tuple(ChoiceOption(answer, Text(f"safety.{answer}")) for answer in ANSWERS)
-    return SendReply(parts=(*lead, asked), choices=choices, node=SAFETY_NODE, kind="confirm")
+    return SendReply(parts=(*lead, asked), choices=choices, node=SAFETY_NODE, kind=kind)
 
 
-def interrupt_parts(table: RedFlagTable, flags: tuple[str, ...], number: Param, line: Text | None) -> list[Text]:
-    """What an interrupt says: the call-now line, its reason and "don't drive" for a physical emergency; then the
-    crisis message and line; then, without an emergency, the same-day clot advice."""
+def interrupt_parts(
+    table: RedFlagTable,
+    flags: tuple[str, ...],
+    number: Param,
+    line: Text | None,
+    *,
+    reason: Text | None = None,
+    child: bool = False,
+) -> list[Text]:
+    """What an interrupt says: the call-now line, its reason (`reason` in place of the flags' own) and "don't drive"
+    for a physical emergency; then the crisis message and line; then, without an emergency, the same-day clot
+    advice and its call-now line (worded for a child under 16 where `child`)."""
 
     def having(level: str) -> tuple[str, ...]:
         return tuple(f for f in flags if table.get(f).interrupt == level)
@@ -54,7 +72,7 @@ def interrupt_parts(table: RedFlagTable, flags: tuple[str, ...], number: Param, 
     parts: list[Text] = []
     if emergency:
         reasons = tuple(f"flag.{f}" for f in emergency[:MAX_REASONS])
-        parts += [Text("emergency.action", num), Text("interrupt.reason", (("reasons", reasons),))]
+        parts += [Text("emergency.action", num), reason or Text("interrupt.reason", (("reasons", reasons),))]
         parts.append(Text("emergency.dont_drive"))
     if crisis:
         parts.append(Text("crisis.message", num))
@@ -64,7 +82,7 @@ def interrupt_parts(table: RedFlagTable, flags: tuple[str, ...], number: Param, 
         reasons = tuple(f"flag.{f}" for f in urgent[:MAX_REASONS])
         parts += [Text("urgent.action"), Text("interrupt.clot_reason", (("reasons", reasons),))]
         if not crisis:
-            parts.append(Text("watch.call_if", (*num, ("signs", advice.EMERGENCY_SIGNS))))
+            parts.append(outcome.call_if(advice.EMERGENCY_SIGNS, number, child))
     return parts
 
 

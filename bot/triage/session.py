@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
@@ -45,10 +45,12 @@ class Position(BaseModel):
     interrupt: str | None = None
 
 
-# Why a safety question is pending: the screen was unsure of a sign ("confirm"), or the person took back a sign that
-# interrupted ("withdrawal"). Later kinds (an urgent clot interrupt asking the emergency signs, a danger remembered
-# across RESTART) are added here.
-SafetyKind = Literal["confirm", "withdrawal"]
+# Why a safety question is pending: the screen was unsure of a sign ("confirm"); the person took back a sign that
+# interrupted ("withdrawal"); an urgent clot message asks the emergency signs of a clot in the lung at once ("clot");
+# a new set of questions asks first about the signs remembered from the last 24 hours ("danger").
+SafetyKind = Literal["confirm", "withdrawal", "clot", "danger"]
+# How long an emergency or urgent message stays with the person: a new set of questions within it is at least its level.
+DANGER_LASTS = timedelta(hours=24)
 
 
 class SafetyCheck(BaseModel):
@@ -60,6 +62,33 @@ class SafetyCheck(BaseModel):
     flags: tuple[str, ...]
     resume: Position
     asked: int = 1
+
+
+class Danger(BaseModel):
+    """An emergency or urgent interrupt or outcome, remembered for DANGER_LASTS from `at` (the conversation's clock).
+    `signs`: red-flag ids (flows/redflags.yaml), each with its direct yes/no question, asked at the start of new
+    questions; `cleared`: those since answered with a clear "no" (or taken back). `held`: an outcome's red-flag rule
+    with no single sign to ask about, so the level stands until the danger expires."""
+
+    model_config = ConfigDict(frozen=True)
+
+    level: Level
+    signs: tuple[str, ...] = ()
+    cleared: tuple[str, ...] = ()
+    held: bool = False
+    at: datetime
+
+    @property
+    def open_signs(self) -> tuple[str, ...]:
+        return tuple(sign for sign in self.signs if sign not in self.cleared)
+
+    def recent(self, now: datetime) -> bool:
+        """Within its 24 hours: its check-in still follows it up, whatever was answered since."""
+        return now - self.at < DANGER_LASTS
+
+    def stands(self, now: datetime) -> bool:
+        """Within its 24 hours with a sign still open or a level held: new questions are at least its level."""
+        return self.recent(now) and (bool(self.open_signs) or self.held)
 
 
 class Session(BaseModel):
@@ -91,3 +120,8 @@ class Session(BaseModel):
     locale_set: bool = False  # the language was chosen (by a command, or read from the first messages): kept
     started_at: datetime
     updated_at: datetime
+    # New fields come last, with defaults, so stored sessions load.
+    danger: Danger | None = None  # an emergency or urgent message of the last 24 hours
+    # The last assessment's answers: kept while a check-in's own answers are in `answers`; after "worse", the ones that
+    # cannot have changed (age, how it started, the duration grown by the time since), given without asking again.
+    previous: tuple[Answer, ...] = ()

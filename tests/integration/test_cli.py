@@ -110,10 +110,12 @@ def test_chat_runs_a_conversation_on_stdin() -> None:
 
 
 def test_chat_shows_the_checkin_on_request() -> None:
-    result = kneebot("chat", "--channel", "sms", stdin="/checkin\n1\n/checkin\n1\n")
+    # An emergency ("1": short of breath), then its check-in: seen ("1": yes), and better ("1").
+    result = kneebot("chat", "--channel", "sms", stdin="/checkin\n1\n/checkin\n1\n1\n")
     assert result.returncode == 0, result.stderr
     assert "no check-in is scheduled" in result.stdout  # before any advice
-    assert "How is your knee now" in result.stdout and "That's good to hear" in result.stdout
+    assert "Have you been seen" in result.stdout and "How is your knee now" in result.stdout
+    assert "That's good to hear" in result.stdout
 
 
 def test_triage_and_screen_do_not_import_the_web_stack_or_redis() -> None:

@@ -22,6 +22,7 @@ from bot.app.simulate import persona_answer
 from bot.channels.telegram import TelegramChannel, parse_update
 from bot.content.loader import load_content
 from bot.storage import keys
+from bot.triage.effects import MORE_NODE
 from bot.triage.findings import Findings
 from bot.triage.flow import FlowDefinition
 from tests.conftest import ID_SECRET
@@ -339,6 +340,7 @@ def telegram_conversation(stack: Stack, chat: int, persona: Findings, flow: Flow
         last = stack.telegram.sent(chat)[-1]
         markup = last.get("reply_markup") or {}
         rows = markup.get("inline_keyboard") if isinstance(markup, dict) else None
+        rows = [row for row in rows or [] if not row[0]["callback_data"].startswith(f"{MORE_NODE}:")]  # details
         node = rows[0][0]["callback_data"].split(":")[0] if rows else QUESTION_BY_TEXT.get(last["text"].split("\n")[-1])
         if node is None:
             return re.sub(r"<[^>]+>", "", str(last["text"]))  # the emergency number is in bold

@@ -144,7 +144,7 @@ def test_every_number_message_reads_right_outside_the_table(content: Content, lo
         assert "112" in text and local in text, key
         assert not re.search(r"\b(911|999|988|000)\b", text), key
         if locale == "es":
-            assert "al 112" in text, key  # "llame al 112 (desde un teléfono móvil) o al número de emergencias local"
+            assert "al 112" in text, key  # "llame al 112 (desde un móvil) o al número de emergencias local"
             assert not ENGLISH & set(re.findall(r"\w+", text.lower())), key
 
 
@@ -162,7 +162,7 @@ def test_an_emergency_outside_the_table_says_112_and_offers_112(content: Content
     assert text.startswith("Call 112 (from a mobile) or your local emergency number now.")
     assert call == "112" and "911" not in text
     text, call = chat_reply(content, "no puedo respirar", country, "es")
-    assert text.startswith("Llame al 112 (desde un teléfono móvil) o al número de emergencias local ahora.")
+    assert text.startswith("Llame al 112 (desde un móvil) o al número de emergencias local ahora.")
     assert call == "112"
 
 

@@ -13,6 +13,7 @@ import yaml
 from bot.content.loader import Content
 from bot.triage import advice
 from bot.triage.assessment import Assessment, CauseHit
+from bot.triage.effects import MORE_NODE
 from bot.triage.engine import Policy, advance, new_session
 from bot.triage.events import ChoiceSelected, MessageReceived
 from bot.triage.findings import BOOLEAN_FINDINGS, CAUSES, Findings, Level
@@ -534,7 +535,8 @@ NOW = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
 
 
 def outcome(content: Content, answers: dict[str, str], locale: str = "en") -> tuple[Assessment, str]:
-    """Answers the intake as `answers` say ("none" or "no" where they say nothing) and returns the outcome's text."""
+    """Answers the intake as `answers` say ("none" or "no" where they say nothing) and returns the outcome's text,
+    with its "Why?" (the reason and the possible causes, given on request below emergency) after it."""
     flow, policy = content.intake, Policy(countries=content.countries)
     session = new_session(flow, NOW, locale, "US").model_copy(update={"disclaimer_shown": True})
     turn = None
@@ -547,7 +549,11 @@ def outcome(content: Content, answers: dict[str, str], locale: str = "en") -> tu
         session = turn.session
     assert turn is not None and session.assessment is not None
     (reply,) = [r for r in turn.replies if r.kind == "outcome"]
-    return session.assessment, "\n".join(content.catalog.render(p, locale) for p in reply.parts)
+    parts = list(reply.parts)
+    if any(option.id == "why" for option in reply.more):
+        why = advance(flow, session, ChoiceSelected(MORE_NODE, "why"), NOW, policy=policy, language=content.language)
+        parts += [p for r in why.replies for p in r.parts]
+    return session.assessment, "\n".join(content.catalog.render(p, locale) for p in parts)
 
 
 ADULT = {"age": "40", "start_how": "gradual", "duration": "2", "pain": "3"}
@@ -564,10 +570,10 @@ def test_a_childs_night_pain_says_48_hours_and_your_child(content: Content) -> N
     child = {**ADULT, "age": "10", "other_signs": "night"}
     result, text = outcome(content, child)
     assert result.level is Level.soon
-    assert text.startswith("See a doctor within the next 48 hours")
+    assert text.startswith("Your child needs to see a doctor within the next 48 hours")
     assert "your child has pain at night" in text and "next few days" not in text
     _, texto = outcome(content, child, "es")
-    assert texto.startswith("Vea a un médico en las próximas 48 horas") and "su hijo o hija" in texto
+    assert texto.startswith("Su hijo o hija necesita ver a un médico en las próximas 48 horas")
 
 
 def test_an_adults_night_pain_keeps_the_next_few_days(content: Content) -> None:

@@ -100,6 +100,9 @@ CASES: list[tuple[str, dict[str, Any], Inbound | None]] = [
         message("/language klingon"),
         inbound(MessageReceived("/language klingon")),
     ),
+    ("/country asks which country", message("/country"), inbound(CommandReceived("country"))),
+    # "/country GB" is read by the core, as "COUNTRY GB" is: after the red-flag screen.
+    ("/country GB is text", message("/country GB"), inbound(MessageReceived("/country GB"))),
     # A command event skips the red-flag screen, so words after a command go in as text.
     (
         "a command followed by words is text",
