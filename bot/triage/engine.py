@@ -781,6 +781,7 @@ class _Step:
             previous=s.answers if s.flow_id == self.intake.id else s.previous,
             checkin_seq=event.seq,
             safety_check=None,
+            disclaimer_shown=True,  # a check-in is no new conversation: its answers are not a first message
         )
         lead = Text(f"checkin.lead.{context}", (("number", self.number),))
         self.ask(start, lead=(lead,), kind="checkin")

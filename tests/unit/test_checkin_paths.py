@@ -122,6 +122,29 @@ def test_the_checkin_after_a_clot_message_asks_whether_they_were_seen_in_spanish
     assert said.startswith("Por favor, busque atención hoy") and "911" in said
 
 
+@pytest.mark.parametrize(
+    ("first", "start", "answer", "said"),
+    [
+        ("i cant breathe", "seen", "not yet", "Please call 911 now, or ask someone to call for you."),
+        ("my left calf is swollen and hot", "seen", "no", "Please get seen today, within the next few hours"),
+        ("I want to kill myself", "safe", "yes", "I'm glad you are safe right now."),
+    ],
+)
+def test_a_checkin_after_an_alarm_in_the_very_first_message_takes_its_answers(
+    content: Content, clock: FixedClock, first: str, start: str, answer: str, said: str
+) -> None:
+    """Most alarms are the first thing a person says, before any welcome: the check-in's answer is still its answer,
+    never the start of a new conversation."""
+    talk = Talk(content, clock)
+    talk.send(first)
+    if talk.session.safety_check is not None:
+        talk.send("no")  # the clot message's emergency signs: none, the same-day advice stands
+    assert asked(talk.due()) == start
+    turn = talk.send(answer)
+    assert "Hi, I'm kneebot" not in talk.text(turn) and talk.text(turn).startswith(said)
+    assert talk.session.status is SessionStatus.completed
+
+
 # --- after a crisis message: "Are you safe right now?", never the knee ----------------------------------------------
 
 KNEE = re.compile(r"\b(knee|rodilla)\b", re.IGNORECASE)  # "kneebot" is the bot's name, not a question
