@@ -412,9 +412,10 @@ def _redis_for_cli(settings: Any) -> Any:
 
 
 @main.command()
-@click.option("--all", "show_all", is_flag=True, help="include acknowledged cases (default: all unresolved)")
+@click.option("--all", "show_all", is_flag=True, help="resolved cases too (kept 90 days), after the unresolved ones")
 def cases(show_all: bool) -> None:
-    """List unresolved cases (JSON lines, oldest first): level, reason, red flags, status, pages sent."""
+    """List unresolved cases (open and acknowledged), oldest first, one JSON line each: level, reason, red flags,
+    status, pages sent. Says so on stderr when there are none."""
     from redis.exceptions import RedisError
 
     from bot.storage.cases import CaseStore
@@ -424,7 +425,8 @@ def cases(show_all: bool) -> None:
     async def run() -> list[Any]:
         client = _redis_for_cli(settings)
         try:
-            return await CaseStore(client).unresolved()
+            store = CaseStore(client)
+            return [*await store.unresolved(), *(await store.resolved() if show_all else [])]
         finally:
             await client.aclose()
 
@@ -432,9 +434,9 @@ def cases(show_all: bool) -> None:
         found = asyncio.run(run())
     except RedisError as e:
         fail(f"cannot reach Redis: {type(e).__name__}")
+    if not found:
+        click.echo("no cases (unresolved or resolved)" if show_all else "no unresolved cases", err=True)
     for case in found:
-        if not show_all and case.status == "resolved":
-            continue
         emit(
             {
                 "case": case.id,
@@ -447,6 +449,8 @@ def cases(show_all: bool) -> None:
                 "pages": case.pages,
                 "opened_at": case.opened_at.isoformat(timespec="seconds"),
                 "acknowledged_by": case.acknowledged_by,
+                "resolved_at": case.resolved_at.isoformat(timespec="seconds") if case.resolved_at else None,
+                "handoff": case.handoff,  # the person talks to staff in the console (their consent)
                 "deleted": case.deleted_at is not None,  # the person deleted their data: no one to call back
             }
         )

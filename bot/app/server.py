@@ -29,16 +29,18 @@ from starlette.routing import Mount, Route
 
 from bot.app.settings import Settings
 from bot.app.staff_console import staff_console
-from bot.app.wiring import Services, id_secret, make_channels, redis_client, staff_targets
+from bot.app.wiring import Services, id_secret, make_channels, redis_client, staff_targets, staff_words
 from bot.channels.base import Channel, Channels, FormError, Inbound, SendFailed, WebhookReply
 from bot.clock import Clock, SystemClock
 from bot.content.loader import Content, load_content
+from bot.shell.casework import CaseWork
 from bot.shell.conversation import ConversationService, Handled
 from bot.shell.delivery import Deliverer
 from bot.shell.metrics import Metrics
 from bot.shell.replies import QueueSender, ReplySender
-from bot.shell.staff import StaffAction, StaffTargets, act, card, staff_action
+from bot.shell.staff import StaffAction, StaffTargets, card, staff_action
 from bot.storage import keys
+from bot.storage.casework import CaseDesk
 from bot.storage.checkins import Address
 from bot.storage.conversations import ConversationStore, MemoryConversationStore
 from bot.storage.sendqueue import WEB, Heartbeats, SendJob, SendQueue, workers
@@ -68,6 +70,7 @@ class App:
     services: Services | None = None  # with Redis: check-ins, cases, audit and the shared rate limiter
     clock: Clock = field(default_factory=SystemClock)
     rescuer: QueueSender | None = None  # with Redis, for channels sent after the webhook: reads the send queue
+    work: CaseWork | None = None  # with Redis: what staff do to cases, by any route
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     workers_seen: bool = False  # a worker drains the send queue, as the rescue loop last found
 
@@ -103,9 +106,11 @@ class App:
         self.metrics.channel[channel.name].messages_in.inc()
         locale = inbound.locale or self.settings.default_locale
         who = self.staff.who(channel.name, inbound.user, inbound.sender_name)
-        action = staff_action(inbound.event) if who is not None and self.services is not None else None
+        action = staff_action(inbound.event) if who is not None and self.work is not None else None
         if action is not None and who is not None:
             return await self.staff_answer(channel, inbound, action, who)
+        if self.work is not None and self.staff.oncall_number(channel.name, inbound.user) is not None:
+            return await self.oncall_message(channel, inbound, locale)
         if inbound.group_chat:
             return await self.group_message(channel, inbound, locale)
         if inbound.event is None:
@@ -188,6 +193,19 @@ class App:
         notice = SendReply((Text(inbound.notice or "notice.group", (("number", self.number(inbound)),)),))
         return await self.answer(channel, job, (notice,), locale, at_once=True, record=False)
 
+    async def oncall_message(self, channel: Channel, inbound: Inbound, locale: str) -> WebhookReply:
+        """Anything but ACK or RESOLVE from an on-call number: never a conversation. A red flag in it still gets the
+        emergency message (as in a group); anything else, how to answer a page."""
+        event = inbound.event
+        words = event.text if isinstance(event, MessageReceived) else ""
+        replies = self.service.red_flag_reply(words, locale, inbound.country) if words else ()
+        if replies:
+            self.count(replies)
+        else:
+            replies = (SendReply((Text("staff.oncall_help"),)),)
+        job = SendJob(None, None, channel.name, inbound.user, inbound.callback_id)
+        return await self.answer(channel, job, replies, self.settings.default_locale, at_once=True, record=False)
+
     async def answer(
         self,
         channel: Channel,
@@ -256,25 +274,27 @@ class App:
         await asyncio.gather(*pending, return_exceptions=True)
 
     async def staff_answer(self, channel: Channel, inbound: Inbound, action: StaffAction, who: str) -> WebhookReply:
-        """Acknowledge or Resolve, pressed on a case card or written from an on-call number: record it, answer it
-        (the press, or the webhook's response), and redraw the card that was pressed."""
-        assert self.services is not None
+        """Acknowledge or Resolve, pressed on a case card or written from an on-call number: done as the console
+        does it (every card of the case redrawn, a person talking to staff handed back), then answered (the press,
+        or the webhook's response); the card pressed is redrawn too, should the case not know it."""
+        work = self.work
+        assert work is not None
         try:
-            before = await self.staff_action(action, who)
-            case = await self.services.cases.get(action.case_id)
+            if action.action == "ack":
+                before = await work.acknowledge(action.case_id, who, channel.name)
+            else:
+                before, _ = await work.resolve(action.case_id, who, channel.name)
+            case = await work.desk.cases.get(action.case_id)
         except RedisError:
             self.metrics.errors.labels(where="staff").inc()
             return WebhookReply(500)  # the provider retries
         locale = self.settings.default_locale
         text = self.staff_reply(action, before, locale)
         await channel.acknowledge(inbound.user, inbound.callback_id, None, text)
-        if case is not None and inbound.button_message_id is not None:
-            await channel.redraw(inbound.user, inbound.button_message_id, card(case, self.content.catalog, locale))
+        pressed = inbound.button_message_id
+        if case is not None and pressed is not None and pressed not in case.cards:
+            await channel.redraw(inbound.user, pressed, card(case, work.words))
         return channel.respond_text(text)
-
-    async def staff_action(self, action: StaffAction, who: str) -> str:
-        assert self.services is not None
-        return await act(self.services.cases, self.services.audit, action, who, self.clock.now())
 
     def staff_reply(self, action: StaffAction, before: str, locale: str) -> str:
         key = (
@@ -320,16 +340,22 @@ def create_app(
         name = f"{WEB}{socket.gethostname()}-{os.getpid()}-{id(replies):x}"
         rescuer = QueueSender(name, queue, Heartbeats(services.client), replies, services.audit, clock)
     staff = staff_targets(settings)
+    work = None
+    if services is not None:
+        words = staff_words(settings, content)
+        desk = CaseDesk(services.cases)
+        work = CaseWork(desk, services.audit, deliverer, service, staff, words, clock, settings.retention)
     app_state = App(
-        settings, content, store, service, counters, deliverer, replies, channels, staff, services, clock, rescuer
-    )
+        settings, content, store, service, counters, deliverer, replies, channels, staff, services, clock, rescuer,
+        work=work,
+    )  # fmt: skip
 
     app = Starlette(
         routes=[
             *(Route(channel.path, _webhook(app_state, channel), methods=["POST"]) for channel in channels.values()),
             Route("/healthz", _healthz, methods=["GET"]),
             Route("/metrics", _metrics, methods=["GET"]),
-            Mount("/staff", app=staff_console(settings, services)),
+            Mount("/staff", app=staff_console(settings, services, work)),
         ],
         lifespan=_lifespan,
     )

@@ -99,6 +99,14 @@ class Settings(BaseSettings):
     oncall_sms_numbers: str = ""  # comma-separated, E.164, in paging order
     escalation_ack_deadline: str = "10m"
     escalation_share_contact: bool = False  # include the person's phone number in the case (off: no name or number)
+    # Each on-call number is paged this many times, one deadline apart, before the next is; after the last number's
+    # pages, one final notice to the staff chat and every on-call number, and the pages stop (the case stays open).
+    escalation_pages_per_contact: int = Field(default=2, ge=1, le=10)
+    # How the person reaches the clinic (HUMAN and escalation replies): a number to dial and, in words, when it answers.
+    clinic_phone: str | None = None
+    clinic_hours: str | None = Field(default=None, max_length=60)
+    # How long the messages of a handoff (HUMAN, with the person's consent) are kept with the case.
+    handoff_retention: str = "30d"
     audit_max_events: int = Field(default=1_000_000, ge=1000)
 
     @field_validator("id_hash_secret", "telegram_bot_token", "telegram_webhook_secret", "twilio_auth_token")
@@ -153,7 +161,7 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not an ISO 3166 alpha-2 country code phonenumbers knows{hint}")
         return code
 
-    @field_validator("emergency_number")
+    @field_validator("emergency_number", "clinic_phone")
     @classmethod
     def _dialable(cls, value: str | None) -> str | None:
         if value is None:
@@ -199,7 +207,14 @@ class Settings(BaseSettings):
         parse_quiet_hours(value)
         return value
 
-    @field_validator("checkin_lease", "escalation_ack_deadline")
+    @field_validator("clinic_hours")
+    @classmethod
+    def _hours(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or any(not ch.isprintable() for ch in value)):
+            raise ValueError("is not a line of text such as 'Mon-Fri 8:00-18:00'")
+        return value.strip() if value is not None else None
+
+    @field_validator("checkin_lease", "escalation_ack_deadline", "handoff_retention")
     @classmethod
     def _duration(cls, value: str) -> str:
         parse_duration(value)
@@ -240,6 +255,17 @@ class Settings(BaseSettings):
         return parse_duration(self.escalation_ack_deadline)
 
     @property
+    def retention(self) -> timedelta:
+        return parse_duration(self.handoff_retention)
+
+    @property
+    def clinic(self) -> str | None:
+        """CLINIC_PHONE as the person reads it, with CLINIC_HOURS in brackets."""
+        if self.clinic_phone is None:
+            return None
+        return f"{self.clinic_phone} ({self.clinic_hours})" if self.clinic_hours else self.clinic_phone
+
+    @property
     def oncall(self) -> tuple[str, ...]:
         return tuple(_split(self.oncall_sms_numbers))
 
@@ -255,6 +281,7 @@ class Settings(BaseSettings):
             checkins=self.checkins,
             escalation=self.escalation,
             emergency_number=self.emergency_number,
+            clinic=self.clinic,
         )
 
     @property

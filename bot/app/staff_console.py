@@ -15,17 +15,18 @@ if TYPE_CHECKING:  # the command line imports this module: it starts without Sta
 
     from bot.app.settings import Settings
     from bot.app.wiring import Services
+    from bot.shell.casework import CaseWork
 
 
-def staff_console(settings: Settings, services: Services | None) -> ASGIApp:
-    """The console, or (without Redis, where accounts and cases live) a page that says it needs REDIS_URL."""
-    if services is None:
+def staff_console(settings: Settings, services: Services | None, work: CaseWork | None) -> ASGIApp:
+    """The console, or (without Redis, where accounts and cases live) a page that says it needs REDIS_URL. `work`:
+    what staff do to cases, shared with the webhooks' staff answers."""
+    if services is None or work is None:
         return _unavailable
     from bot.console.app import create_console
     from bot.console.config import Console, ConsoleConfig
     from bot.console.passwords import Passwords
     from bot.storage.accounts import AccountStore
-    from bot.storage.casework import CaseDesk
 
     secret = settings.console_secret.get_secret_value().encode() if settings.console_secret else None
     config = ConsoleConfig(
@@ -38,7 +39,8 @@ def staff_console(settings: Settings, services: Services | None) -> ASGIApp:
     console = Console(
         config=config,
         accounts=AccountStore(services.client, id_secret),
-        desk=CaseDesk(services.cases),
+        desk=work.desk,
+        work=work,
         audit=services.audit,
         catalog=services.content.catalog,
         clock=services.clock,

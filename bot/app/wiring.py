@@ -27,6 +27,7 @@ from bot.content.loader import Content
 from bot.shell.conversation import ConversationService
 from bot.shell.followup import FollowUpPolicy, RedisFollowUp
 from bot.shell.staff import StaffTargets
+from bot.shell.wording import Words
 from bot.storage.audit import AuditLog
 from bot.storage.cases import CaseStore
 from bot.storage.checkins import Address, CheckInStore
@@ -131,7 +132,13 @@ def staff_targets(settings: Settings) -> StaffTargets:
     return StaffTargets(
         Address(channel=TelegramChannel.name, to=str(chat)) if chat is not None else None,
         tuple(Address(channel=SmsChannel.name, to=number) for number in settings.oncall),
+        settings.escalation_pages_per_contact,
     )
+
+
+def staff_words(settings: Settings, content: Content) -> Words:
+    """The staff catalog in the deployment's language, times in the clinic's zone: for cards, pages and console."""
+    return Words(content.catalog, settings.default_locale, settings.clinic_zone)
 
 
 def id_secret(settings: Settings) -> bytes:
@@ -139,7 +146,7 @@ def id_secret(settings: Settings) -> bytes:
 
 
 def follow_up_policy(settings: Settings) -> FollowUpPolicy:
-    return FollowUpPolicy(settings.escalation, settings.default_time_zone, settings.quiet)
+    return FollowUpPolicy(settings.escalation, settings.default_time_zone, settings.quiet, settings.retention)
 
 
 @dataclass

@@ -17,7 +17,7 @@ import time
 from redis.exceptions import RedisError
 
 from bot.app.settings import Settings
-from bot.app.wiring import Services, make_channels, redis_client, staff_targets
+from bot.app.wiring import Services, make_channels, redis_client, staff_targets, staff_words
 from bot.channels.base import Channels
 from bot.clock import Clock, SystemClock
 from bot.content.loader import Content
@@ -54,8 +54,7 @@ class Worker:
             services.audit,
             self.deliverer,
             staff_targets(settings),
-            services.content.catalog,
-            settings.default_locale,
+            staff_words(settings, services.content),
             clock,
             settings.lease,
             settings.ack_deadline,

@@ -46,6 +46,7 @@ def create_console(console: Console) -> ASGIApp:
             Route("/cases", pages.cases, methods=["GET"]),
             Route("/cases/rows", pages.rows, methods=["GET"]),
             Route("/cases/{case_id}", pages.case, methods=["GET"]),
+            Route("/cases/{case_id}/conversation", pages.conversation, methods=["GET"]),
             Route("/cases/{case_id}/{action}", pages.act, methods=["POST"]),
             Route("/stats", pages.stats, methods=["GET"]),
             Route("/stats.csv", pages.stats_csv, methods=["GET"]),

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from bot.clock import Clock
 from bot.console.passwords import Passwords
 from bot.content.catalog import Catalog
+from bot.shell.casework import CaseWork
 from bot.storage.accounts import AccountStore
 from bot.storage.audit import AuditLog
 from bot.storage.casework import CaseDesk
@@ -36,3 +37,4 @@ class Console:
     catalog: Catalog
     clock: Clock
     passwords: Passwords
+    work: CaseWork  # acknowledge, resolve and reply, as every route does them

@@ -23,7 +23,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from bot.console import charts
 from bot.console.auth import Auth, Staff
 from bot.console.config import Console
-from bot.console.present import CaseView, Words, case_view, entry_view, file_outcome
+from bot.console.present import CaseView, Words, case_view, entry_view, file_outcome, message_view
 from bot.console.stats import WEEK_CHOICES, Period, Statistics, Tally, entry_time, to_csv
 from bot.storage.casework import OUTCOMES
 
@@ -32,8 +32,9 @@ log = logging.getLogger("kneebot.console")
 MAX_FORM = 16 * 1024
 CASE_ID = re.compile(r"K[A-Z2-7]{6}")
 DONE = frozenset(
-    {"acknowledged", "already_acknowledged", "resolved", "already_resolved", "noted", "note_empty", "note_full"}
-)
+    {"acknowledged", "already_acknowledged", "resolved", "already_resolved", "noted", "note_empty", "note_full",
+     "sent", "not_sent", "closed", "reply_empty", "resolved_told"}
+)  # fmt: skip
 Handler = Callable[[Request, "Site", Staff, dict[str, str]], Awaitable[Response]]
 
 
@@ -224,6 +225,7 @@ async def _case(request: Request, site: Site, staff: Staff, form: dict[str, str]
         return site.error(request, 404, "staff.console.error.not_found", staff)
     words = site.words
     done = request.query_params.get("done", "")
+    talk = await _talk(site, found.case.id) if found.case.handoff else None
     resolved = None
     if found.case.status == "resolved" and found.case.resolved_at:
         who = found.resolved_by or found.case.acknowledged_by or "?"
@@ -238,28 +240,44 @@ async def _case(request: Request, site: Site, staff: Staff, form: dict[str, str]
         history=[entry_view(e, words) for e in found.log],
         outcomes=[(o, words.label("staff.outcome", o)) for o in OUTCOMES],
         done=words(f"staff.console.done.{done}") if done in DONE else None,
+        talk=talk,
+        poll_s=site.console.config.poll_s,
     )
+
+
+async def _conversation(request: Request, site: Site, staff: Staff, form: dict[str, str]) -> Response:
+    """The messages of a handoff, for the case page to ask for every few seconds (htmx)."""
+    case_id = request.path_params["case_id"]
+    found = await site.console.desk.cases.get(case_id) if CASE_ID.fullmatch(case_id) else None
+    if found is None or not found.handoff:
+        return site.error(request, 404, "staff.console.error.not_found", staff)
+    return site.render(request, "_talk.html", talk=await _talk(site, case_id))
+
+
+async def _talk(site: Site, case_id: str) -> list[object]:
+    return [message_view(m, site.words) for m in await site.console.desk.messages(case_id)]
 
 
 async def _act(request: Request, site: Site, staff: Staff, form: dict[str, str]) -> Response:
     case_id, action = request.path_params["case_id"], request.path_params["action"]
     if not CASE_ID.fullmatch(case_id):
         return site.error(request, 404, "staff.console.error.not_found", staff)
-    desk, audit, now = site.console.desk, site.console.audit, site.console.clock.now()
+    desk, work, audit, now = site.console.desk, site.console.work, site.console.audit, site.console.clock.now()
     if action == "acknowledge":
-        before = await desk.acknowledge(case_id, staff.email, "console", now)
-        if before == "open":
-            await audit.record("escalation_acknowledged", {"case": case_id, "channel": "console"}, now)
+        before = await work.acknowledge(case_id, staff.email, "console")
         done = {"open": "acknowledged", "acknowledged": "already_acknowledged", "resolved": "already_resolved"}
     elif action == "resolve":
         outcome = form.get("outcome", "")
         if outcome not in OUTCOMES:
             return site.error(request, 400, "staff.console.error.bad_request", staff)
-        before = await desk.resolve(case_id, staff.email, outcome, "console", now)
-        if before not in ("resolved", "missing"):
-            fields = {"case": case_id, "outcome": outcome, "channel": "console"}
-            await audit.record("escalation_resolved", fields, now)
-        done = {"open": "resolved", "acknowledged": "resolved", "resolved": "already_resolved"}
+        before, told = await work.resolve(case_id, staff.email, "console", outcome)
+        finished = "resolved_told" if told else "resolved"
+        done = {"open": finished, "acknowledged": finished, "resolved": "already_resolved"}
+    elif action == "reply":
+        if await desk.cases.get(case_id) is None:
+            return site.error(request, 404, "staff.console.error.not_found", staff)
+        before = await work.reply(case_id, staff.email, form.get("reply", ""))
+        done = {"sent": "sent", "failed": "not_sent", "closed": "closed", "empty": "reply_empty"}
     elif action == "note":
         text = form.get("note", "")
         before = await desk.note(case_id, staff.email, text, "console", now) if text.strip() else "empty"
@@ -352,6 +370,7 @@ async def statistics_for(site: Site, weeks: int) -> Statistics:
 cases = guarded(_cases)
 rows = guarded(_rows)
 case = guarded(_case)
+conversation = guarded(_conversation)
 act = guarded(_act)
 signout = guarded(_signout)
 stats = guarded(_stats, lead=True)

@@ -24,7 +24,7 @@ from bot.storage.scripts import Batch
 from bot.storage.sendqueue import SendJob
 from bot.triage.effects import ChoiceOption, DeleteData, Effect, Escalate, Param, SendReply, Text
 from bot.triage.engine import Policy, Turn, advance, new_session
-from bot.triage.events import CheckInDue, Event, MessageReceived
+from bot.triage.events import CheckInDue, Event, HandoffEnded, MessageReceived
 from bot.triage.red_flags import PRIORITY
 from bot.triage.session import Session, SessionStatus
 
@@ -221,7 +221,7 @@ class ConversationService:
         try:
             return await self._handle(participant, event, message_id, locale, country, address, queue)
         except RedisError as exc:
-            if isinstance(event, CheckInDue):
+            if isinstance(event, CheckInDue | HandoffEnded):  # the worker's or staff's: retried, not answered
                 raise
             log.warning("store unavailable (%s) conversation=%s", type(exc).__name__, participant)
             return await self._offline(participant, event, locale, country, address)
@@ -269,7 +269,7 @@ class ConversationService:
         flow = self.content.intake
         if message_id is None:
             queue = None  # a job names the message whose replies it sends
-        provider = message_id is not None and not isinstance(event, CheckInDue)
+        provider = message_id is not None and not isinstance(event, CheckInDue | HandoffEnded)
         # A person's messages (not the worker's check-ins) start from what this process last committed, if it
         # remembers: the commit checks it is still what is stored. A check-in loads: it needs to know when the
         # person last wrote.
@@ -284,8 +284,8 @@ class ConversationService:
         told: bool | None = None  # whether this message's case is stored (None: nothing escalated yet)
         wrote_at = loaded.wrote_at  # when the person last wrote: now, if this is their message
         for _ in range(MAX_ATTEMPTS):
-            if loaded.session is None and isinstance(event, CheckInDue):
-                return Handled((), locale)  # deleted, or expired: nobody to ask
+            if loaded.session is None and isinstance(event, CheckInDue | HandoffEnded):
+                return Handled((), locale)  # deleted, or expired: nobody to ask or tell
             now = self.clock.now()
             if provider:
                 wrote_at = now

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.channels.base import Channels
@@ -18,9 +18,18 @@ from bot.clock import Clock
 from bot.shell.scheduling import QuietHours, defer_for_quiet_hours, zone_for
 from bot.storage.audit import AuditLog
 from bot.storage.cases import CaseStore
+from bot.storage.casework import CaseDesk, CaseMessage
 from bot.storage.checkins import Address, CheckIn, CheckInStore
 from bot.storage.scripts import Batch
-from bot.triage.effects import AuditRecord, CancelCheckIns, DeleteData, Effect, Escalate, ScheduleCheckIn
+from bot.triage.effects import (
+    AuditRecord,
+    CancelCheckIns,
+    DeleteData,
+    Effect,
+    Escalate,
+    ScheduleCheckIn,
+    ShareWithStaff,
+)
 from bot.triage.engine import Escalation
 from bot.triage.session import Session
 
@@ -34,6 +43,7 @@ class FollowUpPolicy:
     escalation: Escalation
     default_time_zone: str  # for people whose phone number does not tell (and Telegram users)
     quiet: QuietHours | None
+    retention: timedelta = timedelta(days=30)  # HANDOFF_RETENTION: a handoff's messages, after the last one
 
 
 class RedisFollowUp:
@@ -50,6 +60,7 @@ class RedisFollowUp:
     ) -> None:
         self.policy, self.checkins, self.cases, self.audit, self.clock = policy, checkins, cases, audit, clock
         self.channels = channels
+        self.desk = CaseDesk(cases)
 
     def phone(self, address: Address | None) -> str | None:
         """The person's phone number, when their channel's address is one (their time zone, a number to call)."""
@@ -91,7 +102,7 @@ class RedisFollowUp:
         stored = False
         for effect in effects:
             if isinstance(effect, Escalate):
-                await self.open_case(participant, effect, address, now)
+                await self.open_case(participant, effect, address, now, session.locale)
                 stored = True
         return stored
 
@@ -104,11 +115,16 @@ class RedisFollowUp:
         *,
         carried: bool = False,
     ) -> None:
-        """A deletion forgets the person in their case first; then, unless the commit `carried` them, everything
-        else in one round trip, in order."""
+        """A deletion forgets the person in their case first (and a message that came with it is then kept
+        nowhere); then, unless the commit `carried` them, everything else in one round trip, in order; and the
+        person's words to staff, with their case."""
         now = self.clock.now()
         if any(isinstance(effect, DeleteData) for effect in effects):
             await self.cases.forget(participant, now)
+        for effect in effects:
+            if isinstance(effect, ShareWithStaff):
+                message = CaseMessage(now, "person", None, effect.text)
+                await self.desk.share(participant, message, self.policy.retention)
         if not carried and (batch := self.carried(participant, session, effects, address)) is not None:
             await batch.run(self.audit.client)
 
@@ -140,7 +156,14 @@ class RedisFollowUp:
         fields = {"seq": str(effect.seq), "level": effect.level, "reason": moved}
         self.checkins.add_to(batch, checkin, now, self.audit.args("checkin_scheduled", fields, now))
 
-    async def open_case(self, participant: str, effect: Escalate, address: Address | None, now: datetime) -> None:
+    async def open_case(
+        self, participant: str, effect: Escalate, address: Address | None, now: datetime, locale: str
+    ) -> None:
+        """A case for staff. The number to call back goes with it where the deployment shares it (unless the
+        person said no to sharing it) or the person consented; where to reach them on their channel, only with
+        their consent."""
+        consented = effect.consent is True and address is not None
+        shared = consented or (effect.consent is None and self.policy.escalation == "contact")
         case_id, what = await self.cases.open(
             participant,
             level=effect.level,
@@ -148,8 +171,13 @@ class RedisFollowUp:
             red_flags=effect.red_flags,
             findings=effect.findings,
             channel=address.channel if address else "unknown",
-            contact=self.phone(address) if self.policy.escalation == "contact" else None,
+            contact=self.phone(address) if shared else None,
             now=now,
+            reach=address if consented else None,
+            locale=locale,
+            retention=self.policy.retention,
         )
         fields = {"case": case_id, "level": effect.level, "reason": effect.reason, "flags": ",".join(effect.red_flags)}
+        if effect.consent is not None:
+            fields["consent"] = "yes" if effect.consent else "no"
         await self.audit.record(f"escalation_{what}", fields, now)

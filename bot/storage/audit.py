@@ -21,7 +21,7 @@ from bot.storage.scripts import Batch
 # Fields an audit entry may carry: anything else is dropped, so an identifier can't slip in by a new call site.
 ALLOWED_FIELDS = frozenset(
     {"level", "rules", "flow", "interrupt", "flags", "seq", "answer", "reason", "case", "page", "target", "status",
-     "channel", "outcome", "count", "node", "times", "recorded"}
+     "channel", "outcome", "count", "node", "times", "recorded", "consent", "pages"}
 )  # fmt: skip
 
 

@@ -162,5 +162,16 @@ def case_log(case_id: str) -> str:
 
 
 def case_messages(case_id: str) -> str:
-    """The messages exchanged with the person after a consented handoff (phase 2 of #18)."""
+    """The messages exchanged with the person after they consented to a handoff (HUMAN), on the case's own slot."""
     return f"{PREFIX}:case-messages:{tag(case_id)}"
+
+
+def handoffs(participant: str) -> str:
+    """The set of case ids that hold a person's contact or handoff messages, so DELETE finds them all (a resolved
+    case keeps its messages for the retention period, after its open-case pointer is gone)."""
+    return f"{PREFIX}:handoffs:{tag(participant)}"
+
+
+def resolved_cases() -> str:
+    """The sorted set of resolved case ids, scored by when they were resolved (kept as long as the cases are)."""
+    return f"{PREFIX}:resolved-cases"

@@ -63,12 +63,24 @@ class CancelCheckIns:
 
 @dataclass(frozen=True)
 class Escalate:
-    """Hand the case to clinic staff. Carries no name or number: level, red flags and key findings only."""
+    """Hand the case to clinic staff. Carries no name or number: level, red flags and key findings only.
+    `consent`: True, the person agreed to share their contact and the messages they send from now on (a handoff),
+    and the shell keeps with the case where to reach them; False, they said no (no contact, whatever the deployment
+    shares otherwise); None, not asked (the deployment's ESCALATION_SHARE_CONTACT decides)."""
 
     level: str
     reason: str
     red_flags: tuple[str, ...] = ()
     findings: tuple[tuple[str, str], ...] = field(default=())
+    consent: bool | None = None
+
+
+@dataclass(frozen=True)
+class ShareWithStaff:
+    """Keep this message of the person's with their case, for the clinic's staff to read: only while a handoff they
+    consented to is open. The text goes to the case alone: never into a log or the audit trail."""
+
+    text: str
 
 
 @dataclass(frozen=True)
@@ -84,4 +96,4 @@ class AuditRecord:
     fields: tuple[tuple[str, str], ...] = ()
 
 
-Effect = SendReply | ScheduleCheckIn | CancelCheckIns | Escalate | DeleteData | AuditRecord
+Effect = SendReply | ScheduleCheckIn | CancelCheckIns | Escalate | DeleteData | AuditRecord | ShareWithStaff

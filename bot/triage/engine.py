@@ -15,16 +15,18 @@ from bot.triage.effects import (
     MORE_NODE,
     AuditRecord,
     CancelCheckIns,
+    ChoiceOption,
     DeleteData,
     Effect,
     Escalate,
     Param,
     ScheduleCheckIn,
     SendReply,
+    ShareWithStaff,
     Text,
 )
 from bot.triage.emergency import CountryTable, CrisisLine, EmergencyNumber, Regions, TableRegions
-from bot.triage.events import CheckInDue, ChoiceSelected, CommandReceived, Event, MessageReceived
+from bot.triage.events import CheckInDue, ChoiceSelected, CommandReceived, Event, HandoffEnded, MessageReceived
 from bot.triage.findings import Findings, Level
 from bot.triage.flow import UNSURE, FlowDefinition
 from bot.triage.language import Language
@@ -62,7 +64,14 @@ KEYS = (
     *(f"checkin.{ending}.{level}" for ending in ("not_seen", "could_not") for level in ("emergency", "urgent")),
     *(f"checkin.{ending}" for ending in ("better", "same", "better.seen", "same.seen", "safe_now")),
     *(f"checkin.{key}" for key in ("tips", "worse", "next", "last")),
+    "clinic.call",
+    *(f"handoff.{key}" for key in ("ask", "again", "paused", "ended", "ended_done", "staff")),
+    "command.human.handoff",
 )
+# The node id of the handoff consent question's buttons (no flow node id begins with "_").
+HANDOFF_NODE = "_handoff"
+# Commands that still work while the person talks to the clinic's staff: everything else they write goes to staff.
+HANDOFF_COMMANDS = frozenset({"stop", "delete"})
 # A check-in that comes due while the person is answering new questions within 24 hours of an emergency or urgent
 # message waits this long, and goes ahead once they have been quiet as long (the questions were left unfinished).
 CHECKIN_WAIT = timedelta(minutes=30)
@@ -87,6 +96,9 @@ class Policy:
     # Countries by name, for the welcome and the COUNTRY command (the shell's, from phonenumbers); None: the table's
     # codes alone.
     regions: Regions | None = None
+    # How to reach the clinic, as the person reads it: CLINIC_PHONE, with CLINIC_HOURS in brackets ("555 0100
+    # (Mon-Fri 8:00-18:00)"). Said with HUMAN and with escalations below emergency; None: not configured.
+    clinic: str | None = None
 
     @property
     def names(self) -> Regions:
@@ -142,15 +154,24 @@ def advance(
     flow = step.flow
     if isinstance(event, CheckInDue):
         return step.checkin_due(event)
+    if isinstance(event, HandoffEnded):
+        return step.handed_back()
+    talking = session.handoff == "open"  # to the clinic's staff: what the person writes goes to them
     if isinstance(event, MessageReceived):
         step.heard(event.text)
         found = screener.screen(event.text)
+        if talking:  # staff see every message, a red flag's first
+            step.effects.append(ShareWithStaff(event.text))
         if found.interrupt in PRIORITY:
             return step.interrupt(found.matched, also_ask=found.mentioned)
+        if talking and session.safety_check is None and found.interrupt != "confirm":
+            return step.in_handoff(event.text)
         # The country word first: "COUNTRY GB" is no answer to any question, so it works with one pending.
         country = country_command(event.text, language, step.policy.names)
         if country is not None:
             return step.command(*country)
+        if session.handoff in ("asked", "asked_again"):
+            return step.consent(screener.answer(event.text), event.text)
         if not step.asking():  # a question pending reads its own answer first: "alto" is a pain score there
             command = read_command(language, event.text)
             if command is not None:
@@ -162,7 +183,15 @@ def advance(
         if step.withdrawing(found):
             return step.ask_withdrawal()
     if isinstance(event, CommandReceived):
+        if talking and event.command not in HANDOFF_COMMANDS:
+            return step.handoff_reminder()
         return step.command(event.command, event.argument)
+    if isinstance(event, ChoiceSelected) and event.node == HANDOFF_NODE:
+        if session.handoff not in ("asked", "asked_again") or event.choice not in ("yes", "no"):
+            return step.say(Text("answer.stale")).next_question()
+        return step.consent(event.choice, None)
+    if talking and not (isinstance(event, ChoiceSelected) and event.node == safety.SAFETY_NODE):
+        return step.handoff_reminder()
     if isinstance(event, ChoiceSelected) and event.node == MORE_NODE:
         return step.details((event.choice,))
     if isinstance(event, ChoiceSelected) and (event.node == safety.SAFETY_NODE or session.safety_check is not None):
@@ -191,6 +220,8 @@ def closing(level: Level, policy: Policy, told: bool) -> tuple[Text, ...]:
     parts: list[Text] = []
     if told and policy.escalation != "off":
         parts.append(Text("escalation.told"))
+        if policy.clinic:
+            parts.append(Text("clinic.call", (("clinic", policy.clinic),)))
     delays = policy.checkins.get(level, ())
     if delays:
         # The wording names the default schedule's times; a deployment with another schedule gets a vaguer line.
@@ -296,6 +327,10 @@ class _Step:
             parts.append(Text("interrupt.paused"))
         if self.policy.escalation != "off":
             parts.append(Text("escalation.told"))
+            if self.policy.clinic and level is not Level.emergency:  # an emergency's one action is the call
+                parts.append(Text("clinic.call", (("clinic", self.policy.clinic),)))
+        if self.session.handoff in ("asked", "asked_again"):  # the red flag comes first: the consent is not asked
+            self.update(handoff=None)
         worth_asking = tuple(f for f in also_ask if table.get(f).interrupt == "emergency")
         emergency = any(table.get(f).interrupt == "emergency" for f in flags)
         clot = not stopped and interrupt == "urgent" and not worth_asking
@@ -520,16 +555,70 @@ class _Step:
         raise ValueError(f"unknown command {name!r}")
 
     def human(self) -> Turn:
-        """The person asked for a person: a case for the clinic's staff when the deployment has them."""
-        s, num = self.session, (("number", self.number),)
+        """The person asked for a person. Where the clinic's staff are on this service, they are asked first whether
+        they agree to share their contact and their messages from now on with the clinic (`consent`)."""
+        num = (("number", self.number),)
         if self.policy.escalation == "off":
             self.say(Text("command.human_unavailable", num))
-        else:
-            level = s.level.value if s.level else "unassessed"
-            self.effects.append(Escalate(level=level, reason="human", red_flags=s.red_flags))
-            self.say(Text(f"command.human.{self.policy.escalation}", num))
-            self.audit("human_requested", level=level)
+            return self.next_question(again=self.asking())
+        self.update(handoff="asked")
+        self.effects.append(self.consent_question())
+        return self.audit("handoff_asked").done()
+
+    def consent_question(self, *lead: Text) -> SendReply:
+        choices = tuple(ChoiceOption(answer, Text(f"safety.{answer}")) for answer in ("yes", "no"))
+        return SendReply(parts=(*lead, Text("handoff.ask")), choices=choices, node=HANDOFF_NODE, kind="confirm")
+
+    def consent(self, answer: str | None, text: str | None) -> Turn:
+        """The answer to the consent question. Yes: a case the person talks to staff in. No (or not sure, or no
+        answer twice): the case without their contact or messages, as before there was a handoff. A command
+        instead of an answer (STOP) is carried out."""
+        s, num = self.session, (("number", self.number),)
+        if answer is None and text is not None:
+            command = read_command(self.language, text)
+            if command is not None:
+                self.update(handoff=None)
+                return self.command(command.name, command.argument)
+            if s.handoff == "asked":
+                self.update(handoff="asked_again")
+                self.effects.append(self.consent_question(Text("handoff.again")))
+                return self.done()
+        level = s.level.value if s.level else "unassessed"
+        clinic = (Text("clinic.call", (("clinic", self.policy.clinic),)),) if self.policy.clinic else ()
+        if answer == "yes":
+            self.effects.append(Escalate(level=level, reason="human", red_flags=s.red_flags, consent=True))
+            self.say(Text("command.human.handoff", num), *clinic)
+            self.audit("human_requested", level=level, consent="yes")
+            return self.update(handoff="open").done()
+        self.update(handoff=None)
+        self.effects.append(Escalate(level=level, reason="human", red_flags=s.red_flags, consent=False))
+        self.say(Text("command.human.anonymous", num), *clinic)
+        self.audit("human_requested", level=level, consent="no")
         return self.next_question(again=self.asking())
+
+    def in_handoff(self, text: str) -> Turn:
+        """A message while the person talks to staff: it went to them (ShareWithStaff, already added); STOP and
+        DELETE still work; nothing else is read, and kneebot says nothing."""
+        command = read_command(self.language, text)
+        if command is not None and command.name in HANDOFF_COMMANDS:
+            return self.command(command.name, command.argument)
+        return self.done()
+
+    def handoff_reminder(self) -> Turn:
+        """A button or a command while the person talks to staff: the questions wait until staff close the case."""
+        return self.say(Text("handoff.paused", (("number", self.number),))).done()
+
+    def handed_back(self) -> Turn:
+        """Staff closed the case: kneebot again, where the conversation was (its pending question, if any)."""
+        s, num = self.session, (("number", self.number),)
+        if s.handoff != "open":
+            return self.done()
+        self.update(handoff=None)
+        self.audit("handoff_ended")
+        if s.safety_check is not None:
+            self.say(Text("handoff.ended", num))
+            return self.next_question()
+        return self.resume(Text("handoff.ended", num), Text("handoff.ended_done", num))
 
     def restart(self, lead: Text | None, kept: tuple[Answer, ...] = ()) -> Turn:
         """New questions from the start (`kept`: answers given again without asking, after a check-in's "worse").
@@ -770,6 +859,8 @@ class _Step:
             return self.audit("checkin_skipped", seq=str(event.seq), reason=reason).done()
         if busy and self.now - s.updated_at < CHECKIN_WAIT:
             return self.defer(event, level)
+        if s.handoff == "open":  # talking to the clinic's staff: the check-in waits until they are done
+            return self.defer(event, level, reason="handoff")
         context = "crisis" if self.crisis_flags() else level.value
         start = self.checkin.start_for(context)
         self.update(
@@ -787,12 +878,14 @@ class _Step:
         self.ask(start, lead=(lead,), kind="checkin")
         return self.audit("checkin_sent", seq=str(event.seq), level=level.value).done()
 
-    def defer(self, event: CheckInDue, level: Level) -> Turn:
-        """The check-in of an emergency or urgent message, due while the person is answering new questions: asked
-        again later, under a new id, in case the questions are left unfinished."""
+    def defer(self, event: CheckInDue, level: Level, reason: str = "busy") -> Turn:
+        """A check-in due while the person is answering new questions (that of an emergency or urgent message), or
+        talking to the clinic's staff: asked again later, under a new id, in case the questions are left unfinished
+        or the talk goes on."""
         seq = self.session.checkins_scheduled + 1
-        self.effects.append(ScheduleCheckIn(seq, self.now + CHECKIN_WAIT, level.value, exempt_from_quiet_hours=True))
-        self.audit("checkin_deferred", seq=str(event.seq), reason="busy")
+        exempt = level in (Level.emergency, Level.urgent)
+        self.effects.append(ScheduleCheckIn(seq, self.now + CHECKIN_WAIT, level.value, exempt_from_quiet_hours=exempt))
+        self.audit("checkin_deferred", seq=str(event.seq), reason=reason)
         return self.update(checkins_scheduled=seq).done()
 
     def followed_level(self) -> Level | None:

@@ -35,4 +35,10 @@ class CheckInDue:
     seq: int
 
 
-Event = MessageReceived | ChoiceSelected | CommandReceived | CheckInDue
+@dataclass(frozen=True)
+class HandoffEnded:
+    """The clinic's staff closed the case the person was talking to them in: kneebot takes the conversation back
+    (from the shell, never from the person)."""
+
+
+Event = MessageReceived | ChoiceSelected | CommandReceived | CheckInDue | HandoffEnded

@@ -49,6 +49,8 @@ class Position(BaseModel):
 # interrupted ("withdrawal"); an urgent clot message asks the emergency signs of a clot in the lung at once ("clot");
 # a new set of questions asks first about the signs remembered from the last 24 hours ("danger").
 SafetyKind = Literal["confirm", "withdrawal", "clot", "danger"]
+# A handoff to a person: the consent question pending ("asked", "asked_again"), or the person talking to staff.
+Handoff = Literal["asked", "asked_again", "open"]
 # How long an emergency or urgent message stays with the person: a new set of questions within it is at least its level.
 DANGER_LASTS = timedelta(hours=24)
 
@@ -125,3 +127,6 @@ class Session(BaseModel):
     # The last assessment's answers: kept while a check-in's own answers are in `answers`; after "worse", the ones that
     # cannot have changed (age, how it started, the duration grown by the time since), given without asking again.
     previous: tuple[Answer, ...] = ()
+    # HUMAN with the clinic's staff on duty: consent to share contact and messages asked (once, or again after a
+    # reply that was no answer), then, with it, the person talking to staff until they close the case.
+    handoff: Handoff | None = None

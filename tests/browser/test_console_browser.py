@@ -27,8 +27,19 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from bot.storage.audit import AuditLog
-from tests.integration.console_server import LEAD, PASSWORD, RED_FLAG_SMS, STAFF, START, ConsoleStack, serve_console
+from tests.integration.conftest import wait_for
+from tests.integration.console_server import (
+    LEAD,
+    PASSWORD,
+    RED_FLAG_SMS,
+    STAFF,
+    STAFF_CHAT,
+    START,
+    ConsoleStack,
+    serve_console,
+)
 from tests.integration.fakes.serve import ServedApp
+from tests.integration.fakes.telegram_api import callback_update, message_update
 
 pytestmark = pytest.mark.browser
 CHROMIUM = os.environ.get("KNEEBOT_CHROMIUM", "/usr/bin/chromium")
@@ -173,6 +184,12 @@ def test_acknowledge_and_resolve_from_the_console(page: Any, stack: ConsoleStack
     outcome = stack.sms_persona(VIGNETTES["KB-U01"], "+12125550103")
     assert "today" in outcome[0]
     [case_id] = [c.id for c in stack.cases()]
+    assert stack.page() == 1  # the staff chat's card, with its buttons
+    [card] = stack.telegram.sent(STAFF_CHAT)
+    assert [b["callback_data"] for row in card["reply_markup"]["inline_keyboard"] for b in row] == [
+        f"case:ack:{case_id}",
+        f"case:resolve:{case_id}",
+    ]
     sign_in(page, stack, STAFF)
     page.click(f"text={case_id}")
     page.wait_for_url(f"**/staff/cases/{case_id}")
@@ -183,6 +200,11 @@ def test_acknowledge_and_resolve_from_the_console(page: Any, stack: ConsoleStack
     page.click("button:has-text('Acknowledge')")
     assert page.locator("[role=status]").inner_text() == "Case acknowledged."
     assert page.locator(".status").inner_text() == f"Acknowledged by {STAFF} at 10:04"
+    [edit] = card_edits(stack)  # the same card in the staff chat, redrawn: who acknowledged, only Resolve left
+    assert f"Acknowledged by {STAFF}." in edit["text"]
+    assert [b["callback_data"] for row in edit["reply_markup"]["inline_keyboard"] for b in row] == [
+        f"case:resolve:{case_id}"
+    ]
     page.fill("#note", "Called back: she is on her way to the emergency department.")
     page.click("button:has-text('Add note')")
     assert page.locator("[role=status]").inner_text() == "Note added."
@@ -194,12 +216,59 @@ def test_acknowledge_and_resolve_from_the_console(page: Any, stack: ConsoleStack
     assert page.locator("[role=status]").inner_text() == "Case resolved."
     assert page.locator(".outcome").inner_text() == "Reached the person"
     assert page.locator("button:has-text('Acknowledge')").count() == 0
+    edits = card_edits(stack)
+    assert len(edits) == 2 and f"Resolved by {STAFF}." in edits[1]["text"] and not edits[1].get("reply_markup")
     case = stack.case(case_id)
     assert case is not None and (case.status, case.acknowledged_by) == ("resolved", STAFF)
     kinds = [(e["kind"], e.get("outcome")) for e in stack.audit() if e.get("channel") == "console"]
     assert kinds == [("escalation_acknowledged", None), ("case_note", None), ("escalation_resolved", "reached")]
     page.click("text=Back to open cases")
     assert page.locator(".count").inner_text().startswith("No open cases.")
+
+
+def card_edits(stack: ConsoleStack) -> list[dict[str, Any]]:
+    """The edits of staff chat cards the fake Telegram API took (each answered before the console's page loads)."""
+    return [c.params for c in stack.telegram.calls_to("editMessageText") if c.params["chat_id"] == STAFF_CHAT]
+
+
+def test_staff_talk_to_a_person_by_sms_and_on_telegram_and_their_answers_appear(
+    page: Any, stack: ConsoleStack, screenshots: Path
+) -> None:
+    phone, chat = "+12125550106", 700106
+    stack.sms("hi", phone)
+    stack.sms("HUMAN", phone)
+    stack.sms("yes", phone)
+    assert stack.sms("My knee gave way on the stairs this morning", phone) == []
+    [case] = stack.cases()
+    sign_in(page, stack, STAFF)
+    page.wait_for_url("**/staff/cases")
+    page.click(f"text={case.id}")
+    page.locator(".talk .from-person", has_text="gave way on the stairs").wait_for()
+
+    page.fill("#reply", "Hello, this is Ben from the clinic. Can you put any weight on it now?")
+    page.click("button:has-text('Send')")
+    assert page.locator("[role=status]").inner_text() == "Reply sent."
+    sent = [m.body for m in stack.twilio.messages if m.to == phone]
+    assert sent[-1] == "Clinic team: Hello, this is Ben from the clinic. Can you put any weight on it now?"
+    page.evaluate("window.stillTheSamePage = true")
+    assert stack.sms("A little, with a stick. It is swollen behind the knee.", phone) == []
+    page.locator(".talk .from-person", has_text="with a stick").wait_for()  # polled in, not reloaded
+    assert page.evaluate("window.stillTheSamePage") is True
+    assert page.locator(".talk .message").all_inner_texts()[1].startswith("10:00 nurse@clinic.example")
+    shot(page, screenshots, "conversation")
+
+    stack.tg(message_update(9001, chat, "/human"))
+    wait_for(lambda: len(stack.telegram.sent(chat)) == 1)
+    message_id = max(m for (c, m) in stack.telegram.messages if c == chat)
+    stack.tg(callback_update(9002, chat, "_handoff:yes", message_id=message_id))
+    telegram_case = next(c.id for c in stack.cases() if c.channel == "telegram")
+    page.goto(f"{stack.console}/cases/{telegram_case}")
+    page.fill("#reply", "Hello from the clinic: how can we help?")
+    page.click("button:has-text('Send')")
+    assert page.locator("[role=status]").inner_text() == "Reply sent."
+    assert stack.telegram.sent(chat)[-1]["text"] == "Clinic team: Hello from the clinic: how can we help?"
+    stack.tg(message_update(9003, chat, "Can I still go running?"))
+    page.locator(".talk .from-person", has_text="still go running").wait_for()
 
 
 def seed(stack: ConsoleStack) -> None:

@@ -22,6 +22,8 @@ from twilio.request_validator import RequestValidator  # type: ignore[import-unt
 from bot.app.server import create_app
 from bot.app.settings import Settings
 from bot.app.simulate import persona_answer
+from bot.app.wiring import Services, make_channels
+from bot.app.worker import Worker
 from bot.console.passwords import Passwords
 from bot.content.loader import load_content
 from bot.storage.accounts import AccountStore
@@ -132,6 +134,20 @@ class ConsoleStack:
                 answer = str([c.id for c in intake.nodes[node].choices].index(answer) + 1)
             reply = self.sms("not sure" if answer == "unsure" else answer, sender)
         raise AssertionError("the SMS conversation did not end")
+
+    def page(self) -> int:
+        """One pass of a worker's pager (on the server's clock): the cards and on-call texts due now."""
+
+        async def tick(client: redis.asyncio.Redis) -> int:
+            channels = make_channels(self.settings, CONTENT, per_process_limiter=False)
+            await channels.start()
+            services = Services.build(self.settings, CONTENT, client, self.clock, channels)
+            try:
+                return await Worker(services).pager.page_due()
+            finally:
+                await channels.stop()
+
+        return self.run(tick)
 
     def tg(self, update: dict[str, Any]) -> httpx.Response:
         headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}

@@ -345,3 +345,42 @@ def test_services_run_on_uvloop_where_it_is_installed() -> None:
         return type(asyncio.get_running_loop()).__module__
 
     assert run_service(loop_module()).startswith("uvloop")
+
+
+def test_cases_says_when_there_are_none_and_all_adds_the_resolved_ones(tmp_path: Path, redis_url: str) -> None:
+    import asyncio
+    from datetime import UTC, datetime
+
+    import redis.asyncio
+
+    from bot.storage.cases import CaseStore
+
+    env = settings_env(REDIS_URL=redis_url)
+    none = run_in(tmp_path, "cases", env=env)
+    assert (none.returncode, none.stdout, none.stderr.strip()) == (0, "", "no unresolved cases")
+    everything = run_in(tmp_path, "cases", "--all", env=env)
+    assert (everything.returncode, everything.stdout, everything.stderr.strip()) == (
+        0,
+        "",
+        "no cases (unresolved or resolved)",
+    )
+
+    async def seed() -> tuple[str, str]:
+        client = redis.asyncio.Redis.from_url(redis_url)
+        try:
+            store, now = CaseStore(client), datetime(2026, 11, 5, 15, 0, tzinfo=UTC)
+            common: dict[str, object] = {"red_flags": (), "findings": (), "channel": "sms", "contact": None, "now": now}
+            kept, _ = await store.open("sms-a", level="urgent", reason="assessment", **common)  # type: ignore[arg-type]
+            done, _ = await store.open("sms-b", level="soon", reason="human", **common)  # type: ignore[arg-type]
+            await store.acknowledge(kept, "on-call 1", now)
+            await store.resolve(done, "on-call 1", now)
+            return kept, done
+        finally:
+            await client.aclose()
+
+    kept, done = asyncio.run(seed())
+    unresolved = [json.loads(line) for line in run_in(tmp_path, "cases", env=env).stdout.splitlines()]
+    assert [(c["case"], c["status"]) for c in unresolved] == [(kept, "acknowledged")]
+    listed = [json.loads(line) for line in run_in(tmp_path, "cases", "--all", env=env).stdout.splitlines()]
+    assert [(c["case"], c["status"]) for c in listed] == [(kept, "acknowledged"), (done, "resolved")]
+    assert listed[1]["resolved_at"] == "2026-11-05T15:00:00+00:00" and listed[0]["resolved_at"] is None

@@ -580,11 +580,11 @@ def test_checkin_answered_with_a_red_flag_calls_911_opens_a_case_and_pages_staff
         assert h.telegram.sent(STAFF_CHAT) == []
         await h.tick()
         [card] = h.telegram.sent(STAFF_CHAT)
-        assert card["text"].startswith(f"kneebot case {case.id}: emergency (emergency)")
-        assert "short_of_breath" in card["text"] and phone not in card["text"]
+        assert card["text"].startswith(f"kneebot case {case.id}: Emergency. Emergency sign in a message.")
+        assert "Red flags: Short of breath." in card["text"] and phone not in card["text"]
         assert buttons(card) == [("Acknowledge", f"case:ack:{case.id}"), ("Resolve", f"case:resolve:{case.id}")]
         [page] = h.sms_to(ONCALL[0])
-        assert f"Reply ACK {case.id} to acknowledge." in page
+        assert f"Reply ACK {case.id} to acknowledge, RESOLVE {case.id} to resolve." in page
         assert (await h.case(case.id)).pages == 1
 
     run(stack, scenario)
@@ -647,7 +647,7 @@ def test_an_unacknowledged_case_is_paged_again_after_the_deadline_rotating_oncal
         h.clock.advance(timedelta(minutes=1, seconds=1))
         await h.tick()  # page 2
         h.clock.advance(ACK_DEADLINE)
-        await h.tick()  # page 3
+        await h.tick()  # page 3: the second number's turn (ESCALATION_PAGES_PER_CONTACT=2)
 
         assert len(h.telegram.sent(STAFF_CHAT)) == 3
         assert len(h.sms_to(ONCALL[0])) == 2 and len(h.sms_to(ONCALL[1])) == 1
@@ -655,6 +655,24 @@ def test_an_unacknowledged_case_is_paged_again_after_the_deadline_rotating_oncal
         assert (await h.case(case.id)).pages == 3
         pages = [(e["page"], e["target"]) for e in await h.audit() if e["kind"] == "page_sent"]
         assert pages == [("1", "staff_chat,oncall_1"), ("2", "staff_chat,oncall_1"), ("3", "staff_chat,oncall_2")]
+        # Each says which page it is and how long the case has waited, in minutes.
+        assert "Page 1 of 4, waiting 0 min." in h.sms_to(ONCALL[0])[0]
+        assert "Page 2 of 4, waiting 10 min." in h.sms_to(ONCALL[0])[1]
+        assert "Page 3 of 4, waiting 20 min." in h.sms_to(ONCALL[1])[0]
+
+        h.clock.advance(ACK_DEADLINE)
+        await h.tick()  # page 4, the last
+        h.clock.advance(ACK_DEADLINE)
+        await h.tick()  # the final notice, to the staff chat and every number
+        last = f"Case {case.id}: nobody acknowledged it after 4 pages over 40 min. No more pages will be sent"
+        assert h.telegram.sent(STAFF_CHAT)[-1]["text"].startswith(last)
+        assert h.sms_to(ONCALL[0])[-1].startswith(last) and h.sms_to(ONCALL[1])[-1].startswith(last)
+        assert [len(h.sms_to(n)) for n in ONCALL] == [3, 3] and len(h.telegram.sent(STAFF_CHAT)) == 5
+        h.clock.advance(ACK_DEADLINE * 6)
+        assert await h.worker.pager.page_due() == 0  # and no page after it
+        assert [len(h.sms_to(n)) for n in ONCALL] == [3, 3] and len(h.telegram.sent(STAFF_CHAT)) == 5
+        assert (await h.case(case.id)).status == "open"  # still open for staff, in the console
+        assert [e["pages"] for e in await h.audit() if e["kind"] == "pages_ended"] == ["4"]
 
     run(stack, scenario)
 
@@ -881,20 +899,22 @@ def test_human_opens_a_case_and_says_the_clinic_team_was_told(stack: Stack) -> N
 
     async def scenario(h: Harness) -> None:
         await h.sms("hi", midway)
-        reply = "\n".join(await h.sms("HUMAN", midway))
+        assert "Do you agree to share them with the clinic?" in "\n".join(await h.sms("HUMAN", midway))
+        reply = "\n".join(await h.sms("2", midway))  # no: the case without their number or messages
         assert "I have let the clinic team know you would like to talk to someone" in reply
         assert CHOICE_PROMPTS["emergency_signs"] in reply  # and the question it was on, again
         [case] = await h.cases()
         assert (case.reason, case.level, case.status) == ("human", "unassessed", "open")
 
         await h.sms_persona(after, SELF_CARE)
-        reply = "\n".join(await h.sms("talk to someone", after))
+        await h.sms("talk to someone", after)
+        reply = "\n".join(await h.sms("no", after))
         assert "I have let the clinic team know" in reply
         assert sorted((c.reason, c.level) for c in await h.cases()) == [("human", "self_care"), ("human", "unassessed")]
 
         await h.tick()
         cards = [m["text"] for m in h.telegram.sent(STAFF_CHAT)]
-        assert len(cards) == 2 and all("(human)" in text for text in cards)
+        assert len(cards) == 2 and all("Asked to talk to someone." in text for text in cards)
         opened = [(e["reason"], e["level"]) for e in await h.audit() if e["kind"] == "escalation_opened"]
         assert sorted(opened) == [("human", "self_care"), ("human", "unassessed")]
 
@@ -910,6 +930,7 @@ def test_a_second_escalation_updates_the_persons_open_case_and_pages_again_only_
         assert case.level == "urgent"
         await h.tick()  # page 1 about the urgent case
         await h.sms("HUMAN", phone)  # asking for a person while the case is open: the same case, no new page
+        await h.sms("no", phone)
         assert [c.id for c in await h.cases()] == [case.id]
         await h.tick()
         assert len(h.telegram.sent(STAFF_CHAT)) == 1
@@ -942,6 +963,8 @@ def test_the_audit_trail_records_the_decisions_and_no_identifier_or_text(stack: 
         await h.sms("1", phone)
         await h.tg_text(chat, typed[1])
         await h.sms(typed[2], phone)
+        await h.sms("yes", phone)  # consent: the person's words go to the case, never to the audit trail
+        await h.sms("my daughter drives me there", phone)
         await h.tick()
 
         trail = await h.audit()
@@ -967,6 +990,7 @@ def test_the_audit_trail_records_the_decisions_and_no_identifier_or_text(stack: 
             "tg-",
             *typed,
             "calf is swollen",
+            "daughter",
         ]
         for needle in forbidden:
             assert needle not in dump, needle

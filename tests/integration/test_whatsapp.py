@@ -77,7 +77,9 @@ class Stack:
 
 
 @pytest.fixture
-def stack(redis_url: str, content: Content) -> Iterator[Stack]:
+def stack(request: pytest.FixtureRequest, redis_url: str, content: Content) -> Iterator[Stack]:
+    """The served stack; a test marked `staffed` has a staff chat, so HUMAN reaches the clinic's staff."""
+    staffed = {"staff_telegram_chat_id": -100123} if request.node.get_closest_marker("staffed") else {}
     clock = FixedClock(START)
     twilio = FakeTwilioApi(now=clock.now)
     with ServedApp(FakeTelegramAPI().app) as tg, ServedApp(twilio.app) as tw:
@@ -91,6 +93,7 @@ def stack(redis_url: str, content: Content) -> Iterator[Stack]:
             checkin_schedule="self_care=2h,48h",
             sms_rate_per_s=1000,
             whatsapp_rate_per_s=1000,
+            **staffed,
         )
         settings.check_for_worker()
         with ServedApp(create_app(settings, content=content, clock=clock)) as served:
@@ -111,6 +114,59 @@ def tick(stack: Stack, content: Content) -> int:
             await services.aclose()
 
     return asyncio.run(main())
+
+
+def staff_reply(stack: Stack, content: Content, case_id: str, text: str) -> str:
+    """A staff member's reply to the case, as the console sends it (CaseWork, with its own channels)."""
+
+    async def main() -> str:
+        from bot.app.wiring import staff_targets, staff_words
+        from bot.shell.casework import CaseWork
+        from bot.shell.delivery import Deliverer
+        from bot.storage.casework import CaseDesk
+
+        channels = make_channels(stack.settings, content, per_process_limiter=False)
+        client = redis.asyncio.Redis.from_url(stack.redis_url)
+        services = Services.build(stack.settings, content, client, stack.clock, channels)
+        deliverer = Deliverer(channels, services.store, services.limiter)
+        work = CaseWork(
+            CaseDesk(services.cases), services.audit, deliverer, services.service, staff_targets(stack.settings),
+            staff_words(stack.settings, content), stack.clock, stack.settings.retention,
+        )  # fmt: skip
+        try:
+            return await work.reply(case_id, "nurse@clinic.example", text)
+        finally:
+            await channels.stop()
+            await services.aclose()
+
+    return asyncio.run(main())
+
+
+@pytest.mark.staffed
+def test_staff_talk_to_a_whatsapp_person_inside_the_window_and_are_told_when_it_closed(
+    stack: Stack, content: Content
+) -> None:
+    stack.whatsapp("hi")
+    assert "Do you agree to share them with the clinic?" in "\n".join(stack.whatsapp("HUMAN"))
+    stack.whatsapp("1")
+    assert stack.whatsapp("can I drive?") == []
+
+    async def cases() -> list[Any]:
+        from bot.storage.cases import CaseStore
+
+        client = redis.asyncio.Redis.from_url(stack.redis_url)
+        try:
+            return await CaseStore(client).unresolved()
+        finally:
+            await client.aclose()
+
+    [case] = asyncio.run(cases())
+    assert case.reach == Address(channel="whatsapp", to=PERSON)
+    assert staff_reply(stack, content, case.id, "Not until you can walk without pain.") == "sent"
+    assert stack.to_person()[-1].body == "Clinic team: Not until you can walk without pain."
+    stack.clock.advance(timedelta(hours=25))  # WhatsApp's 24 hours since the person wrote are over
+    assert staff_reply(stack, content, case.id, "How are you today?") == "failed"
+    assert stack.to_person()[-1].body == "Clinic team: Not until you can walk without pain."
 
 
 def assess(stack: Stack) -> list[str]:

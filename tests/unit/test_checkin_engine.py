@@ -143,13 +143,16 @@ def test_worse_with_a_red_flag_is_the_emergency_message_and_an_escalation(conten
     assert [e.due_at - NOW for e in turn.effects if isinstance(e, ScheduleCheckIn)] == [timedelta(hours=1)]
 
 
-@pytest.mark.parametrize("words", ["HUMAN", "talk to someone", "hablar con alguien"])
-def test_human_opens_a_case_when_the_clinic_has_staff(content: Content, words: str) -> None:
+@pytest.mark.parametrize(("words", "no"), [("HUMAN", "no"), ("talk to someone", "2"), ("hablar con alguien", "no")])
+def test_human_opens_a_case_when_the_clinic_has_staff(content: Content, words: str, no: str) -> None:
     session = completed(content, Level.soon)
-    turn = step(content, session, MessageReceived(words), escalation="anonymous")
+    asked = step(content, session, MessageReceived(words), escalation="anonymous")
+    assert not [e for e in asked.effects if isinstance(e, Escalate)]  # the consent question first
+    assert "clinic team" in text(content, asked) and asked.session.handoff == "asked"
+    turn = step(content, asked.session, MessageReceived(no), escalation="anonymous")
     (escalation,) = [e for e in turn.effects if isinstance(e, Escalate)]
-    assert escalation.reason == "human" and escalation.level == "soon"
-    assert "clinic team" in text(content, turn)
+    assert (escalation.reason, escalation.level, escalation.consent) == ("human", "soon", False)
+    assert "cannot see your name or number" in text(content, turn) and turn.session.handoff is None
 
 
 def test_human_without_staff_says_so_honestly(content: Content) -> None:
