@@ -2,10 +2,11 @@
 questions and idioms; and so what a phrase found in it means. Pure, and linear in the message's length.
 
 A phrase counts unless, where it stands, it is negated ("no chest pain", "chest pain? no"), past ("10 years ago"), a
-baseline ("like always", unless something is new), about the world or advice given ("the leaflet lists chest pain"),
-inside an idiom, or in a question about the future. A hypothetical, a question asking whether ("could this be a
-clot?"), a general question with no one in it, an event that may be long over ("my dad had a stroke") or a weak
-phrase leave it unsure: worth one yes/no question. Crisis words count even when hedged or asked about.
+baseline ("like always"; "and always have been" closing a later clause of the sentence; unless something is new),
+about the world or advice given ("the leaflet lists chest pain"), inside an idiom, or in a question about the future.
+A hypothetical, a question asking whether ("could this be a clot?"), a general question with no one in it, an event
+that may be long over ("my dad had a stroke") or a weak phrase leave it unsure: worth one yes/no question. Crisis
+words count even when hedged or asked about.
 """
 
 from __future__ import annotations
@@ -124,6 +125,9 @@ class Reading:
         self.sentence_newness = per(self.sentence, "newness", unless_negated=True)
         self.segment_newness = per(self.segment, "newness", unless_negated=True)
         self.clause_baseline = per(self.clause, "baseline")
+        self.sentence_baseline = {
+            self.sentence[h.start] for h in context.get("baseline_after", ()) if self._closes_clause(h.end)
+        }
         self.clause_generic = per(self.clause, "generic")
         self.sentence_future = per(self.sentence, "future")
         self.sentence_personal = per(self.sentence, "speaker") | per(self.sentence, "other_people")
@@ -143,6 +147,10 @@ class Reading:
     def _negated_at(self, i: int) -> bool:
         """A negator just before token i ("nothing new", "not different")."""
         return any(self.negator[j] for j in range(max(0, i - 2), i) if not self.breaks[j])
+
+    def _closes_clause(self, end: int) -> bool:
+        """A phrase ending here ends its clause: at the message's end or before a break ("always have been.")."""
+        return end >= len(self.tokens) or bool(self.breaks[end])
 
     def _opens_segment(self, i: int) -> bool:
         """Within the first two words of its segment ("was short of breath", "I was short of breath")."""
@@ -195,7 +203,8 @@ class Reading:
             return Status.unsure if weak else Status.live
         if ever:
             return Status.unsure if weak else Status.live
-        if clause in self.clause_baseline and sentence not in self.sentence_newness:
+        baseline = clause in self.clause_baseline or sentence in self.sentence_baseline
+        if baseline and sentence not in self.sentence_newness:
             return Status.off
         if clause in self.clause_generic:
             return Status.off

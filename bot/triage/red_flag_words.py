@@ -75,6 +75,7 @@ ContextName = Literal[
     "since",
     "continuation",
     "baseline",
+    "baseline_after",
     "newness",
     "hypothetical",
     "question_hypothetical",
@@ -107,6 +108,9 @@ class Context(_Frozen):
     since: tuple[str, ...] = ()  # before a history phrase, makes it current: "since my op 3 months ago"
     continuation: tuple[str, ...] = ()  # past-tense openers that carry a history phrase from earlier in the clause
     baseline: tuple[str, ...] = ()  # nothing new: "like always", "for years"
+    # "as always" said after the sign, closing its clause ("bit winded after the stairs, but I'm 70 and always have
+    # been"): it speaks of what came before it, so it reaches the whole sentence.
+    baseline_after: tuple[str, ...] = ()
     newness: tuple[str, ...] = ()  # something new: "new", "worse", "today" (outweighs a baseline)
     hypothetical: tuple[str, ...] = ()  # "what if", "in case"
     question_hypothetical: tuple[str, ...] = ()  # hypothetical only within a question: "if I get", "signs of"

@@ -185,6 +185,15 @@ def test_a_sign_only_asked_about_beside_a_clot_is_mentioned(content: Content) ->
     assert "short_of_breath" in result.mentioned
 
 
+def test_as_always_closing_a_later_clause_reaches_back_over_the_sentence(content: Content) -> None:
+    """ "and always have been" speaks of what came before it: the sign is a baseline, unless something is new; the
+    same words that do not close their clause ("always have been a smoker") say nothing of the sign."""
+    assert got(content.language, "bit winded after the stairs but I'm 70 and always have been") == "none"
+    assert got(content.language, "me falta el aire al subir la cuesta, pero tengo 80 y siempre ha sido asi") == "none"
+    assert got(content.language, "winded on the stairs today, but always have been") == "emergency"
+    assert got(content.language, "short of breath but always have been a smoker") == "emergency"
+
+
 def test_denied_signs_are_reported(content: Content) -> None:
     result = content.language.screen("I'm not short of breath, I was quoting the nurse")
     assert result.interrupt is None
