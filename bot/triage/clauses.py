@@ -157,16 +157,22 @@ class Reading:
         return i - self.segment_start[self.segment[i]] <= 1
 
     def _history(self, starts: Mapping[str, list[int]]) -> tuple[set[int], set[int]]:
-        """Segments and clauses holding a history phrase that no "since" before it makes current."""
+        """Segments and clauses holding a history phrase that no "since" before it makes current; and the segment
+        before one opened by a time word ("coughed up blood when he had TB in the 80s"): the time clause dates it."""
         first_since: dict[int, int] = {}
         for i in starts.get("since", ()):
             first_since.setdefault(self.segment[i], i)
+        dating = set(starts.get("dating", ()))
         segments, clauses = set(), set()
         for i in starts.get("history", ()):
-            since = first_since.get(self.segment[i])
+            segment = self.segment[i]
+            since = first_since.get(segment)
             if since is None or since > i:
-                segments.add(self.segment[i])
+                segments.add(segment)
                 clauses.add(self.clause[i])
+                opener = self.segment_start[segment] - 1
+                if segment and opener in dating and self.clause[opener] == self.clause[i]:
+                    segments.add(segment - 1)
         return segments, clauses
 
     def _latest(self, starts: Mapping[str, list[int]], names: tuple[str, ...], place: list[int]) -> list[int]:

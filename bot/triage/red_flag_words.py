@@ -73,6 +73,7 @@ ContextName = Literal[
     "transparent",
     "history",
     "since",
+    "dating",
     "continuation",
     "baseline",
     "baseline_after",
@@ -106,6 +107,7 @@ class Context(_Frozen):
     transparent: tuple[str, ...] = ()  # a negation reaches past these for free: "no me quiero morir", "not really"
     history: tuple[str, ...] = ()  # the past: "years ago", "as a child", "history of"
     since: tuple[str, ...] = ()  # before a history phrase, makes it current: "since my op 3 months ago"
+    dating: tuple[str, ...] = ()  # opening a time clause whose history dates what came before: "when he had TB in 1980"
     continuation: tuple[str, ...] = ()  # past-tense openers that carry a history phrase from earlier in the clause
     baseline: tuple[str, ...] = ()  # nothing new: "like always", "for years"
     # "as always" said after the sign, closing its clause ("bit winded after the stairs, but I'm 70 and always have

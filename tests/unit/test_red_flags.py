@@ -194,6 +194,13 @@ def test_as_always_closing_a_later_clause_reaches_back_over_the_sentence(content
     assert got(content.language, "short of breath but always have been a smoker") == "emergency"
 
 
+def test_a_time_clause_in_the_past_dates_what_came_before_it(content: Content) -> None:
+    assert got(content.language, "my dad coughed up blood when he had tb in the 80s") == "none"
+    assert got(content.language, "mi papá tosía sangre cuando tuvo tuberculosis hace años") == "none"
+    assert got(content.language, "I coughed up blood today when I had a coughing fit like in 2019") == "emergency"
+    assert got(content.language, "I coughed up blood, I had tb in the 80s") == "emergency"
+
+
 def test_denied_signs_are_reported(content: Content) -> None:
     result = content.language.screen("I'm not short of breath, I was quoting the nurse")
     assert result.interrupt is None
