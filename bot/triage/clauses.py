@@ -17,12 +17,13 @@ from enum import IntEnum
 from bot.triage.lexicon import Hit
 
 SENTENCE_ENDS = frozenset({".", "!", "?", "\n"})
+PUNCTUATION_BREAKS = SENTENCE_ENDS | {",", ";", ":"}
 STRONG, WEAK = 2, 1
 NEGATION_REACH = 7  # words a negation reaches back over ("no pain in my chest or back"), more along a list
 CRISIS_REACH = 1  # only "not suicidal": "not gonna lie, I want to end it" still counts
 LIST_REACH = 3  # each "or" in a list carries a negation this much further
 MOST_LOOKED_BACK = 24  # however long a list, a negation is looked for this far back at most
-DOUBLE_NEGATIVE_REACH = 3
+DOUBLE_NEGATIVE_REACH = 5  # "cannot walk across the room without ..."
 
 
 class Status(IntEnum):
@@ -248,7 +249,14 @@ class Reading:
         return False
 
     def _doubled(self, j: int) -> bool:
-        return any(self.double_negative[k] for k in range(max(0, j - DOUBLE_NEGATIVE_REACH), j))
+        """A negative shortly before, in the same stretch of words: "can't walk across the room without panting",
+        but not "no fever, without shortness of breath"."""
+        for k in range(j - 1, max(-1, j - 1 - DOUBLE_NEGATIVE_REACH), -1):
+            if self.tokens[k] in PUNCTUATION_BREAKS:
+                return False
+            if self.double_negative[k]:
+                return True
+        return False
 
     def denied_after(self, hit: Hit) -> bool:
         """Answered no right after: "chest pain? no", "fainting: none", "coughing blood - never"."""

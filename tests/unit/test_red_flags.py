@@ -201,6 +201,13 @@ def test_a_time_clause_in_the_past_dates_what_came_before_it(content: Content) -
     assert got(content.language, "I coughed up blood, I had tb in the 80s") == "emergency"
 
 
+def test_without_after_a_negative_is_a_sign_only_in_the_same_stretch_of_words(content: Content) -> None:
+    """ "can't walk across the room without being puffed out" is breathlessness; "no fever, without shortness of
+    breath" denies it: a comma ends the negative before "without"."""
+    assert got(content.language, "I cannot walk across the room without being puffed out") == "emergency"
+    assert got(content.language, "no fever, without shortness of breath") == "none"
+
+
 def test_denied_signs_are_reported(content: Content) -> None:
     result = content.language.screen("I'm not short of breath, I was quoting the nurse")
     assert result.interrupt is None
