@@ -126,6 +126,9 @@ class Reading:
         self.sentence_newness = per(self.sentence, "newness", unless_negated=True)
         self.segment_newness = per(self.segment, "newness", unless_negated=True)
         self.clause_baseline = per(self.clause, "baseline")
+        self.crisis_denied_from: dict[int, int] = {}  # per segment, where its first crisis denial starts
+        for i in starts.get("crisis_denials", ()):
+            self.crisis_denied_from.setdefault(self.segment[i], i)
         self.sentence_baseline = {
             self.sentence[h.start] for h in context.get("baseline_after", ()) if self._closes_clause(h.end)
         }
@@ -199,6 +202,8 @@ class Reading:
         if any(self.masked[i] for i in range(start, hit.end)):
             return Status.off
         if self.negated(hit, CRISIS_REACH if crisis else NEGATION_REACH) or (not crisis and self.denied_after(hit)):
+            return Status.denied
+        if crisis and self.crisis_denied_from.get(self.segment[start], start) < start:
             return Status.denied
         segment, clause, sentence = self.segment[start], self.clause[start], self.sentence[start]
         historic = segment in self.segment_history or (

@@ -63,6 +63,7 @@ ContextName = Literal[
     "negators",
     "not_negating",
     "denials",
+    "crisis_denials",
     "without",
     "double_negatives",
     "negation_ends",
@@ -97,6 +98,9 @@ class Context(_Frozen):
     negators: tuple[str, ...] = ()  # "no", "not", "never", "without": negate what follows within their reach
     not_negating: tuple[str, ...] = ()  # start with a negator yet negate nothing: "not sure", "can't stop"
     denials: tuple[str, ...] = ()  # an answer after the sign: "chest pain? no", "fainting: none"
+    # Deny the crisis words after them in the same part of a sentence, however far: "no thoughts of hurting myself"
+    # (crisis words are otherwise negated only by the word just before them).
+    crisis_denials: tuple[str, ...] = ()
     without: tuple[str, ...] = ()  # negators a negative before them turns positive: "can't walk without panting"
     double_negatives: tuple[str, ...] = ()  # those negatives
     negation_ends: tuple[str, ...] = ()  # a negation stops here: "and", "so", "when"

@@ -208,6 +208,21 @@ def test_without_after_a_negative_is_a_sign_only_in_the_same_stretch_of_words(co
     assert got(content.language, "no fever, without shortness of breath") == "none"
 
 
+def test_thoughts_of_self_harm_denied_however_far_the_words(content: Content) -> None:
+    """ "no thoughts of hurting myself" denies; a crisis word is otherwise negated only by the word before it, and
+    "no desire to live" or "no reason to live" are crisis words themselves."""
+    assert got(content.language, "no thoughts of hurting myself, just stressed") == "none"
+    assert got(content.language, "no tengo pensamientos de hacerme daño") == "none"
+    assert got(content.language, "I have no desire to live") == "crisis"
+    assert got(content.language, "no thoughts of hurting myself, but I want to die") == "crisis"
+
+
+def test_a_racing_heart_from_caffeine_is_asked_about_only_without_faintness(content: Content) -> None:
+    assert got(content.language, "heart racing bc i had 3 red bulls lol, knee still sore") == "none"
+    assert got(content.language, "had a coffee and now my heart is racing and i feel faint") == "emergency"
+    assert got(content.language, "my heart is racing") == "confirm"
+
+
 def test_denied_signs_are_reported(content: Content) -> None:
     result = content.language.screen("I'm not short of breath, I was quoting the nurse")
     assert result.interrupt is None
