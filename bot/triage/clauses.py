@@ -23,7 +23,7 @@ NEGATION_REACH = 7  # words a negation reaches back over ("no pain in my chest o
 CRISIS_REACH = 1  # only "not suicidal": "not gonna lie, I want to end it" still counts
 LIST_REACH = 3  # each "or" in a list carries a negation this much further
 MOST_LOOKED_BACK = 24  # however long a list, a negation is looked for this far back at most
-DOUBLE_NEGATIVE_REACH = 5  # "cannot walk across the room without ..."
+DOUBLE_NEGATIVE_REACH = 12  # "can barely get up the 3 steps to my front door without ..."
 
 
 class Status(IntEnum):
@@ -78,6 +78,7 @@ class Reading:
                 pending_or = True
 
         self.negator = marks("negators")
+        said_no = marks("negators")  # every negator, those that negate no sign included ("no es normal")
         for start, end in spans.get("not_negating", ()):
             for i in range(start, end):
                 self.negator[i] = 0
@@ -130,7 +131,9 @@ class Reading:
         for i in starts.get("crisis_denials", ()):
             self.crisis_denied_from.setdefault(self.segment[i], i)
         self.sentence_baseline = {
-            self.sentence[h.start] for h in context.get("baseline_after", ()) if self._closes_clause(h.end)
+            self.sentence[h.start]
+            for h in context.get("baseline_after", ())
+            if self._closes_clause(h.end) and not any(said_no[max(0, h.start - 2) : h.start])
         }
         self.clause_generic = per(self.clause, "generic")
         self.sentence_future = per(self.sentence, "future")
@@ -254,10 +257,10 @@ class Reading:
         return False
 
     def _doubled(self, j: int) -> bool:
-        """A negative shortly before, in the same stretch of words: "can't walk across the room without panting",
-        but not "no fever, without shortness of breath"."""
+        """A negative before, in the same clause and with no punctuation between: "can't walk across the room without
+        panting", but not "no fever, without shortness of breath"."""
         for k in range(j - 1, max(-1, j - 1 - DOUBLE_NEGATIVE_REACH), -1):
-            if self.tokens[k] in PUNCTUATION_BREAKS:
+            if self.tokens[k] in PUNCTUATION_BREAKS or self.breaks[k] == STRONG:
                 return False
             if self.double_negative[k]:
                 return True

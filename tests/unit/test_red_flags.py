@@ -192,6 +192,10 @@ def test_as_always_closing_a_later_clause_reaches_back_over_the_sentence(content
     assert got(content.language, "me falta el aire al subir la cuesta, pero tengo 80 y siempre ha sido asi") == "none"
     assert got(content.language, "winded on the stairs today, but always have been") == "emergency"
     assert got(content.language, "short of breath but always have been a smoker") == "emergency"
+    assert got(content.language, "a bit puffed after hills but I'm 82 and that's normal for me") == "none"
+    assert got(content.language, "me falta el aire al subir pero tengo 80 y es normal para mi") == "none"
+    assert got(content.language, "me falta el aire al subir y no es normal") == "emergency"
+    assert got(content.language, "bit winded after the stairs but that's not normal") == "emergency"
 
 
 def test_a_time_clause_in_the_past_dates_what_came_before_it(content: Content) -> None:
@@ -206,6 +210,8 @@ def test_without_after_a_negative_is_a_sign_only_in_the_same_stretch_of_words(co
     breath" denies it: a comma ends the negative before "without"."""
     assert got(content.language, "I cannot walk across the room without being puffed out") == "emergency"
     assert got(content.language, "no fever, without shortness of breath") == "none"
+    text = "can barely get up the 3 steps to my front door without needing a sit down to get my breath"
+    assert got(content.language, text) == "emergency"
 
 
 def test_thoughts_of_self_harm_denied_however_far_the_words(content: Content) -> None:
