@@ -229,6 +229,13 @@ def test_a_racing_heart_from_caffeine_is_asked_about_only_without_faintness(cont
     assert got(content.language, "my heart is racing") == "confirm"
 
 
+def test_to_die_for_is_an_idiom_only_of_things(content: Content) -> None:
+    assert got(content.language, "that cake is to die for") == "none"
+    assert got(content.language, "wanna die fr") == "crisis"
+    assert got(content.language, "i wnat to dye") == "crisis"
+    assert got(content.language, "I want to dye my hair blue") == "none"
+
+
 def test_denied_signs_are_reported(content: Content) -> None:
     result = content.language.screen("I'm not short of breath, I was quoting the nurse")
     assert result.interrupt is None
