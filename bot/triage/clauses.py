@@ -2,10 +2,11 @@
 questions and idioms; and so what a phrase found in it means. Pure, and linear in the message's length.
 
 A phrase counts unless, where it stands, it is negated ("no chest pain", "chest pain? no"), past ("10 years ago"), a
-baseline ("like always", unless something is new), about the world or advice given ("the leaflet lists chest pain"),
-inside an idiom, or in a question about the future. A hypothetical, a question asking whether ("could this be a
-clot?"), a general question with no one in it, an event that may be long over ("my dad had a stroke") or a weak
-phrase leave it unsure: worth one yes/no question. Crisis words count even when hedged or asked about.
+baseline ("like always"; "and always have been" closing a later clause of the sentence; unless something is new),
+about the world or advice given ("the leaflet lists chest pain"), inside an idiom, or in a question about the future.
+A hypothetical, a question asking whether ("could this be a clot?"), a general question with no one in it, an event
+that may be long over ("my dad had a stroke") or a weak phrase leave it unsure: worth one yes/no question. Crisis
+words count even when hedged or asked about.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from enum import IntEnum
 from bot.triage.lexicon import Hit
 
 SENTENCE_ENDS = frozenset({".", "!", "?", "\n"})
+PUNCTUATION_BREAKS = SENTENCE_ENDS | {",", ";", ":"}
 STRONG, WEAK = 2, 1
 NEGATION_REACH = 7  # words a negation reaches back over ("no pain in my chest or back"), more along a list
 CRISIS_REACH = 1  # only "not suicidal": "not gonna lie, I want to end it" still counts
 LIST_REACH = 3  # each "or" in a list carries a negation this much further
 MOST_LOOKED_BACK = 24  # however long a list, a negation is looked for this far back at most
-DOUBLE_NEGATIVE_REACH = 3
+DOUBLE_NEGATIVE_REACH = 12  # "can barely get up the 3 steps to my front door without ..."
 
 
 class Status(IntEnum):
@@ -76,6 +78,7 @@ class Reading:
                 pending_or = True
 
         self.negator = marks("negators")
+        said_no = marks("negators")  # every negator, those that negate no sign included ("no es normal")
         for start, end in spans.get("not_negating", ()):
             for i in range(start, end):
                 self.negator[i] = 0
@@ -124,6 +127,14 @@ class Reading:
         self.sentence_newness = per(self.sentence, "newness", unless_negated=True)
         self.segment_newness = per(self.segment, "newness", unless_negated=True)
         self.clause_baseline = per(self.clause, "baseline")
+        self.crisis_denied_from: dict[int, int] = {}  # per segment, where its first crisis denial starts
+        for i in starts.get("crisis_denials", ()):
+            self.crisis_denied_from.setdefault(self.segment[i], i)
+        self.sentence_baseline = {
+            self.sentence[h.start]
+            for h in context.get("baseline_after", ())
+            if self._closes_clause(h.end) and not any(said_no[max(0, h.start - 2) : h.start])
+        }
         self.clause_generic = per(self.clause, "generic")
         self.sentence_future = per(self.sentence, "future")
         self.sentence_personal = per(self.sentence, "speaker") | per(self.sentence, "other_people")
@@ -144,21 +155,31 @@ class Reading:
         """A negator just before token i ("nothing new", "not different")."""
         return any(self.negator[j] for j in range(max(0, i - 2), i) if not self.breaks[j])
 
+    def _closes_clause(self, end: int) -> bool:
+        """A phrase ending here ends its clause: at the message's end or before a break ("always have been.")."""
+        return end >= len(self.tokens) or bool(self.breaks[end])
+
     def _opens_segment(self, i: int) -> bool:
         """Within the first two words of its segment ("was short of breath", "I was short of breath")."""
         return i - self.segment_start[self.segment[i]] <= 1
 
     def _history(self, starts: Mapping[str, list[int]]) -> tuple[set[int], set[int]]:
-        """Segments and clauses holding a history phrase that no "since" before it makes current."""
+        """Segments and clauses holding a history phrase that no "since" before it makes current; and the segment
+        before one opened by a time word ("coughed up blood when he had TB in the 80s"): the time clause dates it."""
         first_since: dict[int, int] = {}
         for i in starts.get("since", ()):
             first_since.setdefault(self.segment[i], i)
+        dating = set(starts.get("dating", ()))
         segments, clauses = set(), set()
         for i in starts.get("history", ()):
-            since = first_since.get(self.segment[i])
+            segment = self.segment[i]
+            since = first_since.get(segment)
             if since is None or since > i:
-                segments.add(self.segment[i])
+                segments.add(segment)
                 clauses.add(self.clause[i])
+                opener = self.segment_start[segment] - 1
+                if segment and opener in dating and self.clause[opener] == self.clause[i]:
+                    segments.add(segment - 1)
         return segments, clauses
 
     def _latest(self, starts: Mapping[str, list[int]], names: tuple[str, ...], place: list[int]) -> list[int]:
@@ -185,6 +206,8 @@ class Reading:
             return Status.off
         if self.negated(hit, CRISIS_REACH if crisis else NEGATION_REACH) or (not crisis and self.denied_after(hit)):
             return Status.denied
+        if crisis and self.crisis_denied_from.get(self.segment[start], start) < start:
+            return Status.denied
         segment, clause, sentence = self.segment[start], self.clause[start], self.sentence[start]
         historic = segment in self.segment_history or (
             segment in self.segment_continues and clause in self.clause_history
@@ -195,7 +218,8 @@ class Reading:
             return Status.unsure if weak else Status.live
         if ever:
             return Status.unsure if weak else Status.live
-        if clause in self.clause_baseline and sentence not in self.sentence_newness:
+        baseline = clause in self.clause_baseline or sentence in self.sentence_baseline
+        if baseline and sentence not in self.sentence_newness:
             return Status.off
         if clause in self.clause_generic:
             return Status.off
@@ -233,7 +257,14 @@ class Reading:
         return False
 
     def _doubled(self, j: int) -> bool:
-        return any(self.double_negative[k] for k in range(max(0, j - DOUBLE_NEGATIVE_REACH), j))
+        """A negative before, in the same clause and with no punctuation between: "can't walk across the room without
+        panting", but not "no fever, without shortness of breath"."""
+        for k in range(j - 1, max(-1, j - 1 - DOUBLE_NEGATIVE_REACH), -1):
+            if self.tokens[k] in PUNCTUATION_BREAKS or self.breaks[k] == STRONG:
+                return False
+            if self.double_negative[k]:
+                return True
+        return False
 
     def denied_after(self, hit: Hit) -> bool:
         """Answered no right after: "chest pain? no", "fainting: none", "coughing blood - never"."""

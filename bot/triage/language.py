@@ -95,7 +95,7 @@ def build_language(
     language a message is written in)."""
     flags = RedFlagVocabulary(red_flags, {v.locale: v.red_flags for v in vocabularies.values()}) if red_flags else None
     if flags is not None:
-        phrase_sets = (*phrase_sets, *flags.phrase_sets, flags.answers)
+        phrase_sets = (*phrase_sets, *flags.phrase_sets, *flags.longest_sets, flags.answers)
     shorthand: dict[str, str] = {}
     keep: set[str] = set(flags.keep) if flags else set()
     for locale, vocabulary in sorted(vocabularies.items()):

@@ -63,6 +63,7 @@ ContextName = Literal[
     "negators",
     "not_negating",
     "denials",
+    "crisis_denials",
     "without",
     "double_negatives",
     "negation_ends",
@@ -73,8 +74,10 @@ ContextName = Literal[
     "transparent",
     "history",
     "since",
+    "dating",
     "continuation",
     "baseline",
+    "baseline_after",
     "newness",
     "hypothetical",
     "question_hypothetical",
@@ -95,6 +98,9 @@ class Context(_Frozen):
     negators: tuple[str, ...] = ()  # "no", "not", "never", "without": negate what follows within their reach
     not_negating: tuple[str, ...] = ()  # start with a negator yet negate nothing: "not sure", "can't stop"
     denials: tuple[str, ...] = ()  # an answer after the sign: "chest pain? no", "fainting: none"
+    # Deny the crisis words after them in the same part of a sentence, however far: "no thoughts of hurting myself"
+    # (crisis words are otherwise negated only by the word just before them).
+    crisis_denials: tuple[str, ...] = ()
     without: tuple[str, ...] = ()  # negators a negative before them turns positive: "can't walk without panting"
     double_negatives: tuple[str, ...] = ()  # those negatives
     negation_ends: tuple[str, ...] = ()  # a negation stops here: "and", "so", "when"
@@ -105,8 +111,12 @@ class Context(_Frozen):
     transparent: tuple[str, ...] = ()  # a negation reaches past these for free: "no me quiero morir", "not really"
     history: tuple[str, ...] = ()  # the past: "years ago", "as a child", "history of"
     since: tuple[str, ...] = ()  # before a history phrase, makes it current: "since my op 3 months ago"
+    dating: tuple[str, ...] = ()  # opening a time clause whose history dates what came before: "when he had TB in 1980"
     continuation: tuple[str, ...] = ()  # past-tense openers that carry a history phrase from earlier in the clause
     baseline: tuple[str, ...] = ()  # nothing new: "like always", "for years"
+    # "as always" said after the sign, closing its clause ("bit winded after the stairs, but I'm 70 and always have
+    # been"): it speaks of what came before it, so it reaches the whole sentence.
+    baseline_after: tuple[str, ...] = ()
     newness: tuple[str, ...] = ()  # something new: "new", "worse", "today" (outweighs a baseline)
     hypothetical: tuple[str, ...] = ()  # "what if", "in case"
     question_hypothetical: tuple[str, ...] = ()  # hypothetical only within a question: "if I get", "signs of"

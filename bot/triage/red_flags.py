@@ -27,6 +27,9 @@ Answer = Literal["yes", "no", "not_sure"]
 PRIORITY: dict[str, int] = {"urgent": 1, "emergency": 2, "crisis": 3}
 # "A & B": both halves in the same part of a sentence, in either order (red_flag_words.Trigger).
 TOGETHER, FIRST, SECOND = " & ", "_first", "_second"
+# Context lists read by their longest reading, where the words after a phrase matter ("that's normal [for me]" must
+# close its clause): a small phrase set of their own.
+LONGEST = ("baseline_after",)
 SHORT_RESULTS = 4096  # short texts remembered
 # The answer to a safety question by the number of its choice (SMS), in the order of bot.triage.safety.ANSWERS.
 NUMBERED: Mapping[str, Answer] = {"1": "yes", "2": "no", "3": "not_sure"}
@@ -103,6 +106,7 @@ class RedFlagVocabulary:
         self.words = dict(words)
         self.triggers: dict[str, _Trigger] = {}
         sets: list[PhraseSet] = []
+        longest: list[PhraseSet] = []
         answers: dict[str, list[str]] = {"yes": [], "no": [], "not_sure": []}
         for locale, vocabulary in sorted(words.items()):
             phrases: dict[str, tuple[str, ...]] = {}
@@ -121,12 +125,16 @@ class RedFlagVocabulary:
             for sign, said in vocabulary.signs.items():
                 phrases[f"sign|{sign}"] = said.say
                 phrases[f"sign_ask|{sign}"] = said.ask
+            tails: dict[str, tuple[str, ...]] = {}
             for context, listed in vocabulary.context:
-                phrases[f"context|{context}"] = listed
+                (tails if context in LONGEST else phrases)[f"context|{context}"] = listed
             sets.append(PhraseSet({k: v for k, v in phrases.items() if v}, vocabulary.classes))
+            if any(tails.values()):
+                longest.append(PhraseSet({k: v for k, v in tails.items() if v}, vocabulary.classes))
             for answer, listed in vocabulary.answers:
                 answers[answer].extend(listed)
         self.phrase_sets = tuple(sets)
+        self.longest_sets = tuple(longest)
         self.answers = PhraseSet(answers)
         self.ever = frozenset(sign for w in words.values() for sign, said in w.signs.items() if said.ever)
         self.mentions = frozenset(sign for w in words.values() for sign, said in w.signs.items() if said.mention)
@@ -193,6 +201,9 @@ class Screener:
                 found.setdefault(kind, {}).setdefault(name, []).append(hit)
         if not any(found.get(kind) for kind in ("say", "ask", f"say{FIRST}", f"ask{FIRST}")):
             return NOTHING
+        for phrases in self.vocabulary.longest_sets:
+            for hit in phrases.find(tokens, longest=True):
+                found.setdefault("context", {}).setdefault(hit.key.partition("|")[2], []).append(hit)
         reading = Reading(tokens, found.get("context", {}))
         for kind in ("say", "ask"):
             for key, firsts in found.get(f"{kind}{FIRST}", {}).items():

@@ -185,6 +185,57 @@ def test_a_sign_only_asked_about_beside_a_clot_is_mentioned(content: Content) ->
     assert "short_of_breath" in result.mentioned
 
 
+def test_as_always_closing_a_later_clause_reaches_back_over_the_sentence(content: Content) -> None:
+    """ "and always have been" speaks of what came before it: the sign is a baseline, unless something is new; the
+    same words that do not close their clause ("always have been a smoker") say nothing of the sign."""
+    assert got(content.language, "bit winded after the stairs but I'm 70 and always have been") == "none"
+    assert got(content.language, "me falta el aire al subir la cuesta, pero tengo 80 y siempre ha sido asi") == "none"
+    assert got(content.language, "winded on the stairs today, but always have been") == "emergency"
+    assert got(content.language, "short of breath but always have been a smoker") == "emergency"
+    assert got(content.language, "a bit puffed after hills but I'm 82 and that's normal for me") == "none"
+    assert got(content.language, "me falta el aire al subir pero tengo 80 y es normal para mi") == "none"
+    assert got(content.language, "me falta el aire al subir y no es normal") == "emergency"
+    assert got(content.language, "bit winded after the stairs but that's not normal") == "emergency"
+
+
+def test_a_time_clause_in_the_past_dates_what_came_before_it(content: Content) -> None:
+    assert got(content.language, "my dad coughed up blood when he had tb in the 80s") == "none"
+    assert got(content.language, "mi papá tosía sangre cuando tuvo tuberculosis hace años") == "none"
+    assert got(content.language, "I coughed up blood today when I had a coughing fit like in 2019") == "emergency"
+    assert got(content.language, "I coughed up blood, I had tb in the 80s") == "emergency"
+
+
+def test_without_after_a_negative_is_a_sign_only_in_the_same_stretch_of_words(content: Content) -> None:
+    """ "can't walk across the room without being puffed out" is breathlessness; "no fever, without shortness of
+    breath" denies it: a comma ends the negative before "without"."""
+    assert got(content.language, "I cannot walk across the room without being puffed out") == "emergency"
+    assert got(content.language, "no fever, without shortness of breath") == "none"
+    text = "can barely get up the 3 steps to my front door without needing a sit down to get my breath"
+    assert got(content.language, text) == "emergency"
+
+
+def test_thoughts_of_self_harm_denied_however_far_the_words(content: Content) -> None:
+    """ "no thoughts of hurting myself" denies; a crisis word is otherwise negated only by the word before it, and
+    "no desire to live" or "no reason to live" are crisis words themselves."""
+    assert got(content.language, "no thoughts of hurting myself, just stressed") == "none"
+    assert got(content.language, "no tengo pensamientos de hacerme daño") == "none"
+    assert got(content.language, "I have no desire to live") == "crisis"
+    assert got(content.language, "no thoughts of hurting myself, but I want to die") == "crisis"
+
+
+def test_a_racing_heart_from_caffeine_is_asked_about_only_without_faintness(content: Content) -> None:
+    assert got(content.language, "heart racing bc i had 3 red bulls lol, knee still sore") == "none"
+    assert got(content.language, "had a coffee and now my heart is racing and i feel faint") == "emergency"
+    assert got(content.language, "my heart is racing") == "confirm"
+
+
+def test_to_die_for_is_an_idiom_only_of_things(content: Content) -> None:
+    assert got(content.language, "that cake is to die for") == "none"
+    assert got(content.language, "wanna die fr") == "crisis"
+    assert got(content.language, "i wnat to dye") == "crisis"
+    assert got(content.language, "I want to dye my hair blue") == "none"
+
+
 def test_denied_signs_are_reported(content: Content) -> None:
     result = content.language.screen("I'm not short of breath, I was quoting the nurse")
     assert result.interrupt is None
