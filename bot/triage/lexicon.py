@@ -228,7 +228,15 @@ def _parse(phrase: str, classes: Callable[[str], _Class | None]) -> _Pattern:
 def _alternatives(tokens: list[str], phrase: str, classes: Callable[[str], _Class | None]) -> _Pattern:
     reader = _Reader(tokens, phrase, classes)
     end, shape = reader.alternatives(0, None)
-    pattern = _Pattern(tuple(map(tuple, reader.steps)), end, tuple(reader.parts))
+    steps = reader.steps
+
+    def onward(state: int) -> int:  # past the states that only lead on to one other (a group's end, mostly)
+        while state != end and len(steps[state]) == 1 and steps[state][0][0] is None:
+            state = steps[state][0][1]
+        return state
+
+    short = tuple(tuple((step, onward(then)) for step, then in here) for here in steps)
+    pattern = _Pattern(short, end, tuple(reader.parts))
     if shape.empty or shape.gap_first or shape.gap_last:
         _check(pattern, phrase)  # which sequence comes first says what is wrong
     return pattern
@@ -487,13 +495,11 @@ class PhraseSet:
             return
         if token in self._words:
             self._grown.add(token)  # a phrase word: a set bounded by the vocabulary, checked before the lookups
-        first = Word(token)
         for key, pattern in self._by_word.pop(token, ()):
-            pattern.add(self._root, key, first)
+            pattern.add(self._root, key, Word(token))
         for length in self._stem_lengths:
-            stem = Stem(token[:length])
-            for key, pattern in self._by_stem.pop(stem.prefix, ()) if length <= len(token) else ():
-                pattern.add(self._root, key, stem)
+            for key, pattern in self._by_stem.pop(token[:length], ()) if length <= len(token) else ():
+                pattern.add(self._root, key, Stem(token[:length]))
 
     @property
     def words(self) -> frozenset[str]:
