@@ -105,11 +105,12 @@ class _Pattern:
     end: int
     parts: tuple[Element | _Class, ...]
 
-    def firsts(self) -> list[Element]:
+    @functools.cached_property
+    def firsts(self) -> tuple[Element, ...]:
         """The elements a sequence of the phrase can begin with, in the order they first come."""
         found: dict[Element, None] = {}
         self._firsts(0, found, set())
-        return list(found)
+        return tuple(found)
 
     def _firsts(self, state: int, found: dict[Element, None], seen: set[int]) -> None:
         if state in seen:
@@ -228,15 +229,7 @@ def _parse(phrase: str, classes: Callable[[str], _Class | None]) -> _Pattern:
 def _alternatives(tokens: list[str], phrase: str, classes: Callable[[str], _Class | None]) -> _Pattern:
     reader = _Reader(tokens, phrase, classes)
     end, shape = reader.alternatives(0, None)
-    steps = reader.steps
-
-    def onward(state: int) -> int:  # past the states that only lead on to one other (a group's end, mostly)
-        while state != end and len(steps[state]) == 1 and steps[state][0][0] is None:
-            state = steps[state][0][1]
-        return state
-
-    short = tuple(tuple((step, onward(then)) for step, then in here) for here in steps)
-    pattern = _Pattern(short, end, tuple(reader.parts))
+    pattern = _Pattern(tuple(map(tuple, reader.steps)), end, tuple(reader.parts))
     if shape.empty or shape.gap_first or shape.gap_last:
         _check(pattern, phrase)  # which sequence comes first says what is wrong
     return pattern
@@ -251,12 +244,15 @@ class _Reader:
         self.steps: list[list[tuple[Step, int]]] = [[]]
         self.parts: list[Element | _Class] = []
 
-    def alternatives(self, start: int, closing: str | None) -> tuple[int, _Shape]:
-        """The alternatives from `start` up to `closing`: the state they end at, and their shape."""
+    def alternatives(self, start: int, closing: str | None, end: int | None = None) -> tuple[int, _Shape]:
+        """The alternatives from `start` up to `closing`: the state they end at (`end` if given), and their shape."""
         steps, phrase = self.steps, self.phrase
-        steps.append([])
-        end, shape = len(steps) - 1, _NONE
+        if end is None:
+            steps.append([])
+            end = len(steps) - 1
+        shape = _NONE
         at, counts = start, list[int]()  # the current alternative so far: how many sequences its parts are, if not 1
+        last: int | None = None  # where its last step was taken from, when that step read an element
         empty, gap_first, gap_last = True, False, False  # the same, of some sequence of the alternative so far
         for token in self.rest:
             if token == closing:
@@ -265,8 +261,8 @@ class _Reader:
                 raise PhraseError(f"{phrase!r}: unexpected {token!r}")
             if token == "|":
                 shape = shape.or_(_count(counts, phrase), empty, gap_first, gap_last)
-                steps[at].append((None, end))
-                at, counts = start, []
+                self._close(at, last, end)
+                at, counts, last = start, [], None
                 empty, gap_first, gap_last = True, False, False
                 continue
             if token == "(" or token == "[":
@@ -276,20 +272,18 @@ class _Reader:
                     steps.append([])
                     skip = len(steps) - 1
                     steps[at].append((None, skip))  # without the optional part first, as it multiplies out
-                    inside, inner = self.alternatives(at, "]")
-                    steps[inside].append((None, skip))
-                    at = skip
+                    at, inner = self.alternatives(at, "]", skip)
                     inner = _Shape(inner.size + 1, True, inner.gap_first, inner.gap_last)
                 counts.append(inner.size)
                 gap_first = gap_first or (empty and inner.gap_first)
                 gap_last = inner.gap_last or (inner.empty and gap_last)
-                empty = empty and inner.empty
+                empty, last = empty and inner.empty, None
                 continue
             part = _part(token, phrase, self.classes)
             self.parts.append(part)
             steps.append([])
             steps[at].append((part, len(steps) - 1))
-            at = len(steps) - 1
+            at, last = len(steps) - 1, at
             if isinstance(part, Gap):
                 gap_first, gap_last = gap_first or empty, True
             else:
@@ -300,8 +294,17 @@ class _Reader:
         else:
             if closing is not None:
                 raise PhraseError(f"{phrase!r}: missing {closing!r}")
-        steps[at].append((None, end))
+        self._close(at, last, end)
         return end, shape.or_(_count(counts, phrase), empty, gap_first, gap_last)
+
+    def _close(self, at: int, last: int | None, end: int) -> None:
+        """Ends an alternative at `end`: its last element's step goes there (`at`, just made, is left unused), or
+        a step that reads nothing does."""
+        if last is None:
+            self.steps[at].append((None, end))
+        else:
+            element, _ = self.steps[last][-1]
+            self.steps[last][-1] = (element, end)
 
 
 class _Shape(NamedTuple):
@@ -475,7 +478,7 @@ class PhraseSet:
         for key, phrases in self.phrases.items():
             for phrase in phrases:
                 pattern = _read(phrase.strip().lower(), self.classes)
-                for first in pattern.firsts():
+                for first in pattern.firsts:
                     if isinstance(first, Word):
                         self._by_word.setdefault(first.text, []).append((key, pattern))
                     elif isinstance(first, Stem):
