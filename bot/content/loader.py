@@ -4,6 +4,7 @@ vocabulary) once at start-up and checks them together; fails fast."""
 from __future__ import annotations
 
 import functools
+import gc
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,20 @@ class Content:
 
 @functools.cache
 def load_content(root: Path = ROOT) -> Content:
+    # Loading makes a few hundred thousand objects that live as long as the process, and no cycles worth collecting:
+    # the garbage collector, run on its own, would walk them again and again as they are made, and then once more
+    # on the first message. So it waits, and then sets them aside for good (`gc.freeze`) as the server does.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _load(root)
+    finally:
+        gc.freeze()
+        if collecting:
+            gc.enable()
+
+
+def _load(root: Path) -> Content:
     flows: dict[str, FlowDefinition] = {}
     for path in sorted((root / "flows").glob("*.yaml")):
         if path.stem in (COUNTRIES, RED_FLAGS):
@@ -78,6 +93,7 @@ def load_content(root: Path = ROOT) -> Content:
                 raise ContentError(f"{folder.name}/{path.name}: keys defined twice: {', '.join(sorted(dup))}")
             merged.update(data)
         messages[folder.name] = merged
+    words = {locale: _words({locale: texts}) for locale, texts in messages.items()}
     table = _red_flags(root / "flows" / f"{RED_FLAGS}.yaml")
     vocabularies = {locale: _vocabulary(root / "locales" / locale) for locale in messages}
     label_keys = set().union(*(f.label_keys() for f in flows.values()))
@@ -86,9 +102,9 @@ def load_content(root: Path = ROOT) -> Content:
         language = build_language(
             vocabularies,
             labels=labels,
-            known=_words(messages),
+            known=set().union(*words.values()),
             red_flags=table,
-            messages={locale: _words({locale: texts}) for locale, texts in messages.items()},
+            messages=words,
         )
     except ValueError as e:
         raise ContentError(f"vocabulary: {e}") from None

@@ -24,10 +24,11 @@ corrected.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import product
+from typing import NamedTuple
 
 from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
@@ -76,93 +77,325 @@ class Number:
 Element = Word | Stem | Gap | Number
 Sequence_ = tuple[Element, ...]
 
+
+@dataclass(frozen=True, eq=False)
+class _Class:
+    """A named class where a phrase uses it: every sequence its members stand for, in order."""
+
+    sequences: tuple[Sequence_, ...]
+
+    @functools.cached_property
+    def elements(self) -> frozenset[Element]:
+        return frozenset(e for sequence in self.sequences for e in sequence)
+
+
+# A step from one state of a phrase to the next: an element, one of a class's sequences, or nothing (None).
+Step = Element | _Class | None
+_At = tuple["_Node", int]  # a node of the tree, reached at a state of a phrase
+
+
+@dataclass(frozen=True)
+class _Pattern:
+    """A phrase as read: states joined by steps, each state's steps in the order the phrase writes its alternatives.
+    Every path from state 0 to `end` is one sequence of elements the phrase stands for, and the paths come in the
+    order the alternatives multiply out; the sequences themselves are never built (they multiply). `parts`: the
+    elements and classes the phrase names."""
+
+    steps: tuple[tuple[tuple[Step, int], ...], ...]
+    end: int
+    parts: tuple[Element | _Class, ...]
+
+    @functools.cached_property
+    def firsts(self) -> tuple[Element, ...]:
+        """The elements a sequence of the phrase can begin with, in the order they first come."""
+        found: dict[Element, None] = {}
+        self._firsts(0, found, set())
+        return tuple(found)
+
+    def _firsts(self, state: int, found: dict[Element, None], seen: set[int]) -> None:
+        if state in seen:
+            return
+        seen.add(state)
+        for step, then in self.steps[state]:
+            if step is None:
+                self._firsts(then, found, seen)
+            elif isinstance(step, _Class):
+                found.update(dict.fromkeys(sequence[0] for sequence in step.sequences))
+            else:
+                found[step] = None
+
+    def sequences(self, state: int = 0, so_far: Sequence_ = ()) -> Iterator[Sequence_]:
+        """Every sequence (from `state` on, after `so_far`), in order: only for a class's members, which are few."""
+        if state == self.end:
+            yield so_far
+        for step, then in self.steps[state]:
+            if step is None:
+                yield from self.sequences(then, so_far)
+            elif isinstance(step, _Class):
+                for sequence in step.sequences:
+                    yield from self.sequences(then, so_far + sequence)
+            else:
+                yield from self.sequences(then, (*so_far, step))
+
+    def add(self, root: _Node, key: str, first: Element) -> None:
+        """Adds the sequences that begin with `first` to the tree at `root`, ending in `key`: the tree and the states
+        walked together, in the order of the sequences, as if each were added in turn; a tree node met again at the
+        same state has every sequence onward already."""
+        self._begin(0, root, key, first, set(), set())
+
+    def _begin(self, state: int, root: _Node, key: str, first: Element, begun: set[int], done: set[_At]) -> None:
+        if state in begun:
+            return
+        begun.add(state)
+        for step, then in self.steps[state]:
+            if step is None:
+                self._begin(then, root, key, first, begun, done)
+            elif isinstance(step, _Class):
+                for sequence in step.sequences:
+                    if sequence[0] == first:
+                        self._follow(_descend(root, sequence), then, key, done)
+            elif step == first:
+                self._follow(root.child(step), then, key, done)
+
+    def _follow(self, node: _Node, state: int, key: str, done: set[_At]) -> None:
+        if (node, state) in done:
+            return
+        done.add((node, state))
+        if state == self.end and key not in node.keys:
+            node.keys.append(key)
+        for step, then in self.steps[state]:
+            if step is None:
+                self._follow(node, then, key, done)
+            elif isinstance(step, _Class):
+                for sequence in step.sequences:
+                    self._follow(_descend(node, sequence), then, key, done)
+            else:
+                self._follow(node.child(step), then, key, done)
+
+
 _TOKEN = re.compile(r"\(|\)|\[|\]|\||\{[a-z_]+\}|\.\.\.\d*|[^\s()\[\]|{}]+")
 _WORD = re.compile(r"[a-z0-9]+")
 _RANGE = re.compile(r"#(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)")
 _NUMERIC = re.compile(r"\d+(?:\.\d+)?")
+_GROUPING = frozenset("()[]|")
 
 
 def _lex(phrase: str) -> list[str]:
     return _TOKEN.findall(phrase)
 
 
-def _parse(phrase: str, classes: Mapping[str, Sequence[str]]) -> list[Sequence_]:
-    """Every linear sequence of elements the phrase stands for."""
-    tokens = _lex(phrase)
-    position = 0
+_CLASS_NAME = re.compile(r"\{([a-z_]+)\}")
 
-    def alternatives(closing: str | None) -> list[Sequence_]:
-        nonlocal position
-        options: list[Sequence_] = []
-        current: list[list[Sequence_]] = []  # one list of alternatives per part, multiplied out at the end
-        while True:
-            if position >= len(tokens):
-                if closing is not None:
-                    raise PhraseError(f"{phrase!r}: missing {closing!r}")
-                break
-            token = tokens[position]
-            position += 1
+
+def _read(phrase: str, classes: Mapping[str, Sequence[str]]) -> _Pattern:
+    """The phrase parsed, once for a phrase and the members of the classes it names: phrase sets share many."""
+    named = _CLASS_NAME.findall(phrase) if "{" in phrase else ()
+    return _parsed(phrase, tuple((name, tuple(classes[name]) if name in classes else None) for name in named))
+
+
+@functools.lru_cache(maxsize=1 << 15)
+def _parsed(phrase: str, named: tuple[tuple[str, tuple[str, ...] | None], ...]) -> _Pattern:
+    members = dict(named)
+
+    def resolve(name: str) -> _Class | None:
+        listed = members.get(name)
+        return None if listed is None else _class(listed)
+
+    return _parse(phrase, resolve)
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _class(members: tuple[str, ...]) -> _Class:
+    """A class's members read, each a phrase of its own without classes: the same object wherever it is named."""
+    return _Class(tuple(s for member in members for s in _parsed(member, ()).sequences()))
+
+
+def _parse(phrase: str, classes: Callable[[str], _Class | None]) -> _Pattern:
+    """The phrase's states and steps, checked: every mistake in it raised, naming it. How many sequences it stands
+    for is counted as it is read, part by part, and never more than MAX_EXPANSIONS."""
+    tokens = _lex(phrase)
+    if not _GROUPING.isdisjoint(tokens):
+        return _alternatives(tokens, phrase, classes)
+    # Words in a row, the most common phrase: one step to the next state each.
+    parts = tuple(_part(token, phrase, classes) for token in tokens)
+    _count([len(p.sequences) if isinstance(p, _Class) else 1 for p in parts], phrase)
+    if not parts:
+        raise PhraseError(f"{phrase!r}: can match nothing")
+    if isinstance(parts[0], Gap) or isinstance(parts[-1], Gap):
+        raise PhraseError(f"{phrase!r}: a gap must be between words")
+    return _Pattern((*(((p, n + 1),) for n, p in enumerate(parts)), ()), len(parts), parts)
+
+
+def _alternatives(tokens: list[str], phrase: str, classes: Callable[[str], _Class | None]) -> _Pattern:
+    reader = _Reader(tokens, phrase, classes)
+    end, shape = reader.alternatives(0, None)
+    pattern = _Pattern(tuple(map(tuple, reader.steps)), end, tuple(reader.parts))
+    if shape.empty or shape.gap_first or shape.gap_last:
+        _check(pattern, phrase)  # which sequence comes first says what is wrong
+    return pattern
+
+
+class _Reader:
+    """Reads a phrase with brackets or bars into states and steps: each alternative from the state before it, in the
+    order written."""
+
+    def __init__(self, tokens: list[str], phrase: str, classes: Callable[[str], _Class | None]) -> None:
+        self.rest, self.phrase, self.classes = iter(tokens), phrase, classes
+        self.steps: list[list[tuple[Step, int]]] = [[]]
+        self.parts: list[Element | _Class] = []
+
+    def alternatives(self, start: int, closing: str | None, end: int | None = None) -> tuple[int, _Shape]:
+        """The alternatives from `start` up to `closing`: the state they end at (`end` if given), and their shape."""
+        steps, phrase = self.steps, self.phrase
+        if end is None:
+            steps.append([])
+            end = len(steps) - 1
+        shape = _NONE
+        at, counts = start, list[int]()  # the current alternative so far: how many sequences its parts are, if not 1
+        last: int | None = None  # where its last step was taken from, when that step read an element
+        empty, gap_first, gap_last = True, False, False  # the same, of some sequence of the alternative so far
+        for token in self.rest:
             if token == closing:
                 break
             if token in (")", "]"):
                 raise PhraseError(f"{phrase!r}: unexpected {token!r}")
             if token == "|":
-                options.extend(_multiply(current, phrase))
-                current = []
-            elif token == "(":
-                current.append(alternatives(")"))
-            elif token == "[":
-                current.append([(), *alternatives("]")])
-            elif token.startswith("{"):
-                name = token[1:-1]
-                if name not in classes:
-                    raise PhraseError(f"{phrase!r}: no class {name!r}")
-                members = [seq for member in classes[name] for seq in _parse(member, {})]
-                current.append(members)
-            elif token.startswith("..."):
-                most = int(token[3:]) if len(token) > 3 else DEFAULT_GAP
-                if not 1 <= most <= MAX_GAP:
-                    raise PhraseError(f"{phrase!r}: a gap is 1 to {MAX_GAP} words")
-                current.append([(Gap(most),)])
+                shape = shape.or_(_count(counts, phrase), empty, gap_first, gap_last)
+                self._close(at, last, end)
+                at, counts, last = start, [], None
+                empty, gap_first, gap_last = True, False, False
+                continue
+            if token == "(" or token == "[":
+                if token == "(":
+                    at, inner = self.alternatives(at, ")")
+                else:
+                    steps.append([])
+                    skip = len(steps) - 1
+                    steps[at].append((None, skip))  # without the optional part first, as it multiplies out
+                    at, inner = self.alternatives(at, "]", skip)
+                    inner = _Shape(inner.size + 1, True, inner.gap_first, inner.gap_last)
+                counts.append(inner.size)
+                gap_first = gap_first or (empty and inner.gap_first)
+                gap_last = inner.gap_last or (inner.empty and gap_last)
+                empty, last = empty and inner.empty, None
+                continue
+            part = _part(token, phrase, self.classes)
+            self.parts.append(part)
+            steps.append([])
+            steps[at].append((part, len(steps) - 1))
+            at, last = len(steps) - 1, at
+            if isinstance(part, Gap):
+                gap_first, gap_last = gap_first or empty, True
             else:
-                current.append([(_element(token, phrase),)])
-        options.extend(_multiply(current, phrase))
-        return options
+                gap_last = False
+                if isinstance(part, _Class):
+                    counts.append(len(part.sequences))
+            empty = False
+        else:
+            if closing is not None:
+                raise PhraseError(f"{phrase!r}: missing {closing!r}")
+        self._close(at, last, end)
+        return end, shape.or_(_count(counts, phrase), empty, gap_first, gap_last)
 
-    sequences = alternatives(None)
-    for seq in sequences:
-        if not seq:
-            raise PhraseError(f"{phrase!r}: can match nothing")
-        if isinstance(seq[0], Gap) or isinstance(seq[-1], Gap):
-            raise PhraseError(f"{phrase!r}: a gap must be between words")
-    return sequences
+    def _close(self, at: int, last: int | None, end: int) -> None:
+        """Ends an alternative at `end`: its last element's step goes there (`at`, just made, is left unused), or
+        a step that reads nothing does."""
+        if last is None:
+            self.steps[at].append((None, end))
+        else:
+            element, _ = self.steps[last][-1]
+            self.steps[last][-1] = (element, end)
 
 
-def _element(token: str, phrase: str) -> Word | Stem | Number:
+class _Shape(NamedTuple):
+    """Alternatives in brief: how many sequences they are, and whether one is empty, or begins or ends with a gap."""
+
+    size: int
+    empty: bool
+    gap_first: bool
+    gap_last: bool
+
+    def or_(self, size: int, empty: bool, gap_first: bool, gap_last: bool) -> _Shape:
+        """With one more alternative of `size` sequences."""
+        return _Shape(self.size + size, self.empty or empty, self.gap_first or gap_first, self.gap_last or gap_last)
+
+
+_NONE = _Shape(0, False, False, False)
+
+
+def _part(token: str, phrase: str, classes: Callable[[str], _Class | None]) -> Element | _Class:
+    """One token of a phrase that is no bracket or bar: a word, a stem, a range, a gap or a class."""
+    if token[0] == "{":
+        members = classes(token[1:-1])
+        if members is None:
+            raise PhraseError(f"{phrase!r}: no class {token[1:-1]!r}")
+        return members
+    try:
+        return _element(token)
+    except ValueError as e:
+        raise PhraseError(f"{phrase!r}: {e}") from None
+
+
+@functools.cache
+def _element(token: str) -> Element:
+    """A token as an element, the same object each time it is written (a phrase set's phrases share most words)."""
+    if token.startswith("..."):
+        most = int(token[3:]) if len(token) > 3 else DEFAULT_GAP
+        if not 1 <= most <= MAX_GAP:
+            raise ValueError(f"a gap is 1 to {MAX_GAP} words")
+        return Gap(most)
     if token.startswith("#"):
         bounds = _RANGE.fullmatch(token)
         if bounds is None or float(bounds[1]) > float(bounds[2]):
-            raise PhraseError(f"{phrase!r}: {token!r} is not a range of numbers such as #38-42")
+            raise ValueError(f"{token!r} is not a range of numbers such as #38-42")
         return Number(float(bounds[1]), float(bounds[2]))
     if token.endswith("*"):
         prefix = token[:-1]
         if len(prefix) < MIN_STEM or not _WORD.fullmatch(prefix):
-            raise PhraseError(f"{phrase!r}: a stem needs {MIN_STEM}+ letters before '*'")
+            raise ValueError(f"a stem needs {MIN_STEM}+ letters before '*'")
         return Stem(prefix)
     if token in CLAUSE_BREAKS:
         return Word(token)  # a comma or a full stop written into a phrase: "chest , it hurts"
     if not _WORD.fullmatch(token):
-        raise PhraseError(f"{phrase!r}: {token!r} is not a word (lowercase letters and digits, no accents)")
+        raise ValueError(f"{token!r} is not a word (lowercase letters and digits, no accents)")
     return Word(token)
 
 
-def _multiply(parts: list[list[Sequence_]], phrase: str) -> list[Sequence_]:
+def _count(parts: list[int], phrase: str) -> int:
+    """How many sequences parts in a row stand for (each part's alternatives times the next's)."""
     total = 1
-    for part in parts:
-        total *= max(1, len(part))
+    for n in parts:
+        total *= max(1, n)
         if total > MAX_EXPANSIONS:
             raise PhraseError(f"{phrase!r}: more than {MAX_EXPANSIONS} alternatives; split it")
-    return [tuple(e for piece in combo for e in piece) for combo in product(*parts)]
+    return total
+
+
+def _check(pattern: _Pattern, phrase: str) -> None:
+    """Raises for the first sequence (in order) that is empty or begins or ends with a gap, without building any: a
+    state reached again with the same kind of start behind it leads to nothing new."""
+    problem = _first_problem(pattern, 0, _EMPTY, set())
+    if problem:
+        raise PhraseError(f"{phrase!r}: {problem}")
+
+
+_EMPTY, _AFTER_GAP, _AFTER_WORD = 0, 1, 2  # what a path has read so far
+
+
+def _first_problem(pattern: _Pattern, state: int, read: int, fine: set[tuple[int, int]]) -> str | None:
+    if (state, read) in fine:
+        return None
+    if state == pattern.end and read != _AFTER_WORD:
+        return "can match nothing" if read == _EMPTY else "a gap must be between words"
+    for step, then in pattern.steps[state]:
+        if isinstance(step, Gap) and read == _EMPTY:
+            return "a gap must be between words"
+        now = read if step is None else _AFTER_GAP if isinstance(step, Gap) else _AFTER_WORD
+        problem = _first_problem(pattern, then, now, fine)
+        if problem:
+            return problem
+    fine.add((state, read))
+    return None
 
 
 # --- matching ---------------------------------------------------------------------------------------------------
@@ -219,6 +452,12 @@ class _Node:
         return node
 
 
+def _descend(node: _Node, sequence: Sequence_) -> _Node:
+    for e in sequence:
+        node = node.child(e)
+    return node
+
+
 @dataclass
 class PhraseSet:
     """Phrases grouped by key (a concept, an answer): `find` every occurrence in a token sequence."""
@@ -227,39 +466,31 @@ class PhraseSet:
     classes: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        # Every phrase is read (and a mistake in one raised) now. The tree they are matched with grows as messages
-        # need it: the phrases beginning with a word are added the first time a message has that word, so a
-        # process that screens one message (`kneebot screen`) builds only what that message needs.
+        # Every phrase is read (and a mistake in one raised) now, but its sequences are not built. The tree they are
+        # matched with grows as messages need it: the phrases beginning with a word are added the first time a
+        # message has that word, so a process that screens one message (`kneebot screen`) builds only what that
+        # message needs.
         self._order = {key: n for n, key in enumerate(self.phrases)}
         self._root = _Node()
-        self._by_word: dict[str, list[tuple[str, Sequence_]]] = {}
-        self._by_stem: dict[str, list[tuple[str, Sequence_]]] = {}
-        self._words: set[str] = set()
-        self._stems: set[str] = set()
+        self._by_word: dict[str, list[tuple[str, _Pattern]]] = {}
+        self._by_stem: dict[str, list[tuple[str, _Pattern]]] = {}
+        parts: set[Element | _Class] = set()
         for key, phrases in self.phrases.items():
             for phrase in phrases:
-                for elements in _parse(phrase.strip().lower(), self.classes):
-                    first = elements[0]
+                pattern = _read(phrase.strip().lower(), self.classes)
+                for first in pattern.firsts:
                     if isinstance(first, Word):
-                        self._by_word.setdefault(first.text, []).append((key, elements))
+                        self._by_word.setdefault(first.text, []).append((key, pattern))
                     elif isinstance(first, Stem):
-                        self._by_stem.setdefault(first.prefix, []).append((key, elements))
+                        self._by_stem.setdefault(first.prefix, []).append((key, pattern))
                     else:
-                        self._add(key, elements)
-                    for e in elements:
-                        if isinstance(e, Word):
-                            self._words.add(e.text)
-                        elif isinstance(e, Stem):
-                            self._stems.add(e.prefix)
+                        pattern.add(self._root, key, first)  # a number: no word to wait for
+                parts.update(pattern.parts)
+        elements = {e for part in parts for e in (part.elements if isinstance(part, _Class) else (part,))}
+        self._words = {e.text for e in elements if isinstance(e, Word)}
+        self._stems = {e.prefix for e in elements if isinstance(e, Stem)}
         self._stem_lengths = sorted({len(prefix) for prefix in self._by_stem})
         self._grown: set[str] = set()
-
-    def _add(self, key: str, elements: Sequence_) -> None:
-        node = self._root
-        for e in elements:
-            node = node.child(e)
-        if key not in node.keys:
-            node.keys.append(key)
 
     def _grow(self, token: str) -> None:
         """Adds to the tree the phrases that begin with this token, if not there yet."""
@@ -267,11 +498,11 @@ class PhraseSet:
             return
         if token in self._words:
             self._grown.add(token)  # a phrase word: a set bounded by the vocabulary, checked before the lookups
-        for key, elements in self._by_word.pop(token, ()):
-            self._add(key, elements)
+        for key, pattern in self._by_word.pop(token, ()):
+            pattern.add(self._root, key, Word(token))
         for length in self._stem_lengths:
-            for key, elements in self._by_stem.pop(token[:length], ()) if length <= len(token) else ():
-                self._add(key, elements)
+            for key, pattern in self._by_stem.pop(token[:length], ()) if length <= len(token) else ():
+                pattern.add(self._root, key, Stem(token[:length]))
 
     @property
     def words(self) -> frozenset[str]:
