@@ -10,6 +10,7 @@ here once at start-up and matched in time linear in the message's length:
     {limb} ... cold             a named class of words (alternatives defined once beside the phrases)
     cannot ... breathe          up to 3 words in between ("...5": up to 5); never across a clause break
     temperature ...2 #38-42     a number from 38 to 42, decimals included (38.5)
+    tiene ##37.8-43             the same, only written with a decimal point (38.9; not 39, which may be an age)
 
 A message is read into tokens first (`Lexicon.read`): cleaned (text.clean), SMS shorthand and contractions expanded
 from each locale's table ("cant" -> "cannot", "xq" -> "porque"), and each unknown word of five letters or more
@@ -19,7 +20,10 @@ read as the vocabulary word that sounds the same (`Sounds`, each locale's spelli
 "tocer" is "toser"), and a short word (three or four letters) only towards a short list of sign words: by sound
 ("tite" -> "tight", "pexo" -> "pecho"), by one edit at four letters ("pian" -> "pain") or one dropped letter at three
 ("kil" -> "kill"). Words a locale lists as `keep` (real words close to a vocabulary word: "chess", "breed") are never
-corrected.
+corrected. A word as near to several words as to each other is read as all of them (a `Token`, which a phrase using
+any of them matches), as is a word beginning with a stem and one edit from a whole word ("swelleed"); letters typed
+three times or more are read once or twice, whichever makes a known word ("cantttt", "noooo"); and a word of five
+letters or more that no edit reaches may have its first letter typed on a key beside the right one ("vreath").
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from typing import NamedTuple
 from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 
-from bot.triage.text import PUNCTUATION, clean, split_words
+from bot.triage.text import PUNCTUATION, clean, split_words, squeezings
 
 MIN_FUZZY = 5  # shorter words are matched exactly: "pale" must never become "male"
 MIN_SHORT = 3  # three- and four-letter words are corrected only towards the short sign words
@@ -42,6 +46,7 @@ MAX_EXPANSIONS = 4096  # alternatives multiply: a phrase that expands further is
 DEFAULT_GAP = 3
 MAX_GAP = 8
 MIN_STEM = 3
+MIN_FIRST_KEY = 5  # from this length a mistyped first letter is corrected, when the key is beside the right one
 # Tokens a gap never skips: a phrase's words stay within one clause.
 CLAUSE_BREAKS = frozenset(PUNCTUATION)
 
@@ -72,6 +77,7 @@ class Gap:
 class Number:
     low: float
     high: float
+    decimal: bool = False  # only a number written with a decimal point ("##37.8-43": 38.9, not 39)
 
 
 Element = Word | Stem | Gap | Number
@@ -345,10 +351,11 @@ def _element(token: str) -> Element:
             raise ValueError(f"a gap is 1 to {MAX_GAP} words")
         return Gap(most)
     if token.startswith("#"):
-        bounds = _RANGE.fullmatch(token)
+        decimal = token.startswith("##")
+        bounds = _RANGE.fullmatch(token[1:] if decimal else token)
         if bounds is None or float(bounds[1]) > float(bounds[2]):
             raise ValueError(f"{token!r} is not a range of numbers such as #38-42")
-        return Number(float(bounds[1]), float(bounds[2]))
+        return Number(float(bounds[1]), float(bounds[2]), decimal)
     if token.endswith("*"):
         prefix = token[:-1]
         if len(prefix) < MIN_STEM or not _WORD.fullmatch(prefix):
@@ -518,20 +525,21 @@ class PhraseSet:
         self, tokens: Sequence[str], start: int = 0, end: int | None = None, *, longest: bool = False
     ) -> list[Hit]:
         """Every phrase found within tokens[start:end]: for each key and start position, the shortest match (or, with
-        `longest`, the longest: what a whole answer's words cover, "i want to" rather than "i want")."""
+        `longest`, the longest: what a whole answer's words cover, "i want to" rather than "i want"). A `Token` read
+        as one of several words matches a phrase using any of them."""
         stop = len(tokens) if end is None else end
         hits: list[Hit] = []
         root = self._root
+        others = _others(tokens)
         for i in range(start, stop):
             token = tokens[i]
             self._grow(token)
-            if (
-                token not in root.words
-                and not (root.numbers and _NUMERIC.fullmatch(token))
-                and not any(token[:n] in root.stems for n in root.stem_lengths)
-            ):
+            spellings = others.get(i, ())
+            for other in spellings:
+                self._grow(other)
+            if not any(_begins(root, t) for t in (token, *spellings)):
                 continue  # most words begin no phrase
-            found = _walk(root, tokens, i, stop, whole=False, longest=longest)
+            found = _walk(root, tokens, i, stop, whole=False, longest=longest, others=others)
             for key in sorted(found, key=self._order.__getitem__):
                 last, skipped = found[key]
                 hits.append(Hit(key, i, last, skipped))
@@ -541,18 +549,41 @@ class PhraseSet:
         """The keys with a phrase that spans all of `tokens` (an answer given in so many words)."""
         if not tokens:
             return set()
-        self._grow(tokens[0])
-        return set(_walk(self._root, tokens, 0, len(tokens), whole=True))
+        others = _others(tokens)
+        for token in (tokens[0], *others.get(0, ())):
+            self._grow(token)
+        return set(_walk(self._root, tokens, 0, len(tokens), whole=True, others=others))
+
+
+def _begins(root: _Node, token: str) -> bool:
+    return (
+        token in root.words
+        or bool(root.numbers and _NUMERIC.fullmatch(token))
+        or any(token[:n] in root.stems for n in root.stem_lengths)
+    )
+
+
+def _others(tokens: Sequence[str]) -> dict[int, tuple[str, ...]]:
+    """The other words each `Token` may be, by position: most messages have none."""
+    return {i: t.others for i, t in enumerate(tokens) if type(t) is Token}
 
 
 def _walk(
-    root: _Node, tokens: Sequence[str], i: int, stop: int, *, whole: bool, longest: bool = False
+    root: _Node,
+    tokens: Sequence[str],
+    i: int,
+    stop: int,
+    *,
+    whole: bool,
+    longest: bool = False,
+    others: Mapping[int, tuple[str, ...]] | None = None,
 ) -> dict[str, tuple[int, tuple[int, ...]]]:
     """The phrases matching from token i, before `stop`: per key, the end of its shortest (or longest) match and the
     tokens its gaps skipped. Each gap is at most MAX_GAP wide and never crosses a clause break, so the work from one
-    start is bounded by the phrases, whatever the message."""
+    start is bounded by the phrases, whatever the message. `others`: the other words a token may be, by position."""
     best: dict[str, tuple[int, tuple[int, ...]]] = {}
     skipped: list[int] = []
+    spellings = others or {}
 
     def visit(node: _Node, j: int) -> None:
         for key in node.keys:
@@ -560,17 +591,21 @@ def _walk(
                 best[key] = (j, tuple(skipped))
         if j < stop:
             token = tokens[j]
-            child = node.words.get(token)
-            if child is not None:
-                visit(child, j + 1)
-            for length in node.stem_lengths:
-                child = node.stems.get(token[:length]) if length <= len(token) else None
+            if j in spellings:
+                for each in _children(node, (token, *spellings[j])):
+                    visit(each, j + 1)
+            else:
+                child = node.words.get(token)
                 if child is not None:
                     visit(child, j + 1)
+                for length in node.stem_lengths:
+                    child = node.stems.get(token[:length]) if length <= len(token) else None
+                    if child is not None:
+                        visit(child, j + 1)
             if node.numbers and _NUMERIC.fullmatch(token):
                 value = float(token)
                 for number, child in node.numbers:
-                    if number.low <= value <= number.high:
+                    if number.low <= value <= number.high and (not number.decimal or "." in token):
                         visit(child, j + 1)
         for most, child in node.gaps.items():
             for skip in range(most + 1):
@@ -583,6 +618,20 @@ def _walk(
 
     visit(root, i)
     return best
+
+
+def _children(node: _Node, spellings: Iterable[str]) -> list[_Node]:
+    """The nodes any of these words leads to from `node` (by word or stem), each once."""
+    found: dict[int, _Node] = {}
+    for token in spellings:
+        child = node.words.get(token)
+        if child is not None:
+            found.setdefault(id(child), child)
+        for length in node.stem_lengths:
+            child = node.stems.get(token[:length]) if length <= len(token) else None
+            if child is not None:
+                found.setdefault(id(child), child)
+    return list(found.values())
 
 
 # --- reading a message ------------------------------------------------------------------------------------------
@@ -604,6 +653,37 @@ class Sounds:
 
 
 _DOUBLED = re.compile(r"(.)\1+")
+_STRETCH = re.compile(r"([a-z])\1{2,}")
+# The letter keys beside each on a phone's QWERTY keyboard (the Spanish one's too: its "ñ" is read as "n").
+_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+KEYBOARD: Mapping[str, str] = {
+    key: "".join(
+        sorted(
+            {row[i] for i in (c - 1, c + 1) if 0 <= i < len(row)}
+            | {
+                _ROWS[other][i]
+                for other in (r - 1, r + 1)
+                if 0 <= other < len(_ROWS)
+                for i in ((c - 1, c) if other < r else (c, c + 1))
+                if 0 <= i < len(_ROWS[other])
+            }
+        )
+    )
+    for r, row in enumerate(_ROWS)
+    for c, key in enumerate(row)
+}
+
+
+class Token(str):
+    """A word read as one of several words, as likely as each other: itself the first, `others` the rest. A phrase
+    using any of them matches (`PhraseSet.find`); everything else reads the first."""
+
+    others: tuple[str, ...]
+
+    def __new__(cls, first: str, others: Iterable[str]) -> Token:
+        token = super().__new__(cls, first)
+        token.others = tuple(w for w in dict.fromkeys(others) if w != first)
+        return token
 
 
 class Lexicon:
@@ -645,7 +725,7 @@ class Lexicon:
         for stem in sorted(self.stems):
             if len(stem) >= MIN_FUZZY:
                 self._stems_by_initial.setdefault(stem[0], []).append(stem)
-        self._corrected: dict[str, str] = {}  # typos of vocabulary words only: never a word nobody listed
+        self._corrected: dict[str, tuple[str, ...]] = {}  # typos of vocabulary words only: never a word nobody listed
         # Sound keys: of every vocabulary word, built the first time a word needs them; of the short words, now.
         self._sounding: dict[str, set[str]] | None = None
         self._short_sounding: dict[str, set[str]] = {}
@@ -654,67 +734,117 @@ class Lexicon:
                 self._short_sounding.setdefault(spelling_rules.key(w), set()).add(w)
 
     def read(self, text: str) -> tuple[str, ...]:
-        """The message as tokens: words (corrected) and the punctuation tokens . , ; : ! ? and newline."""
+        """The message as tokens: words (corrected) and the punctuation tokens . , ; : ! ? and newline. A word that
+        may be read as several words equally well is a `Token`: the first of them, carrying the others."""
         tokens: list[str] = []
-        read: dict[str, tuple[str, ...]] = {}  # a word repeated in this message is corrected once
-        for raw in split_words(clean(text)):
-            expansion = self.shorthand.get(raw)
-            if expansion is None and "'" in raw:
-                expansion = self.shorthand.get(raw.replace("'", ""))
-            if expansion is not None:
-                tokens.extend(split_words(expansion))
-                continue
-            word = raw.replace("'", "")
-            if word:
-                if word not in read:
-                    read[word] = self.correct(word)
-                tokens.extend(read[word])
+        read: dict[str, tuple[str, ...]] = {}  # a word repeated in this message is read once
+        for raw in split_words(clean(text, squeeze=False)):
+            if raw not in read:
+                read[raw] = self._stretched(raw) if _STRETCH.search(raw) else self._word(raw)
+            tokens.extend(read[raw])
         return tuple(tokens)
 
+    def _word(self, raw: str) -> tuple[str, ...]:
+        expansion = self._expansion(raw)
+        if expansion is not None:
+            return expansion
+        word = raw.replace("'", "")
+        return self.correct(word) if word else ()
+
+    def _expansion(self, raw: str) -> tuple[str, ...] | None:
+        expansion = self.shorthand.get(raw)
+        if expansion is None and "'" in raw:
+            expansion = self.shorthand.get(raw.replace("'", ""))
+        return None if expansion is None else tuple(split_words(expansion))
+
+    def _stretched(self, raw: str) -> tuple[str, ...]:
+        """A word with letters stretched ("cantttt", "breatheeee", "noooo"): each stretched letter once or twice,
+        whichever makes a known word or shorthand (both, when both are vocabulary words: "soooon"); else the word
+        with them doubled, corrected, or, if that changes nothing, with them single."""
+        ways = squeezings(raw)
+        known: list[str] = []
+        for way in ways:
+            word = way.replace("'", "")
+            if self._expansion(way) is not None or word in self.vocabulary or word in self.keep:
+                known.append(way)
+        if known:
+            first = self._word(known[0])
+            others = [w for w in known[1:] if w in self.vocabulary]
+            return (Token(first[0], others),) if len(first) == 1 and others else first
+        doubled = self._word(ways[0])
+        if doubled != (ways[0].replace("'", ""),) or type(doubled[0]) is Token:
+            return doubled
+        return self._word(ways[-1])
+
     def correct(self, word: str) -> tuple[str, ...]:
-        """The word as the vocabulary spells it: itself when known or not close to one word; a run-together pair
-        ("chestpain") as its two words."""
+        """The word as the vocabulary spells it: itself when known or not close to a word; a run-together pair
+        ("chestpain") as its two words; a `Token` when it is as close to several words (or begins with a stem and
+        is one edit from a word: both kept)."""
         if word in self.vocabulary or word in self.keep or word in PUNCTUATION or not self.spelling:
             return (word,)
         if len(word) < MIN_FUZZY:
             return self._short(word)
-        if any(word[:n] in self.stems for n in range(MIN_STEM, len(word) + 1)):
-            return (word,)
         if not word.isalpha():
             return (word,)
         known = self._corrected.get(word)
         if known is not None:
-            return tuple(known.split(" "))
-        # A word that sounds like a vocabulary word is that word ("cofing"); else the nearest by edits. As near as
-        # each other, a whole word and a stem's word: the one sharing the longer start with what was typed ("passd"
-        # is "passed", not the stem "pasad*").
-        found = self._sounded(word, self._vocabulary_sounding())
-        if found is None:
-            candidates = [c for c in (self._nearest(word), self._stemmed(word)) if c is not None]
-            nearest = min(candidates, key=lambda c: (c[0], -_common_prefix(c[1], word), c[1]), default=None)
-            found = nearest[1] if nearest else self._split(word)
-        if found is None:
-            return (word,)
+            return known
+        found = self._corrections(word)
         if len(self._corrected) < 65536:
             self._corrected[word] = found
-        return tuple(found.split(" "))
+        return found
+
+    def _corrections(self, word: str) -> tuple[str, ...]:
+        if any(word[:n] in self.stems for n in range(MIN_STEM, len(word) + 1)):
+            # As typed, a stem's word; one edit from a whole word, maybe that word too ("swelleed": swelled).
+            near = self._near(word, most=1)
+            return (Token(word, near[1]),) if near else (word,)
+        # A word that sounds like a vocabulary word is that word ("cofing"); else the nearest by edits. As near as
+        # each other, a whole word and a stem's word: the one sharing the longer start with what was typed ("passd"
+        # is "passed", not the stem "pasad*"). Words as near as the one chosen are kept beside it.
+        alike = self._alike(word, self._vocabulary_sounding())
+        found = alike[0] if len(alike) == 1 else None
+        others: list[str] = alike if len(alike) > 1 else []
+        if found is None:
+            near = self._near(word)
+            stemmed = self._stemmed(word)
+            candidates = [c for c in (self._nearest(word, near), stemmed) if c is not None]
+            nearest = min(candidates, key=lambda c: (c[0], -_common_prefix(c[1], word), c[1]), default=None)
+            if nearest is not None:
+                found = nearest[1]
+                others += near[1] if near and near[0] == nearest[0] else []
+                others += [stemmed[1]] if stemmed and stemmed[0] == nearest[0] else []
+            else:
+                found = self._split(word)
+        if found is None and not others:
+            others = self._first_key(word)
+            found = others[0] if len(others) == 1 else None
+        if found is None:
+            return (Token(word, others),) if others else (word,)
+        if " " in found:
+            return tuple(found.split(" "))
+        return (Token(found, others),) if set(others) - {found} else (found,)
 
     def _short(self, word: str) -> tuple[str, ...]:
-        """A three- or four-letter typo of one short word: by sound ("tite" -> "tight"), else by one edit keeping
-        the first letter (four letters: "pian" -> "pain"; three: only a dropped letter, "kil" -> "kill")."""
+        """A three- or four-letter typo of a short word: by sound ("tite" -> "tight"), else by one edit keeping the
+        first letter (four letters: "pian" -> "pain"; three: only a dropped letter, "kil" -> "kill"). As near to
+        several: the word as typed, carrying them all."""
         if len(word) < MIN_SHORT or not word.isalpha():
             return (word,)
-        found = self._sounded(word, self._short_sounding)
-        if found is None:
-            near = [
-                w
-                for w in self.short
-                if w[0] == word[0]
-                and (len(word) == MIN_FUZZY - 1 or len(w) == len(word) + 1)
-                and DamerauLevenshtein.distance(word, w, score_cutoff=1) <= 1
-            ]
-            found = near[0] if len(near) == 1 else None
-        return (word,) if found is None else (found,)
+        alike = self._alike(word, self._short_sounding)
+        if len(alike) == 1:
+            return (alike[0],)
+        near = [
+            w
+            for w in self.short
+            if w[0] == word[0]
+            and (len(word) == MIN_FUZZY - 1 or len(w) == len(word) + 1)
+            and DamerauLevenshtein.distance(word, w, score_cutoff=1) <= 1
+        ]
+        if len(near) == 1 and not alike:
+            return (near[0],)
+        others = list(dict.fromkeys((*alike, *near)))
+        return (Token(word, others),) if others else (word,)
 
     def _vocabulary_sounding(self) -> dict[str, set[str]]:
         if self._sounding is None:
@@ -725,29 +855,27 @@ class Lexicon:
                         self._sounding.setdefault(sounds.key(w), set()).add(w)
         return self._sounding
 
-    def _sounded(self, word: str, sounding: Mapping[str, set[str]]) -> str | None:
-        """The one word of `sounding` that sounds like `word` in some locale: of several, the nearest by edits, then
-        the one sharing the longest start; none if that leaves two."""
+    def _alike(self, word: str, sounding: Mapping[str, set[str]]) -> list[str]:
+        """The words of `sounding` that sound like `word` in some locale, nearest by edits first: the one, or those
+        as near and sharing as long a start with it."""
         alike = {w for sounds in self.sounds for w in sounding.get(sounds.key(word), ())}
         if not alike:
-            return None
+            return []
         ranked = sorted((DamerauLevenshtein.distance(word, w), -_common_prefix(w, word), w) for w in alike)
-        if len(ranked) > 1 and ranked[0][:2] == ranked[1][:2]:
-            return None
-        return ranked[0][2]
+        return [w for distance, prefix, w in ranked if (distance, prefix) == ranked[0][:2]]
 
-    def _nearest(self, word: str) -> tuple[int, str] | None:
-        """The nearest vocabulary word and its distance."""
-        found = self._near(word)
+    def _nearest(self, word: str, found: tuple[int, list[str]] | None) -> tuple[int, str] | None:
+        """Of the nearest vocabulary words (`_near`), the one sharing the longest start with what was typed, then the
+        first; and its distance."""
         if found is None:
             return None
         best, nearest = found
-        # Equally near several words: the one sharing the longest start with what was typed, then the first.
         return best, max(nearest, key=lambda w: (_common_prefix(w, word), -nearest.index(w)))
 
-    def _near(self, word: str) -> tuple[int, list[str]] | None:
-        """The distance of the nearest vocabulary words, and those words in order."""
-        most = 2 if len(word) >= LONG_WORD else 1
+    def _near(self, word: str, most: int | None = None) -> tuple[int, list[str]] | None:
+        """The distance of the nearest vocabulary words with the same first letter, and those words in order."""
+        if most is None:
+            most = 2 if len(word) >= LONG_WORD else 1
         choices = [
             w for n in range(len(word) - most, len(word) + most + 1) for w in self._by_initial.get((word[0], n), ())
         ]
@@ -756,6 +884,21 @@ class Lexicon:
             return None
         best = min(distance for _, distance, _ in found)
         return best, sorted(w for w, distance, _ in found if distance == best)
+
+    def _first_key(self, word: str) -> list[str]:
+        """A word of MIN_FIRST_KEY letters or more whose first letter alone was mistyped, as a key beside it on a
+        phone's keyboard ("vreath", "xhest"): the vocabulary words (or a stem's) it may be."""
+        if len(word) < MIN_FIRST_KEY:
+            return []
+        found: list[str] = []
+        for first in KEYBOARD.get(word[0], ""):
+            found += [w for w in self._by_initial.get((first, len(word)), ()) if w[1:] == word[1:]]
+            found += [
+                first + word[1:]
+                for stem in self._stems_by_initial.get(first, ())
+                if word.startswith(stem[1:], 1) and len(word) >= len(stem)
+            ]
+        return sorted(set(found))
 
     def _stemmed(self, word: str) -> tuple[int, str] | None:
         """A word whose start is a typo of a stem ("brethlessness" for breathless*): the stem, then the rest (and

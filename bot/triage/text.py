@@ -24,18 +24,39 @@ _INVISIBLE = dict.fromkeys(
 )
 _SPLIT = re.compile(r"[0-9]+(?:\.[0-9]+)?|w/o|w/|&|/|[a-z0-9]+(?:'[a-z0-9]+)*'?|[.,;:!?\n]")
 _SQUEEZE = re.compile(r"([a-z])\1{2,}")
+MAX_STRETCHES = 3
 _DECIMAL_COMMA = re.compile(r"(?<=\d),(?=\d)")
 _SENTENCE_OPENERS = str.maketrans({"\u00bf": " . ", "\u00a1": " ", "\u2026": " . "})
 
 
-def clean(text: str) -> str:
+def clean(text: str, *, squeeze: bool = True) -> str:
     """Unicode NFKC, invisible characters dropped, lowercase, no accents, one kind of apostrophe, letters typed three
-    or more times in a row squeezed to two ("sooooo" -> "soo"), a Spanish decimal comma as a point (38,5), an opening
-    "¿" as a sentence break; emoji and other symbols are left for split_words to skip."""
+    or more times in a row squeezed to two ("sooooo" -> "soo"; with `squeeze=False` left for `squeezings`), a Spanish
+    decimal comma as a point (38,5), an opening "¿" as a sentence break; emoji and other symbols are left for
+    split_words to skip."""
     text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE).translate(_APOSTROPHES).lower()
     text = _strip_accents(text).translate(_SENTENCE_OPENERS)
     text = _DECIMAL_COMMA.sub(".", text)
-    return _SQUEEZE.sub(r"\1\1", text)
+    return _SQUEEZE.sub(r"\1\1", text) if squeeze else text
+
+
+def squeezings(word: str) -> list[str]:
+    """A word with letters stretched (typed three or more times in a row) as it may have been meant: each stretched
+    letter once or twice, since words have real double letters ("cantttt": "cantt", "cant"; "gooood": "good",
+    "god"). Every stretch doubled comes first (what `clean` makes of it), every one single last; past three
+    stretches, only those two. A word with none: itself."""
+    runs = list(_SQUEEZE.finditer(word))
+    if not runs:
+        return [word]
+    if len(runs) > MAX_STRETCHES:
+        return [_SQUEEZE.sub(r"\1\1", word), _SQUEEZE.sub(r"\1", word)]
+    found = [""]
+    at = 0
+    for run in runs:
+        before = word[at : run.start()]
+        found = [f + before + run[1] * 2 for f in found] + [f + before + run[1] for f in found]
+        at = run.end()
+    return sorted((f + word[at:] for f in found), key=len, reverse=True)
 
 
 def split_words(cleaned: str) -> list[str]:

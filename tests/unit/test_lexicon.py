@@ -87,7 +87,10 @@ def test_reading(typed: str, read: tuple[str, ...]) -> None:
 
 
 def test_a_typo_keeps_its_first_letter() -> None:
-    assert READER.read("greath") == ("greath",)
+    # Only a first letter typed on a key beside the right one, with the rest as written, is corrected
+    # (tests/unit/test_lexicon_typos.py): "k" is nowhere near "b", and "greth" has a second mistake.
+    assert READER.read("kreath") == ("kreath",)
+    assert READER.read("greth") == ("greth",)
 
 
 def test_clean_drops_what_is_not_a_word() -> None:

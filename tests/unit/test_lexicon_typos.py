@@ -1,0 +1,107 @@
+"""Messages typed the way worried people type them: words as near to several phrase words as each other, stretched
+letters, typos in inflected words, a first letter on the key beside it, and a fever written with decimals
+(bench/typo_robustness.py measures the same over the phrase suite)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.content.loader import Content
+from bot.triage.lexicon import Lexicon, PhraseSet, Token
+from bot.triage.text import squeezings
+
+
+def screened(content: Content, text: str) -> tuple[str | None, tuple[str, ...]]:
+    result = content.language.screen(text)
+    return result.interrupt, result.matched
+
+
+def test_a_typo_as_near_to_two_words_keeps_both() -> None:
+    phrases = PhraseSet({"hurts": ["chest (really|still) hurts"], "hurls": ["hurls it"]})
+    reader = Lexicon(phrases.words, {}, stems=phrases.stems)
+    (token,) = reader.read("hurys")  # one edit from "hurts" and from "hurls"
+    assert isinstance(token, Token)
+    assert {token, *token.others} == {"hurts", "hurls"}
+    assert [h.key for h in phrases.find(reader.read("chest still hurys"))] == ["hurts"]
+    assert [h.key for h in phrases.find(reader.read("hurys it"))] == ["hurls"]
+    assert phrases.whole(reader.read("chest really hurys")) == {"hurts"}
+
+
+def test_a_short_typo_as_near_to_two_short_words_matches_either() -> None:
+    phrases = PhraseSet({"pain": ["chest pain"], "pale": ["looks pale"]})
+    reader = Lexicon(phrases.words, {}, short={"pain", "pale"})
+    assert reader.read("paie") == ("paie",)  # read as typed, carrying both
+    assert [h.key for h in phrases.find(reader.read("chest paie"))] == ["pain"]
+    assert [h.key for h in phrases.find(reader.read("looks paie"))] == ["pale"]
+
+
+@pytest.mark.parametrize(
+    ("typed", "read"),
+    [
+        ("doesnnnnt", ("does", "not")),
+        ("i cantttt breathe", ("i", "cannot", "breathe")),
+        ("cnt breatheeee", ("cannot", "breathe")),
+        ("noooo puedo respirarrr", ("no", "puedo", "respirar")),
+        ("sooooo cold", ("so", "cold")),
+    ],
+)
+def test_stretched_letters_still_make_the_word_or_its_shorthand(
+    content: Content, typed: str, read: tuple[str, ...]
+) -> None:
+    assert content.language.red_flags is not None
+    assert content.language.red_flags.lexicon.read(typed) == read
+
+
+def test_a_stretched_letter_is_tried_once_and_twice() -> None:
+    assert squeezings("gooooood") == ["good", "god"]
+    assert squeezings("cantttt") == ["cantt", "cant"]
+    assert squeezings("pain") == ["pain"]
+
+
+@pytest.mark.parametrize(
+    ("text", "flag"),
+    [
+        ("i cantttt breathe", "short_of_breath"),
+        ("she doesnnnnt wake up", "unconscious"),
+        ("noooo puedo respirarrr", "short_of_breath"),
+        ("my calf swelleed up", "calf_clot_signs"),
+        ("my breathinng is bad", "short_of_breath"),
+        ("i cant nreathe", "short_of_breath"),
+        ("pain in my xhest", "chest_pain"),
+    ],
+)
+def test_typed_emergencies_are_caught(content: Content, text: str, flag: str) -> None:
+    interrupt, matched = screened(content, text)
+    assert interrupt in ("emergency", "urgent", "crisis"), (text, interrupt)
+    assert flag in matched
+
+
+def test_stretched_and_inflected_typos_reach_the_word() -> None:
+    phrases = PhraseSet({"swollen": ["calf (swollen|swelled)", "swell* up"], "bleeding": ["bleeding a lot"]})
+    reader = Lexicon(phrases.words, {"cant": "cannot"}, stems=phrases.stems)
+    assert [h.key for h in phrases.find(reader.read("calf swelleed"))] == ["swollen"]
+    assert [h.key for h in phrases.find(reader.read("calf swelleed up"))] == ["swollen", "swollen"]  # both spans
+    assert [h.key for h in phrases.find(reader.read("bleedding a lot"))] == ["bleeding"]
+
+
+def test_a_first_letter_on_the_key_beside_it_is_corrected_in_longer_words() -> None:
+    reader = Lexicon({"breath", "breathe", "chest", "pain"}, {}, keep={"wreath"})
+    assert reader.read("vreath nreathe xhest") == ("breath", "breathe", "chest")
+    assert reader.read("wreath") == ("wreath",)  # a real word
+    assert reader.read("kreath") == ("kreath",)  # "k" is nowhere near "b"
+    assert reader.read("oain") == ("oain",)  # four letters: too short to guess its first letter
+    assert reader.read("vreth") == ("vreth",)  # a first letter and another mistake: too far
+
+
+def test_a_decimal_only_range_wants_a_decimal_point() -> None:
+    fever = PhraseSet({"fever": ["tiene ##37.8-43"], "maybe": ["tiene #37.8-43"]})
+    reader = Lexicon(fever.words, {})
+    assert [h.key for h in fever.find(reader.read("tiene 38,9"))] == ["fever", "maybe"]
+    assert [h.key for h in fever.find(reader.read("tiene 40"))] == ["maybe"]
+    assert fever.find(reader.read("tiene 36.6")) == []
+
+
+def test_a_temperature_with_decimals_is_a_fever_and_an_age_is_not(content: Content) -> None:
+    assert screened(content, "mi hijo de 8 años cojea y tiene 38.9") == ("emergency", ("child_fever_limp",))
+    assert screened(content, "mi rodilla esta caliente e hinchada, tiene 38.9") == ("emergency", ("septic_knee",))
+    assert screened(content, "mi hijo de 8 años cojea y tiene 39")[0] == "confirm"  # a whole number: asked
