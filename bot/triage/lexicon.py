@@ -534,10 +534,16 @@ class PhraseSet:
         for i in range(start, stop):
             token = tokens[i]
             self._grow(token)
-            spellings = others.get(i, ())
-            for other in spellings:
-                self._grow(other)
-            if not any(_begins(root, t) for t in (token, *spellings)):
+            if i in others:
+                for other in others[i]:
+                    self._grow(other)
+                if not any(_begins(root, t) for t in (token, *others[i])):
+                    continue
+            elif (
+                token not in root.words
+                and not (root.numbers and _NUMERIC.fullmatch(token))
+                and not any(token[:n] in root.stems for n in root.stem_lengths)
+            ):
                 continue  # most words begin no phrase
             found = _walk(root, tokens, i, stop, whole=False, longest=longest, others=others)
             for key in sorted(found, key=self._order.__getitem__):
@@ -565,7 +571,12 @@ def _begins(root: _Node, token: str) -> bool:
 
 def _others(tokens: Sequence[str]) -> dict[int, tuple[str, ...]]:
     """The other words each `Token` may be, by position: most messages have none."""
+    if all(type(t) is str for t in tokens):
+        return _NO_OTHERS
     return {i: t.others for i, t in enumerate(tokens) if type(t) is Token}
+
+
+_NO_OTHERS: dict[int, tuple[str, ...]] = {}
 
 
 def _walk(
@@ -712,6 +723,7 @@ class Lexicon:
         self.short = tuple(sorted(set(short)))
         self.sounds = tuple(s for s in sounds if s.rewrites)
         self.shorthand = dict(shorthand)
+        self._shorthand = {typed: tuple(split_words(meant)) for typed, meant in self.shorthand.items()}
         expanded = {w for value in self.shorthand.values() for w in split_words(value)}
         self.vocabulary = frozenset(vocabulary) | expanded
         self.stems = frozenset(stems)
@@ -738,9 +750,16 @@ class Lexicon:
         may be read as several words equally well is a `Token`: the first of them, carrying the others."""
         tokens: list[str] = []
         read: dict[str, tuple[str, ...]] = {}  # a word repeated in this message is read once
-        for raw in split_words(clean(text, squeeze=False)):
+        cleaned = clean(text, squeeze=False)
+        stretched = _STRETCH.search(cleaned) is not None
+        shorthand = self._shorthand
+        for raw in split_words(cleaned):
+            expansion = shorthand.get(raw)
+            if expansion is not None:
+                tokens.extend(expansion)
+                continue
             if raw not in read:
-                read[raw] = self._stretched(raw) if _STRETCH.search(raw) else self._word(raw)
+                read[raw] = self._stretched(raw) if stretched and _STRETCH.search(raw) else self._word(raw)
             tokens.extend(read[raw])
         return tuple(tokens)
 
@@ -752,10 +771,10 @@ class Lexicon:
         return self.correct(word) if word else ()
 
     def _expansion(self, raw: str) -> tuple[str, ...] | None:
-        expansion = self.shorthand.get(raw)
+        expansion = self._shorthand.get(raw)
         if expansion is None and "'" in raw:
-            expansion = self.shorthand.get(raw.replace("'", ""))
-        return None if expansion is None else tuple(split_words(expansion))
+            expansion = self._shorthand.get(raw.replace("'", ""))
+        return expansion
 
     def _stretched(self, raw: str) -> tuple[str, ...]:
         """A word with letters stretched ("cantttt", "breatheeee", "noooo"): each stretched letter once or twice,
