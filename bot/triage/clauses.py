@@ -130,10 +130,13 @@ class Reading:
         self.crisis_denied_from: dict[int, int] = {}  # per segment, where its first crisis denial starts
         for i in starts.get("crisis_denials", ()):
             self.crisis_denied_from.setdefault(self.segment[i], i)
+        # "That's normal for me." states a baseline; "is that normal?" asks whether it is one, and states nothing.
         self.sentence_baseline = {
             self.sentence[h.start]
             for h in context.get("baseline_after", ())
-            if self._closes_clause(h.end) and not any(said_no[max(0, h.start - 2) : h.start])
+            if self._closes_clause(h.end)
+            and not any(said_no[max(0, h.start - 2) : h.start])
+            and not (h.end < n and tokens[h.end] == "?")
         }
         self.clause_generic = per(self.clause, "generic")
         self.sentence_future = per(self.sentence, "future")
