@@ -75,6 +75,9 @@ HANDOFF_COMMANDS = frozenset({"stop", "delete"})
 # A check-in that comes due while the person is answering new questions within 24 hours of an emergency or urgent
 # message waits this long, and goes ahead once they have been quiet as long (the questions were left unfinished).
 CHECKIN_WAIT = timedelta(minutes=30)
+# "Not yet" or "couldn't be seen" at the check-in after an emergency or urgent message, with no check-in left: asked
+# again after the level's first delay, this many times at most (REFERENCE.md: "Did you get help?").
+RECHECKS = 2
 
 
 # What clinic staff see of a case: nothing (no staff escalation configured), the case without the person's name or
@@ -922,10 +925,24 @@ class _Step:
         if ending == "not_safe":
             return self.interrupt(self.crisis_flags() or CRISIS)
         parts = [*self.checkin_parts(ending, level, seen)]
-        more = s.checkin_seq < s.checkins_scheduled
+        more = s.checkin_seq < s.checkins_scheduled or self.recheck(ending, level)
         parts.append(Text("checkin.next" if more else "checkin.last"))
         call = self.emergency.dial if level is Level.emergency and ending in ("not_seen", "could_not") else None
         return self.say(*parts, kind="outcome", call=call).done()
+
+    def recheck(self, ending: str, level: Level) -> bool:
+        """Not seen yet after an emergency or urgent message, and no check-in left: one more "Were you seen?" after
+        the level's first delay (at most RECHECKS times since the assessment). True if one was scheduled."""
+        delays = self.policy.checkins.get(level, ())
+        if ending not in ("not_seen", "could_not") or level < Level.urgent or not delays:
+            return False
+        if self.session.rechecks >= RECHECKS:
+            return False
+        seq = self.session.checkins_scheduled + 1
+        self.effects.append(ScheduleCheckIn(seq, self.now + delays[0], level.value, exempt_from_quiet_hours=True))
+        self.audit("checkin_rescheduled", seq=str(seq), level=level.value)
+        self.update(checkins_scheduled=seq, rechecks=self.session.rechecks + 1)
+        return True
 
     def checkin_parts(self, ending: str, level: Level, seen: bool) -> list[Text]:
         s, num = self.session, (("number", self.number),)
@@ -982,6 +999,7 @@ class _Step:
         """Replaces pending check-ins with those for `level` (as effects); returns the new count ever scheduled."""
         delays = self.policy.checkins.get(level, ())
         self.effects.append(CancelCheckIns("new_assessment"))
+        self.update(rechecks=0)
         seq = self.session.checkins_scheduled
         for i, delay in enumerate(delays, start=1):
             exempt = level >= Level.urgent

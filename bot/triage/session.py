@@ -130,3 +130,6 @@ class Session(BaseModel):
     # HUMAN with the clinic's staff on duty: consent to share contact and messages asked (once, or again after a
     # reply that was no answer), then, with it, the person talking to staff until they close the case.
     handoff: Handoff | None = None
+    # Check-ins asked again because the person had not been seen yet after an emergency or urgent message ("not yet",
+    # "couldn't be seen"); counted since the last assessment, up to engine.RECHECKS.
+    rechecks: int = 0

@@ -109,6 +109,36 @@ def test_could_not_after_be_seen_today_points_to_an_emergency_department(content
     assert "call 911" in said
 
 
+@pytest.mark.parametrize(("answers", "level", "hours"), [(EMERGENCY, Level.emergency, 1), (URGENT, Level.urgent, 6)])
+def test_not_seen_yet_is_asked_again_later_twice_at_most_then_the_last_checkin(
+    content: Content, clock: FixedClock, answers: tuple[str, ...], level: Level, hours: int
+) -> None:
+    talk = after(content, clock, answers, level)
+    for _ in range(2):  # "not yet", then "couldn't be seen": each time the advice again and one more check-in
+        talk.due()
+        said = talk.text(talk.send("not yet"))
+        assert "I will check in with you again later." in said and "last check-in" not in said
+        ((seq, at),) = talk.pending.items()
+        assert at - clock.now() == timedelta(hours=hours)
+        assert ("checkin_rescheduled", {"seq": str(seq), "level": level.value}) in audits(talk.turns[-1])
+    talk.due()
+    said = talk.text(talk.send("3"))
+    assert "This was my last check-in." in said and talk.pending == {}
+
+
+def test_a_new_assessment_gives_the_not_seen_checkins_again(content: Content, clock: FixedClock) -> None:
+    talk = after(content, clock, EMERGENCY, Level.emergency)
+    for _ in range(2):
+        talk.due()
+        talk.send("not yet")
+    assert talk.session.rechecks == 2
+    talk.send("RESTART")
+    talk.answer(*URGENT)
+    assert talk.session.rechecks == 0 and talk.level is Level.emergency  # the call-now message of today still stands
+    talk.due()
+    assert "I will check in with you again later." in talk.text(talk.send("not yet"))
+
+
 def test_the_checkin_after_a_clot_message_asks_whether_they_were_seen_in_spanish(
     content: Content, clock: FixedClock
 ) -> None:
