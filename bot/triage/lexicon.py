@@ -45,6 +45,9 @@ LONG_WORD = 8  # from this length two edits are allowed
 MAX_EXPANSIONS = 4096  # alternatives multiply: a phrase that expands further is a mistake in the data
 DEFAULT_GAP = 3
 MAX_GAP = 8
+# Filler words (`PhraseSet.fillers`: "really", "seriously", "own") a phrase reads past between two of its words, at
+# most this many in a row: "thinking seriously of ending my own life" is "thinking of ending my life".
+MAX_FILLERS = 2
 MIN_STEM = 3
 MIN_FIRST_KEY = 5  # from this length a mistyped first letter is corrected, when the key is beside the right one
 # Tokens a gap never skips: a phrase's words stay within one clause.
@@ -471,6 +474,9 @@ class PhraseSet:
 
     phrases: Mapping[str, Sequence[str]]
     classes: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    # Words read past between two words of a phrase (never before its first): adverbs of degree or sincerity that
+    # change nothing of what it says (each language's `fillers`, bot/triage/red_flag_words.py).
+    fillers: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         # Every phrase is read (and a mistake in one raised) now, but its sequences are not built. The tree they are
@@ -545,7 +551,7 @@ class PhraseSet:
                 and not any(token[:n] in root.stems for n in root.stem_lengths)
             ):
                 continue  # most words begin no phrase
-            found = _walk(root, tokens, i, stop, whole=False, longest=longest, others=others)
+            found = _walk(root, tokens, i, stop, whole=False, longest=longest, others=others, fillers=self.fillers)
             for key in sorted(found, key=self._order.__getitem__):
                 last, skipped = found[key]
                 hits.append(Hit(key, i, last, skipped))
@@ -558,7 +564,7 @@ class PhraseSet:
         others = _others(tokens)
         for token in (tokens[0], *others.get(0, ())):
             self._grow(token)
-        return set(_walk(self._root, tokens, 0, len(tokens), whole=True, others=others))
+        return set(_walk(self._root, tokens, 0, len(tokens), whole=True, others=others, fillers=self.fillers))
 
 
 def _begins(root: _Node, token: str) -> bool:
@@ -588,16 +594,18 @@ def _walk(
     whole: bool,
     longest: bool = False,
     others: Mapping[int, tuple[str, ...]] | None = None,
+    fillers: frozenset[str] = frozenset(),
 ) -> dict[str, tuple[int, tuple[int, ...]]]:
     """The phrases matching from token i, before `stop`: per key, the end of its shortest (or longest) match and the
     tokens its gaps skipped. Each gap is at most MAX_GAP wide and never crosses a clause break, so the work from one
-    start is bounded by the phrases, whatever the message. `others`: the other words a token may be, by position."""
+    start is bounded by the phrases, whatever the message. `others`: the other words a token may be, by position.
+    `fillers`: words read past between two of a phrase's words (at most MAX_FILLERS in a row), kept with the gaps."""
     best: dict[str, tuple[int, tuple[int, ...]]] = {}
     skipped: list[int] = []
     spellings = others or {}
 
-    def visit(node: _Node, j: int) -> None:
-        for key in node.keys:
+    def visit(node: _Node, j: int, filled: int = 0) -> None:
+        for key in node.keys if not filled else ():  # a phrase never ends on a filler it read past
             if (not whole or j == stop) and (key not in best or (j > best[key][0] if longest else j < best[key][0])):
                 best[key] = (j, tuple(skipped))
         if j < stop:
@@ -626,6 +634,10 @@ def _walk(
                 skipped.extend(range(j, k))
                 visit(child, k)
                 del skipped[len(skipped) - skip :]
+        if fillers and node is not root and j < stop and filled < MAX_FILLERS and tokens[j] in fillers:
+            skipped.append(j)
+            visit(node, j + 1, filled + 1)
+            skipped.pop()
 
     visit(root, i)
     return best

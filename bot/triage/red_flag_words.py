@@ -152,3 +152,7 @@ class RedFlagWords(_Frozen):
     keep: tuple[str, ...] = ()
     short_words: tuple[str, ...] = ()
     sounds: dict[str, str] = {}
+    # Words a phrase reads past between two of its words, in every language's phrases (people mix them): adverbs of
+    # degree or sincerity that change nothing ("thinking seriously of ending my own life"). One word each; never a
+    # negation, a time word or anything a context list reads.
+    fillers: tuple[str, ...] = ()

@@ -108,6 +108,7 @@ class RedFlagVocabulary:
         sets: list[PhraseSet] = []
         longest: list[PhraseSet] = []
         answers: dict[str, list[str]] = {"yes": [], "no": [], "not_sure": []}
+        fillers = frozenset(w for vocabulary in words.values() for w in vocabulary.fillers)
         for locale, vocabulary in sorted(words.items()):
             phrases: dict[str, tuple[str, ...]] = {}
             for flag_id, triggers in vocabulary.flags.items():
@@ -128,9 +129,9 @@ class RedFlagVocabulary:
             tails: dict[str, tuple[str, ...]] = {}
             for context, listed in vocabulary.context:
                 (tails if context in LONGEST else phrases)[f"context|{context}"] = listed
-            sets.append(PhraseSet({k: v for k, v in phrases.items() if v}, vocabulary.classes))
+            sets.append(PhraseSet({k: v for k, v in phrases.items() if v}, vocabulary.classes, fillers))
             if any(tails.values()):
-                longest.append(PhraseSet({k: v for k, v in tails.items() if v}, vocabulary.classes))
+                longest.append(PhraseSet({k: v for k, v in tails.items() if v}, vocabulary.classes, fillers))
             for answer, listed in vocabulary.answers:
                 answers[answer].extend(listed)
         self.phrase_sets = tuple(sets)

@@ -134,6 +134,20 @@ def test_a_hit_names_the_words_its_gaps_skipped() -> None:
     assert PHRASES.find(READER.read("short of breath"))[0].gaps == ()
 
 
+def test_fillers_are_read_past_between_a_phrases_words_two_at_most_never_first_or_last() -> None:
+    phrases = {"ending": ["ending my life"], "short": ["short of breath"]}
+    plain, filled = PhraseSet(phrases), PhraseSet(phrases, fillers=frozenset({"own", "really", "so"}))
+    reader = Lexicon(plain.words, {}, stems=plain.stems)
+    assert plain.find(reader.read("ending my own life")) == []
+    hits = filled.find(reader.read("ending my own life"))
+    assert hits == [Hit("ending", 0, 4)] and hits[0].gaps == (2,)
+    assert [h.key for h in filled.find(reader.read("short really so of breath"))] == ["short"]
+    assert filled.find(reader.read("short really so really of breath")) == []  # three in a row: too far
+    assert filled.find(reader.read("so short of breath")) == [Hit("short", 1, 4)]  # not a part before the phrase
+    assert filled.find(reader.read("ending my life really")) == [Hit("ending", 0, 3)]  # nor after it
+    assert filled.whole(reader.read("short of breath really")) == set()
+
+
 def test_a_phrase_may_name_a_comma() -> None:
     chest = PhraseSet({"chest": ["chest , it hurts"]})
     assert [h.key for h in chest.find(READER.read("it's my chest, it hurts"))] == ["chest"]
