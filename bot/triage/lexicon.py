@@ -663,15 +663,21 @@ def _children(node: _Node, spellings: Iterable[str]) -> list[_Node]:
 @dataclass(frozen=True)
 class Sounds:
     """How one language's spelling sounds: rewrites applied in order to a word with its doubled letters single, "^"
-    and "$" marking its start and end (("ough", "of"): "enough" and "enuf" both sound "enof"). Two words with the same
-    key sound alike; the key is only ever compared with another key."""
+    and "$" marking its start and end (("ough", "of"): "enough" and "enuf" both sound "enof"). A rewrite of a doubled
+    letter (Spanish ("ll", "y"): "rodilla" and "rodiya" both sound "rodiya") is applied first, before they are made
+    single. Two words with the same key sound alike; the key is only ever compared with another key."""
 
     rewrites: tuple[tuple[str, str], ...] = ()
 
     def key(self, word: str) -> str:
-        sound = "^" + _DOUBLED.sub(r"\1", word) + "$"
+        sound = word
         for written, said in self.rewrites:
-            sound = sound.replace(written, said)
+            if _DOUBLED.search(written):
+                sound = sound.replace(written, said)
+        sound = "^" + _DOUBLED.sub(r"\1", sound) + "$"
+        for written, said in self.rewrites:
+            if not _DOUBLED.search(written):
+                sound = sound.replace(written, said)
         return _DOUBLED.sub(r"\1", sound.strip("^$"))
 
 

@@ -169,9 +169,11 @@ def test_a_four_letter_typo_is_corrected_only_towards_the_short_words() -> None:
 
 
 ENGLISH = Sounds(
-    (("ough", "of"), ("igh", "i"), ("ee", "i"), ("ea", "i"), ("oo", "o"), ("u", "o"), ("c", "k"), ("e$", ""))
+    (("ough", "of"), ("igh", "i"), ("ea", "i"), ("u", "o"), ("c", "k"), ("e$", ""))
 )
-SPANISH = Sounds((("ch", "C"), ("x", "C"), ("ce", "se"), ("ci", "si"), ("c", "k"), ("z", "s"), ("v", "b"), ("h", "")))
+SPANISH = Sounds(
+    (("ch", "C"), ("x", "C"), ("ll", "y"), ("ce", "se"), ("ci", "si"), ("c", "k"), ("z", "s"), ("v", "b"), ("h", ""))
+)
 
 
 def test_a_sound_key_follows_the_rewrites_in_order() -> None:
@@ -180,6 +182,8 @@ def test_a_sound_key_follows_the_rewrites_in_order() -> None:
     assert ENGLISH.key("blood") == ENGLISH.key("blud") != ENGLISH.key("bleed")
     assert SPANISH.key("pecho") == SPANISH.key("pexo")
     assert SPANISH.key("toser") == SPANISH.key("tocer")
+    # A doubled letter's rewrite comes before doubled letters are made single: "ll" sounds as "y".
+    assert SPANISH.key("rodilla") == SPANISH.key("rodiya") == "rodiya" != SPANISH.key("rodila")
 
 
 def test_a_word_written_as_it_sounds_is_read_as_the_word() -> None:
