@@ -168,9 +168,7 @@ def test_a_four_letter_typo_is_corrected_only_towards_the_short_words() -> None:
     assert READER.read("pian") == ("pian",)  # a reader without short words corrects no four-letter word
 
 
-ENGLISH = Sounds(
-    (("ough", "of"), ("igh", "i"), ("ea", "i"), ("u", "o"), ("c", "k"), ("e$", ""))
-)
+ENGLISH = Sounds((("ough", "of"), ("igh", "i"), ("ea", "i"), ("u", "o"), ("c", "k"), ("e$", "")))
 SPANISH = Sounds(
     (("ch", "C"), ("x", "C"), ("ll", "y"), ("ce", "se"), ("ci", "si"), ("c", "k"), ("z", "s"), ("v", "b"), ("h", ""))
 )
@@ -184,6 +182,8 @@ def test_a_sound_key_follows_the_rewrites_in_order() -> None:
     assert SPANISH.key("toser") == SPANISH.key("tocer")
     # A doubled letter's rewrite comes before doubled letters are made single: "ll" sounds as "y".
     assert SPANISH.key("rodilla") == SPANISH.key("rodiya") == "rodiya" != SPANISH.key("rodila")
+    silent = Sounds((("^kn", "n"), ("^wr", "r"), ("e$", "")))
+    assert silent.key("knee") == silent.key("nee") and silent.key("wrong") == silent.key("rong")
 
 
 def test_a_word_written_as_it_sounds_is_read_as_the_word() -> None:
