@@ -19,8 +19,10 @@ unambiguous: one edit up to seven letters, two from eight, and the first letter 
 read as the vocabulary word that sounds the same (`Sounds`, each locale's spelling rules: "cofing" is "coughing",
 "tocer" is "toser"), and a short word (three or four letters) only towards a short list of sign words: by sound
 ("tite" -> "tight", "pexo" -> "pecho"), by one edit at four letters ("pian" -> "pain") or one dropped letter at three
-("kil" -> "kill"). Words a locale lists as `keep` (real words close to a vocabulary word: "chess", "breed") are never
-corrected. A word as near to several words as to each other is read as all of them (a `Token`, which a phrase using
+("kil" -> "kill"); near none of them, towards any phrase word one slip of a phone's keyboard away (a letter dropped:
+"fel" -> "feel", "shrt" -> "short"; at four letters also two letters swapped or a key beside the right one).
+Words a locale lists as `keep` (real words close to a vocabulary word: "chess", "breed", "bet") are never corrected.
+A word as near to several words as to each other is read as all of them (a `Token`, which a phrase using
 any of them matches), as is a word beginning with a stem and one edit from a whole word ("swelleed"); letters typed
 three times or more are read once or twice, whichever makes a known word ("cantttt", "noooo"); and a word of five
 letters or more that no edit reaches may have its first letter typed on a key beside the right one ("vreath").
@@ -787,6 +789,8 @@ class Lexicon:
             if self._expansion(way) is not None or word in self.vocabulary or word in self.keep:
                 known.append(way)
         if known:
+            # A phrase word or shorthand before a kept word: "noooo" is "no" before the chat word "noo".
+            known.sort(key=lambda way: self._expansion(way) is None and way.replace("'", "") not in self.vocabulary)
             first = self._word(known[0])
             others = [w for w in known[1:] if w in self.vocabulary]
             return (Token(first[0], others),) if len(first) == 1 and others else first
@@ -863,7 +867,35 @@ class Lexicon:
         if len(near) == 1 and not alike:
             return (near[0],)
         others = list(dict.fromkeys((*alike, *near)))
+        if not others:
+            # Near no short word: a slip of the thumb in any vocabulary word ("fel" feel, "shrt" short).
+            others = self._slips(word)
+            if len(others) == 1:
+                return (others[0],)
         return (Token(word, others),) if others else (word,)
+
+    def _slips(self, word: str) -> list[str]:
+        """The vocabulary words a short typo is one slip of a phone keyboard away from, the first letter kept: a
+        letter dropped ("fel", "shrt"); at four letters, also two letters swapped ("lkie") or one key typed for the
+        key beside it ("painb" no, "paon" yes). Real short words never get here (keep.yaml), and any other edit of a
+        word this short makes too many words to guess from."""
+        found = [
+            w
+            for w in self._by_initial.get((word[0], len(word) + 1), ())
+            if any(w[:i] + w[i + 1 :] == word for i in range(1, len(w)))
+        ]
+        if len(word) == MIN_FUZZY - 1:
+            for w in self._by_initial.get((word[0], len(word)), ()):
+                apart = [i for i in range(1, len(w)) if w[i] != word[i]]
+                beside = len(apart) == 1 and word[apart[0]] in KEYBOARD.get(w[apart[0]], "")
+                swapped = (
+                    len(apart) == 2
+                    and apart[1] == apart[0] + 1
+                    and w[apart[0]] + w[apart[1]] == word[apart[1]] + word[apart[0]]
+                )
+                if beside or swapped:
+                    found.append(w)
+        return [w for w in found if w.isalpha()]
 
     def _vocabulary_sounding(self) -> dict[str, set[str]]:
         if self._sounding is None:
