@@ -17,7 +17,8 @@ from each locale's table ("cant" -> "cannot", "xq" -> "porque"), and each unknow
 corrected to the nearest word some phrase uses, by Damerau-Levenshtein distance (rapidfuzz), when the correction is
 unambiguous: one edit up to seven letters, two from eight, and the first letter kept. A word written as it sounds is
 read as the vocabulary word that sounds the same (`Sounds`, each locale's spelling rules: "cofing" is "coughing",
-"tocer" is "toser"), and a short word (three or four letters) only towards a short list of sign words: by sound
+"tocer" is "toser"; words as few edits away are kept beside it: "sabbed" sounds "saved", and is "stabbed" typed with
+a letter dropped), and a short word (three or four letters) only towards a short list of sign words: by sound
 ("tite" -> "tight", "pexo" -> "pecho"), by one edit at four letters ("pian" -> "pain") or one dropped letter at three
 ("kil" -> "kill"); near none of them, towards any phrase word one slip of a phone's keyboard away (a letter dropped:
 "fel" -> "feel", "shrt" -> "short"; at four letters also two letters swapped or a key beside the right one).
@@ -828,6 +829,12 @@ class Lexicon:
         alike = self._alike(word, self._vocabulary_sounding())
         found = alike[0] if len(alike) == 1 else None
         others: list[str] = alike if len(alike) > 1 else []
+        if found is not None:
+            # Words as few edits away as the one it sounds like are kept beside it ("sabbed" sounds "saved" and is a
+            # letter from "stabbed").
+            near = self._near(word)
+            if near is not None and near[0] <= DamerauLevenshtein.distance(word, found):
+                others = near[1]
         if found is None:
             near = self._near(word)
             stemmed = self._stemmed(word)
@@ -855,8 +862,6 @@ class Lexicon:
         if len(word) < MIN_SHORT or not word.isalpha():
             return (word,)
         alike = self._alike(word, self._short_sounding)
-        if len(alike) == 1:
-            return (alike[0],)
         near = [
             w
             for w in self.short
@@ -864,6 +869,9 @@ class Lexicon:
             and (len(word) == MIN_FUZZY - 1 or len(w) == len(word) + 1)
             and DamerauLevenshtein.distance(word, w, score_cutoff=1) <= 1
         ]
+        if len(alike) == 1:
+            # The word it sounds like, and beside it the short words an edit away ("bloo": blue, blood).
+            return (Token(alike[0], near),) if set(near) - {alike[0]} else (alike[0],)
         if len(near) == 1 and not alike:
             return (near[0],)
         others = list(dict.fromkeys((*alike, *near)))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from bot.content.loader import Content
-from bot.triage.lexicon import Lexicon, PhraseSet, Token
+from bot.triage.lexicon import Lexicon, PhraseSet, Sounds, Token
 from bot.triage.text import squeezings
 
 
@@ -164,3 +164,20 @@ def test_real_short_words_are_never_slips(content: Content, word: str, not_read_
     assert content.language.red_flags is not None
     (token,) = content.language.red_flags.lexicon.read(word)
     assert token == word and not_read_as not in getattr(token, "others", ())
+
+
+def test_a_word_that_sounds_like_one_word_keeps_the_words_as_few_edits_away() -> None:
+    spanish = Sounds((("v", "b"),))
+    phrases = PhraseSet({"stab": ["stabbed in the leg"], "saved": ["saved my life"]})
+    reader = Lexicon(phrases.words, {}, sounds=(spanish,))
+    (token,) = reader.read("sabbed")  # sounds like "saved", and is a letter from "stabbed"
+    assert token == "saved" and "stabbed" in token.others
+    assert [h.key for h in phrases.find(reader.read("sabbed in the leg"))] == ["stab"]
+    assert [h.key for h in phrases.find(reader.read("sabbed my life"))] == ["saved"]
+
+
+def test_a_short_word_that_sounds_like_a_short_word_keeps_those_an_edit_away(content: Content) -> None:
+    assert content.language.red_flags is not None
+    (token,) = content.language.red_flags.lexicon.read("bloo")  # sounds like "blue", a letter from "blood"
+    assert token == "blue" and "blood" in getattr(token, "others", ())
+    assert screened(content, "coughing up bloo")[0] == "emergency"
