@@ -17,10 +17,13 @@ from each locale's table ("cant" -> "cannot", "xq" -> "porque"), and each unknow
 corrected to the nearest word some phrase uses, by Damerau-Levenshtein distance (rapidfuzz), when the correction is
 unambiguous: one edit up to seven letters, two from eight, and the first letter kept. A word written as it sounds is
 read as the vocabulary word that sounds the same (`Sounds`, each locale's spelling rules: "cofing" is "coughing",
-"tocer" is "toser"), and a short word (three or four letters) only towards a short list of sign words: by sound
+"tocer" is "toser"; words as few edits away are kept beside it: "sabbed" sounds "saved", and is "stabbed" typed with
+a letter dropped), and a short word (three or four letters) only towards a short list of sign words: by sound
 ("tite" -> "tight", "pexo" -> "pecho"), by one edit at four letters ("pian" -> "pain") or one dropped letter at three
-("kil" -> "kill"). Words a locale lists as `keep` (real words close to a vocabulary word: "chess", "breed") are never
-corrected. A word as near to several words as to each other is read as all of them (a `Token`, which a phrase using
+("kil" -> "kill"); near none of them, towards any phrase word one slip of a phone's keyboard away (a letter dropped:
+"fel" -> "feel", "shrt" -> "short"; at four letters also two letters swapped or a key beside the right one).
+Words a locale lists as `keep` (real words close to a vocabulary word: "chess", "breed", "bet") are never corrected.
+A word as near to several words as to each other is read as all of them (a `Token`, which a phrase using
 any of them matches), as is a word beginning with a stem and one edit from a whole word ("swelleed"); letters typed
 three times or more are read once or twice, whichever makes a known word ("cantttt", "noooo"); and a word of five
 letters or more that no edit reaches may have its first letter typed on a key beside the right one ("vreath").
@@ -805,6 +808,8 @@ class Lexicon:
             if self._expansion(way) is not None or word in self.vocabulary or word in self.keep:
                 known.append(way)
         if known:
+            # A phrase word or shorthand before a kept word: "noooo" is "no" before the chat word "noo".
+            known.sort(key=lambda way: self._expansion(way) is None and way.replace("'", "") not in self.vocabulary)
             first = self._word(known[0])
             others = [w for w in known[1:] if w in self.vocabulary]
             return (Token(first[0], others),) if len(first) == 1 and others else first
@@ -842,6 +847,12 @@ class Lexicon:
         alike = self._alike(word, self._vocabulary_sounding())
         found = alike[0] if len(alike) == 1 else None
         others: list[str] = alike if len(alike) > 1 else []
+        if found is not None:
+            # Words as few edits away as the one it sounds like are kept beside it ("sabbed" sounds "saved" and is a
+            # letter from "stabbed").
+            near = self._near(word)
+            if near is not None and near[0] <= DamerauLevenshtein.distance(word, found):
+                others = near[1]
         if found is None:
             near = self._near(word)
             stemmed = self._stemmed(word)
@@ -869,8 +880,6 @@ class Lexicon:
         if len(word) < MIN_SHORT or not word.isalpha():
             return (word,)
         alike = self._alike(word, self._short_sounding)
-        if len(alike) == 1:
-            return (alike[0],)
         near = [
             w
             for w in self.short
@@ -878,10 +887,41 @@ class Lexicon:
             and (len(word) == MIN_FUZZY - 1 or len(w) == len(word) + 1)
             and DamerauLevenshtein.distance(word, w, score_cutoff=1) <= 1
         ]
+        if len(alike) == 1:
+            # The word it sounds like, and beside it the short words an edit away ("bloo": blue, blood).
+            return (Token(alike[0], near),) if set(near) - {alike[0]} else (alike[0],)
         if len(near) == 1 and not alike:
             return (near[0],)
         others = list(dict.fromkeys((*alike, *near)))
+        if not others:
+            # Near no short word: a slip of the thumb in any vocabulary word ("fel" feel, "shrt" short).
+            others = self._slips(word)
+            if len(others) == 1:
+                return (others[0],)
         return (Token(word, others),) if others else (word,)
+
+    def _slips(self, word: str) -> list[str]:
+        """The vocabulary words a short typo is one slip of a phone keyboard away from, the first letter kept: a
+        letter dropped ("fel", "shrt"); at four letters, also two letters swapped ("lkie") or one key typed for the
+        key beside it ("painb" no, "paon" yes). Real short words never get here (keep.yaml), and any other edit of a
+        word this short makes too many words to guess from."""
+        found = [
+            w
+            for w in self._by_initial.get((word[0], len(word) + 1), ())
+            if any(w[:i] + w[i + 1 :] == word for i in range(1, len(w)))
+        ]
+        if len(word) == MIN_FUZZY - 1:
+            for w in self._by_initial.get((word[0], len(word)), ()):
+                apart = [i for i in range(1, len(w)) if w[i] != word[i]]
+                beside = len(apart) == 1 and word[apart[0]] in KEYBOARD.get(w[apart[0]], "")
+                swapped = (
+                    len(apart) == 2
+                    and apart[1] == apart[0] + 1
+                    and w[apart[0]] + w[apart[1]] == word[apart[1]] + word[apart[0]]
+                )
+                if beside or swapped:
+                    found.append(w)
+        return [w for w in found if w.isalpha()]
 
     def _vocabulary_sounding(self) -> dict[str, set[str]]:
         if self._sounding is None:
