@@ -237,7 +237,8 @@ class Reading:
             if sentence not in self.sentence_personal:
                 return Status.unsure  # a general question: "can a clot cause chest pain?"
         elif self.hypothetical[start] >= 0:
-            return Status.unsure
+            # "what if I get a clot on my flight next month": a worry about a time to come, no sign now
+            return Status.off if sentence in self.sentence_future else Status.unsure
         if self.past_event[start] >= 0 and segment not in self.segment_newness:
             return Status.unsure
         return Status.unsure if weak else Status.live
