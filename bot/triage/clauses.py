@@ -130,13 +130,16 @@ class Reading:
         self.crisis_denied_from: dict[int, int] = {}  # per segment, where its first crisis denial starts
         for i in starts.get("crisis_denials", ()):
             self.crisis_denied_from.setdefault(self.segment[i], i)
-        # "That's normal for me." states a baseline; "is that normal?" asks whether it is one, and states nothing.
+        # "That's normal for me." states a baseline; "is that normal?" and "idk if that's normal" ask whether it is
+        # one, and state nothing.
+        wondering = {end for _, end in spans.get("hypothetical", ())}
         self.sentence_baseline = {
             self.sentence[h.start]
             for h in context.get("baseline_after", ())
             if self._closes_clause(h.end)
             and not any(said_no[max(0, h.start - 2) : h.start])
             and not (h.end < n and tokens[h.end] == "?")
+            and h.start not in wondering
         }
         self.clause_generic = per(self.clause, "generic")
         self.sentence_future = per(self.sentence, "future")
@@ -234,7 +237,8 @@ class Reading:
             if sentence not in self.sentence_personal:
                 return Status.unsure  # a general question: "can a clot cause chest pain?"
         elif self.hypothetical[start] >= 0:
-            return Status.unsure
+            # "what if I get a clot on my flight next month": a worry about a time to come, no sign now
+            return Status.off if sentence in self.sentence_future else Status.unsure
         if self.past_event[start] >= 0 and segment not in self.segment_newness:
             return Status.unsure
         return Status.unsure if weak else Status.live
