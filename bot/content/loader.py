@@ -27,6 +27,24 @@ from bot.triage.text import clean, split_words
 ROOT = Path(__file__).resolve().parent.parent.parent
 # PyYAML's safe loader, in C where libyaml is there (ten times faster on the long vocabulary files).
 _SAFE = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_SAFE):  # type: ignore[misc,valid-type]
+    """The safe loader, where a key given twice in one mapping is an error: YAML keeps the last one silently, so two
+    edits of a vocabulary file that each add an `unless_sentence` to the same trigger would lose one of them."""
+
+
+def _unique_keys(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[object, object]:
+    seen: set[object] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen and key != "<<":
+            raise yaml.constructor.ConstructorError(None, None, f"the key {key!r} is given twice", key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_keys)
 # Clinical tables kept beside the flows: data, not flows.
 COUNTRIES = "countries"
 RED_FLAGS = "redflags"
@@ -245,7 +263,7 @@ def _red_flag_problems(content: Content) -> Iterator[str]:
 
 def _yaml(path: Path) -> dict[str, object]:
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE)
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
     except yaml.YAMLError as e:
         raise ContentError(f"{path}: not valid YAML ({e})") from None
     if not isinstance(data, dict):

@@ -136,6 +136,13 @@ def _edit(root: Path, relative: str, old: str, new: str) -> None:
         ("locales/en/vocabulary/redflags.yaml", "        - seizure\n", "        - seizure (\n", "seizure"),
         ("locales/es/vocabulary/redflags.yaml", "\n  sweating:\n", "\n  sweating: 3\n  x:\n", "sweating"),
         ("locales/es/screen.yaml", "confirm.choking:", "confirm.choke:", "confirm.choking"),
+        # A key given twice (YAML would keep the last silently): two edits each adding an `unless` to one trigger.
+        (
+            "locales/en/vocabulary/redflags.yaml",
+            "      # recall5 probe: \"my shin is bruised and it has gone purple\"\n",
+            "      unless:\n        - bruised\n",
+            "'unless' is given twice",
+        ),
     ],
 )
 def test_a_broken_red_flag_file_stops_start_up(tmp_path: Path, relative: str, old: str, new: str, problem: str) -> None:
