@@ -139,7 +139,7 @@ def _edit(root: Path, relative: str, old: str, new: str) -> None:
         # A key given twice (YAML would keep the last silently): two edits each adding an `unless` to one trigger.
         (
             "locales/en/vocabulary/redflags.yaml",
-            "      # recall5 probe: \"my shin is bruised and it has gone purple\"\n",
+            '      # recall5 probe: "my shin is bruised and it has gone purple"\n',
             "      unless:\n        - bruised\n",
             "'unless' is given twice",
         ),
