@@ -671,16 +671,21 @@ class Sounds:
     single. Two words with the same key sound alike; the key is only ever compared with another key."""
 
     rewrites: tuple[tuple[str, str], ...] = ()
+    # The rewrites of a doubled letter, applied first, and the others: split once, as every vocabulary word is keyed.
+    _doubled: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
+    _single: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_doubled", tuple(r for r in self.rewrites if _DOUBLED.search(r[0])))
+        object.__setattr__(self, "_single", tuple(r for r in self.rewrites if not _DOUBLED.search(r[0])))
 
     def key(self, word: str) -> str:
         sound = word
-        for written, said in self.rewrites:
-            if _DOUBLED.search(written):
-                sound = sound.replace(written, said)
+        for written, said in self._doubled:
+            sound = sound.replace(written, said)
         sound = "^" + _DOUBLED.sub(r"\1", sound) + "$"
-        for written, said in self.rewrites:
-            if not _DOUBLED.search(written):
-                sound = sound.replace(written, said)
+        for written, said in self._single:
+            sound = sound.replace(written, said)
         return _DOUBLED.sub(r"\1", sound.strip("^$"))
 
 
