@@ -885,11 +885,9 @@ class _Step:
         """A check-in due while the person is answering new questions (that of an emergency or urgent message), or
         talking to the clinic's staff: asked again later, under a new id, in case the questions are left unfinished
         or the talk goes on."""
-        seq = self.session.checkins_scheduled + 1
-        exempt = level in (Level.emergency, Level.urgent)
-        self.effects.append(ScheduleCheckIn(seq, self.now + CHECKIN_WAIT, level.value, exempt_from_quiet_hours=exempt))
+        self.one_more_checkin(self.now + CHECKIN_WAIT, level)
         self.audit("checkin_deferred", seq=str(event.seq), reason=reason)
-        return self.update(checkins_scheduled=seq).done()
+        return self.done()
 
     def followed_level(self) -> Level | None:
         """The level a check-in follows up: the last disposition, or an emergency or urgent one of the last 24
@@ -938,11 +936,19 @@ class _Step:
             return False
         if self.session.rechecks >= RECHECKS:
             return False
-        seq = self.session.checkins_scheduled + 1
-        self.effects.append(ScheduleCheckIn(seq, self.now + delays[0], level.value, exempt_from_quiet_hours=True))
+        seq = self.one_more_checkin(self.now + delays[0], level)
         self.audit("checkin_rescheduled", seq=str(seq), level=level.value)
-        self.update(checkins_scheduled=seq, rechecks=self.session.rechecks + 1)
+        self.update(rechecks=self.session.rechecks + 1)
         return True
+
+    def one_more_checkin(self, due: datetime, level: Level) -> int:
+        """Schedules one more check-in (the next in the count ever scheduled) following `level`; returns its seq.
+        An emergency or urgent one may come in quiet hours."""
+        seq = self.session.checkins_scheduled + 1
+        exempt = level >= Level.urgent
+        self.effects.append(ScheduleCheckIn(seq, due, level.value, exempt_from_quiet_hours=exempt))
+        self.update(checkins_scheduled=seq)
+        return seq
 
     def checkin_parts(self, ending: str, level: Level, seen: bool) -> list[Text]:
         s, num = self.session, (("number", self.number),)
