@@ -1,7 +1,8 @@
 """Start-up: what every `kneebot` command pays before it does anything, against another commit in the same run.
 
-For this tree and a baseline commit (its code and content, from `git archive`), in turn, `--runs` times each, every
-figure from a process of its own:
+For a baseline commit (its code and content, from `git archive`) and this tree, read from the copy of its loaded
+content (bot/content/cache.py, made before timing) and loaded without it (KNEEBOT_CONTENT_CACHE=off), in turn,
+`--runs` times each, every figure from a process of its own:
 - load: `load_content()` in a process that has already imported the loader (wall and CPU seconds);
 - screen: a whole `python -m bot screen "my calf is swollen"` process (wall);
 - triage: a whole `python -m bot triage FILE` process (wall);
@@ -45,19 +46,23 @@ print(time.perf_counter() - wall, time.process_time() - cpu)
 """
 
 
-def run(tree: Path, args: Sequence[str]) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(tree)}
+# Each tree's copy of its content in a folder of the bench's own (the baseline may not make one).
+CACHE = tempfile.mkdtemp(prefix="kneebot-bench-content-")
+
+
+def run(tree: Path, args: Sequence[str], cache: str = CACHE) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(tree), "KNEEBOT_CONTENT_CACHE": cache}
     return subprocess.run([sys.executable, *args], cwd=tree, env=env, capture_output=True, text=True, check=True)
 
 
-def timed(tree: Path, args: Sequence[str]) -> float:
+def timed(tree: Path, args: Sequence[str], cache: str) -> float:
     start = time.perf_counter()
-    run(tree, args)
+    run(tree, args, cache)
     return time.perf_counter() - start
 
 
-def instructions(tree: Path, args: Sequence[str]) -> int:
-    env = {**os.environ, "PYTHONPATH": str(tree)}
+def instructions(tree: Path, args: Sequence[str], cache: str) -> int:
+    env = {**os.environ, "PYTHONPATH": str(tree), "KNEEBOT_CONTENT_CACHE": cache}
     command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, *args]
     result = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True, check=True)
     found = re.search(r"Collected : (\d+)", result.stderr)
@@ -84,25 +89,29 @@ def main() -> None:
             tar.extractall(baseline, filter="data")
         findings = Path(folder) / "findings.json"
         findings.write_text(json.dumps(FINDINGS))
-        trees = {f"{args.baseline} (before)": baseline, "this tree": ROOT}
+        trees = {
+            f"{args.baseline} (before)": (baseline, CACHE),
+            "this tree, from the copy": (ROOT, CACHE),
+            "this tree, no copy": (ROOT, "off"),
+        }
         if args.bytecode:
-            for tree in trees.values():
+            for tree in (baseline, ROOT):
                 compileall.compile_dir(tree / "bot", quiet=1)
         commands = {"screen": ["-m", "bot", "screen", MESSAGE], "triage": ["-m", "bot", "triage", str(findings)]}
-        for tree in trees.values():  # the same answers from both, and each tree's files read once before timing
-            assert run(tree, commands["screen"]).stdout == run(ROOT, commands["screen"]).stdout
+        for tree, cache in trees.values():  # the same answers from all; files read and copies made before timing
+            assert run(tree, commands["screen"], cache).stdout == run(ROOT, commands["screen"], "off").stdout
         print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
         print(f"command: {' '.join(sys.argv)}")
         print(f"PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r}, bytecode: {args.bytecode}")
         print(f"load average at start: {os.getloadavg()[0]:.2f}")
         figures: dict[str, dict[str, list[float]]] = {name: {} for name in trees}
         for _ in range(args.runs):
-            for name, tree in trees.items():
-                wall, cpu = map(float, run(tree, ["-c", LOAD]).stdout.split())
+            for name, (tree, cache) in trees.items():
+                wall, cpu = map(float, run(tree, ["-c", LOAD], cache).stdout.split())
                 figures[name].setdefault("load_content, wall", []).append(wall)
                 figures[name].setdefault("load_content, CPU", []).append(cpu)
                 for command, argv in commands.items():
-                    figures[name].setdefault(f"kneebot {command}, wall", []).append(timed(tree, argv))
+                    figures[name].setdefault(f"kneebot {command}, wall", []).append(timed(tree, argv, cache))
         print(f"load average at end: {os.getloadavg()[0]:.2f}; {args.runs} runs, the trees in turn")
         for name, measured in figures.items():
             print(name)
@@ -110,10 +119,13 @@ def main() -> None:
                 print(line(what, values))
         if args.instructions and shutil.which("valgrind"):
             print("instructions of the whole process (callgrind), in billions")
-            for name, tree in trees.items():
-                counts = {command: instructions(tree, argv) / 1e9 for command, argv in commands.items()}
+            for name, (tree, cache) in trees.items():
+                counts = {command: instructions(tree, argv, cache) / 1e9 for command, argv in commands.items()}
                 print(f"  {name:26} " + "   ".join(f"{c}: {n:.2f}" for c, n in counts.items()))
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        shutil.rmtree(CACHE, ignore_errors=True)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import compileall
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +26,16 @@ os.environ.setdefault("PTB_TIMEDELTA", "true")
 ID_SECRET = "test-only-id-secret-" + "0123456789abcdef" * 2
 
 # --- Processes: the tests start kneebot as a command a few hundred times ----------------------------------------
+
+
+# The copy of the loaded content that saves each of them the load (bot/content/cache.py): made once in a folder
+# of the test run's own, never in the user's cache.
+CONTENT_CACHE = tempfile.mkdtemp(prefix="kneebot-content-")
+os.environ["KNEEBOT_CONTENT_CACHE"] = CONTENT_CACHE
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    shutil.rmtree(CONTENT_CACHE, ignore_errors=True)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from bot.content import cache
 from bot.content.catalog import CHANNEL_VARIANTS, Catalog, placeholders
 from bot.triage import advice, engine, outcome, reading, rules, safety
 from bot.triage.emergency import UNKNOWN_NUMBER, CountryTable
@@ -74,13 +75,14 @@ class Content:
 
 @functools.cache
 def load_content(root: Path = ROOT) -> Content:
+    # Read from a copy of a previous load when nothing it was made from has changed (bot/content/cache.py).
     # Loading makes a few hundred thousand objects that live as long as the process, and no cycles worth collecting:
     # the garbage collector, run on its own, would walk them again and again as they are made, and then once more
     # on the first message. So it waits, and then sets them aside for good (`gc.freeze`) as the server does.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _load(root)
+        return cache.load(root, _load)
     finally:
         gc.freeze()
         if collecting:

@@ -184,7 +184,19 @@ class Screener:
         self._order = {f.id: n for n, f in enumerate(self.table.flags)}
         # Most messages are short answers many people send ("2", "no"): those are screened once and remembered.
         # Longer texts, which could say something personal, are never kept.
+        self._remember_short()
+
+    def _remember_short(self) -> None:
         self._short: Callable[[str], Screen] = functools.lru_cache(maxsize=SHORT_RESULTS)(self._screen)
+
+    def __getstate__(self) -> dict[str, object]:
+        # A copy of the loaded content (bot/content/cache.py) holds no message anyone sent: the remembered short
+        # texts stay with this process.
+        return {k: v for k, v in self.__dict__.items() if k != "_short"}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._remember_short()
 
     def screen(self, text: str) -> Screen:
         if len(text) <= SHORT_TEXT:
