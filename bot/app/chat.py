@@ -25,7 +25,12 @@ from bot.triage.findings import Level
 
 CHECKIN_NOW = "/checkin"  # terminal only: what the worker does when a check-in comes due, without the wait
 # What an interrupt says first, by the interrupt it is (a crisis with an emergency is a crisis: both are said).
-INTERRUPT_KEYS = (("crisis.message", "crisis"), ("emergency.action", "emergency"), ("urgent.action", "urgent"))
+INTERRUPT_KEYS = (
+    ("crisis.message", "crisis"),
+    ("crisis.message.someone_else", "crisis"),
+    ("emergency.action", "emergency"),
+    ("urgent.action", "urgent"),
+)
 
 
 async def _next_checkin(service: ConversationService, participant: str) -> CheckInDue | None:

@@ -190,11 +190,15 @@ def check(content: Content) -> Iterator[str]:
     for required in ("intake", "checkin"):
         if required not in content.flows:
             yield f"flows/{required}.yaml is missing"
+    if "checkin" in content.flows:
+        for context in sorted(set(engine.CRISIS_CHECKINS) - content.checkin.starts.keys()):
+            yield f"flows/checkin.yaml: no start for {context!r} (a check-in after a crisis message)"
     needed = set().union(*(f.message_keys() for f in content.flows.values()))
     needed |= {r.why for r in rules.RULES} | {f"cause.{c}" for c in CAUSES} | set(advice.ALL_KEYS)
     needed |= reading.REPLY_KEYS | {key for r in rules.RULES for key in (r.action, r.detail) if key}
     needed |= {UNKNOWN_NUMBER} | {row.crisis.message for row in content.countries.countries.values() if row.crisis}
-    needed |= {key for flag in content.red_flags.flags for key in safety.message_keys(flag.id)} | set(safety.KEYS)
+    needed |= {key for f in content.red_flags.flags for key in safety.message_keys(f.id, f.interrupt == "crisis")}
+    needed |= set(safety.KEYS)
     needed |= set(engine.MESSAGE_KEYS) | {said_key(k) for v in content.vocabularies.values() for k in v.findings.said}
     needed |= set(engine.KEYS) | set(outcome.KEYS)
     yield from _red_flag_problems(content)
@@ -251,6 +255,9 @@ def _red_flag_problems(content: Content) -> Iterator[str]:
             yield f"{locale}/vocabulary/redflags.yaml: no phrases for {flag_id}"
         for flag_id in sorted(words.flags.keys() - table.keys()):
             yield f"{locale}/vocabulary/redflags.yaml: {flag_id} is not in flows/{RED_FLAGS}.yaml"
+        for flag_id, triggers in sorted(words.flags.items()):
+            if flag_id in table and table[flag_id].interrupt != "crisis" and any(t.someone_else for t in triggers):
+                yield f"{locale}/vocabulary/redflags.yaml: {flag_id}: `someone_else` is for crisis flags only"
         needed = {sign for triggers in words.flags.values() for t in triggers for sign in t.needs}
         everywhere = set.intersection(*(set(v.red_flags.signs) for v in content.vocabularies.values()))
         for sign in sorted(needed - everywhere):

@@ -19,6 +19,8 @@ from bot.triage.lexicon import Hit
 SENTENCE_ENDS = frozenset({".", "!", "?", "\n"})
 PUNCTUATION_BREAKS = SENTENCE_ENDS | {",", ";", ":"}
 STRONG, WEAK = 2, 1
+# Whose a word is: the writer's ("I", "my"), another person's ("he", "my son"), or no one's in particular ("someone").
+WRITER, OTHER, ANYONE = 1, 2, 3
 NEGATION_REACH = 7  # words a negation reaches back over ("no pain in my chest or back"), more along a list
 CRISIS_REACH = 1  # only "not suicidal": "not gonna lie, I want to end it" still counts
 LIST_REACH = 3  # each "or" in a list carries a negation this much further
@@ -144,6 +146,10 @@ class Reading:
         self.clause_generic = per(self.clause, "generic")
         self.sentence_future = per(self.sentence, "future")
         self.sentence_personal = per(self.sentence, "speaker") | per(self.sentence, "other_people")
+        self.person = bytearray(n)
+        for name, whose in (("other_people", OTHER), ("anyone", ANYONE), ("speaker", WRITER)):  # the last one wins
+            for i in starts.get(name, ()):
+                self.person[i] = whose
         self.segment_history, self.clause_history = self._history(starts)
         self.segment_continues = {self.segment[i] for i in starts.get("continuation", ()) if self._opens_segment(i)}
         self.hypothetical = self._latest(starts, ("hypothetical",), self.clause)
@@ -242,6 +248,22 @@ class Reading:
         if self.past_event[start] >= 0 and segment not in self.segment_newness:
             return Status.unsure
         return Status.unsure if weak else Status.live
+
+    def of_someone_else(self, hit: Hit) -> bool:
+        """Whether a phrase that speaks of another person is said of one here: no word of the writer's in it, and
+        the person named nearest before it in its sentence is someone else ("my son ... wants to die", "he says he
+        wants to die"), or, with none named before, the phrase names one ("wants to kill himself"). "I want to die",
+        "if someone saved up their pills" and a phrase with nobody named are the writer's."""
+        inside = self.person[hit.start : hit.end]
+        if WRITER in inside:
+            return False
+        sentence = self.sentence[hit.start]
+        for i in range(hit.start - 1, -1, -1):
+            if self.sentence[i] != sentence:
+                break
+            if self.person[i]:
+                return self.person[i] == OTHER
+        return OTHER in inside
 
     def negated(self, hit: Hit, reach: int) -> bool:
         """A negator in the phrase's gaps, or before it within its reach: not across a break, except a list's comma."""

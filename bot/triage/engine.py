@@ -52,17 +52,20 @@ DEFAULT_CHECKINS: Mapping[Level, tuple[timedelta, ...]] = {
     Level.soon: (timedelta(hours=60),),
     Level.self_care: (timedelta(hours=48), timedelta(days=7)),
 }
+# What a check-in after a crisis message follows up: the writer, or another person they told about. The check-in
+# flow names a start for each (flows/checkin.yaml `starts`).
+CRISIS_CHECKIN, SOMEONE_ELSE_CHECKIN = CRISIS_CHECKINS = ("crisis", f"crisis.{safety.SOMEONE_ELSE}")
 # Message keys the engine composes itself (the flows' own are checked from the flows).
 KEYS = (
     "welcome.country",
     "country.set",
     "country.ask",
     "country.unknown",
-    "checkin.lead.crisis",
+    *(f"checkin.lead.{context}" for context in CRISIS_CHECKINS),
     *(f"checkin.lead.{level.value}" for level in Level),
     *(f"checkin.nudge.{level.value}" for level in Level),
     *(f"checkin.{ending}.{level}" for ending in ("not_seen", "could_not") for level in ("emergency", "urgent")),
-    *(f"checkin.{ending}" for ending in ("better", "same", "better.seen", "same.seen", "safe_now")),
+    *(f"checkin.{ending}" for ending in ("better", "same", "better.seen", "same.seen", "safe_now", "someone_safe_now")),
     *(f"checkin.{key}" for key in ("tips", "worse", "next", "last")),
     "clinic.call",
     *(f"handoff.{key}" for key in ("ask", "again", "paused", "ended", "ended_done", "staff")),
@@ -166,7 +169,7 @@ def advance(
         if talking:  # staff see every message, a red flag's first
             step.effects.append(ShareWithStaff(event.text))
         if found.interrupt in PRIORITY:
-            return step.interrupt(found.matched, also_ask=found.mentioned)
+            return step.interrupt(found.matched, also_ask=found.mentioned, someone_else=found.someone_else)
         if talking and session.safety_check is None and found.interrupt != "confirm":
             return step.in_handoff(event.text)
         # The country word first: "COUNTRY GB" is no answer to any question, so it works with one pending.
@@ -182,7 +185,7 @@ def advance(
         if session.safety_check is not None:
             return step.safety_answer(screener.answer(event.text), found)
         if found.interrupt == "confirm":
-            return step.confirm(found.matched)
+            return step.confirm(found.matched, someone_else=found.someone_else)
         if step.withdrawing(found):
             return step.ask_withdrawal()
     if isinstance(event, CommandReceived):
@@ -314,17 +317,26 @@ class _Step:
 
     # --- red flags ---------------------------------------------------------------------------------------------
 
-    def interrupt(self, flags: tuple[str, ...], also_ask: tuple[str, ...] = (), reason: Text | None = None) -> Turn:
+    def interrupt(
+        self,
+        flags: tuple[str, ...],
+        also_ask: tuple[str, ...] = (),
+        reason: Text | None = None,
+        someone_else: tuple[str, ...] = (),
+    ) -> Turn:
         """The interrupt for `flags`, at the highest of their levels; `also_ask`: unsure signs worth the yes/no
         question after it (an emergency sign only asked about beside a clot or a crisis); `reason`: the words in
-        place of the flags' own reason. An urgent clot message asks the emergency signs of a clot in the lung at
-        once, in the same reply. The signs are remembered for 24 hours."""
+        place of the flags' own reason; `someone_else`: the crisis signs said only of another person (the crisis
+        message is worded for someone worried about them). An urgent clot message asks the emergency signs of a clot
+        in the lung at once, in the same reply. The signs are remembered for 24 hours."""
         table = self.screener.table
         interrupt = table.level(flags)
         assert interrupt is not None
         level, number, dial = _LEVEL_OF[interrupt], self.number, self.emergency.dial
         line = safety.crisis_line_text(self.policy.crisis(self.session.country))
-        parts = safety.interrupt_parts(table, flags, number, line, reason=reason, child=self.child())
+        parts = safety.interrupt_parts(
+            table, flags, number, line, reason=reason, child=self.child(), someone_else=someone_else
+        )
         stopped = self.session.status is SessionStatus.stopped
         if not stopped:
             parts.append(Text("interrupt.paused"))
@@ -343,9 +355,13 @@ class _Step:
         self.effects.append(Escalate(level=level.value, reason=interrupt, red_flags=flags))
         self.audit("interrupt", interrupt=interrupt, flags=",".join(flags), level=level.value)
         standing = tuple(dict.fromkeys((*self.session.red_flags, *flags)))
+        # A sign said of another person before and of the writer now is the writer's.
+        of_others = tuple(
+            f for f in standing if f in someone_else or (f in self.session.someone_else and f not in flags)
+        )
         self.remember(Danger(level=level, signs=flags, at=self.now))
         if stopped:
-            return self.update(red_flags=standing, safety_check=None).done()
+            return self.update(red_flags=standing, someone_else=of_others, safety_check=None).done()
         s = self.session
         paused = s.paused if s.status is SessionStatus.escalated else self.position()
         scheduled = self.schedule(level)
@@ -355,6 +371,7 @@ class _Step:
             status=SessionStatus.escalated,
             node=None,
             red_flags=standing,
+            someone_else=of_others,
             interrupt=interrupt,
             level=level,
             assessed_at=self.now,
@@ -402,9 +419,12 @@ class _Step:
             interrupt=s.interrupt,
         )
 
-    def confirm(self, flags: tuple[str, ...], resume: Position | None = None) -> Turn:
-        """One yes/no question about `flags` now; the conversation stays where it was until it is answered."""
-        check = SafetyCheck(kind="confirm", flags=flags, resume=resume or self.position())
+    def confirm(
+        self, flags: tuple[str, ...], resume: Position | None = None, someone_else: tuple[str, ...] = ()
+    ) -> Turn:
+        """One yes/no question about `flags` now (worded for another person for those in `someone_else`); the
+        conversation stays where it was until it is answered."""
+        check = SafetyCheck(kind="confirm", flags=flags, resume=resume or self.position(), someone_else=someone_else)
         self.effects.append(safety.question(check))
         self.audit("safety_check", reason="confirm", flags=",".join(flags))
         return self.update(safety_check=check).done()
@@ -443,7 +463,7 @@ class _Step:
         if answer != "no" and check.kind == "clot":
             return self.interrupt(check.flags, reason=Text("clot.emergency_reason"))
         if answer != "no":
-            return self.interrupt(check.flags)
+            return self.interrupt(check.flags, someone_else=check.someone_else)
         self.update(safety_check=None)
         if check.kind == "clot":
             self.say(Text("clot.kept", (("number", self.number),)), kind="interrupt")
@@ -454,7 +474,7 @@ class _Step:
         if found is not None and found.interrupt == "confirm":  # "no, but could this be a clot?"
             others = tuple(f for f in found.matched if f not in check.flags)
             if others:
-                return self.confirm(others, check.resume)
+                return self.confirm(others, check.resume, found.someone_else)
         num: tuple[tuple[str, Param], ...] = (("number", self.number),)
         lead = Text("danger.dropped", num) if check.kind == "danger" else Text("safety.thanks")
         return self.resume(lead, Text("safety.thanks_done", num))
@@ -476,6 +496,7 @@ class _Step:
             level=back.level,
             interrupt=back.interrupt,
             red_flags=standing,
+            someone_else=tuple(f for f in s.someone_else if f in standing),
             safety_check=None,
             paused=None,
         )
@@ -486,7 +507,8 @@ class _Step:
     def keep_advice(self) -> Turn:
         """Anything but a clear "no": the interrupt's advice stands, said again."""
         line = safety.crisis_line_text(self.policy.crisis(self.session.country))
-        parts = safety.interrupt_parts(self.screener.table, self.session.red_flags, self.number, line)
+        s = self.session
+        parts = safety.interrupt_parts(self.screener.table, s.red_flags, self.number, line, someone_else=s.someone_else)
         call = self.emergency.dial if self.session.level is Level.emergency else None
         self.say(Text("withdrawal.kept"), *parts, kind="interrupt", call=call)
         return self.update(safety_check=None).done()
@@ -864,7 +886,10 @@ class _Step:
             return self.defer(event, level)
         if s.handoff == "open":  # talking to the clinic's staff: the check-in waits until they are done
             return self.defer(event, level, reason="handoff")
-        context = "crisis" if self.crisis_flags() else level.value
+        crisis = self.crisis_flags()
+        context = level.value
+        if crisis:  # "Are you safe right now?", or of the person they told about
+            context = SOMEONE_ELSE_CHECKIN if set(crisis) <= set(s.someone_else) else CRISIS_CHECKIN
         start = self.checkin.start_for(context)
         self.update(
             flow_id=self.checkin.id,
@@ -921,7 +946,7 @@ class _Step:
         if ending == "worse":
             return self.reassess()
         if ending == "not_safe":
-            return self.interrupt(self.crisis_flags() or CRISIS)
+            return self.interrupt(self.crisis_flags() or CRISIS, someone_else=s.someone_else)
         parts = [*self.checkin_parts(ending, level, seen)]
         more = s.checkin_seq < s.checkins_scheduled or self.recheck(ending, level)
         parts.append(Text("checkin.next" if more else "checkin.last"))
@@ -952,9 +977,9 @@ class _Step:
 
     def checkin_parts(self, ending: str, level: Level, seen: bool) -> list[Text]:
         s, num = self.session, (("number", self.number),)
-        if ending == "safe_now":
+        if ending in ("safe_now", "someone_safe_now"):
             line = safety.crisis_line_text(self.policy.crisis(s.country))
-            return [Text("checkin.safe_now", num), *((line,) if line else ())]
+            return [Text(f"checkin.{ending}", num), *((line,) if line else ())]
         grave = "emergency" if level is Level.emergency else "urgent"
         watch = advice.watch_for(s.assessment) if s.assessment else advice.EMERGENCY_SIGNS
         call_if = outcome.call_if(tuple(k for k in watch if k not in advice.SAME_DAY_SIGNS), self.number, self.child())

@@ -22,7 +22,9 @@ class Trigger(_Frozen):
     `unless`: a benign reading in the same part of the sentence drops the phrase ("blood when I brush my teeth");
     `unless_sentence`: anywhere in the same sentence. `needs`: signs (see `RedFlagWords.signs`) that must also be said
     for it to count, anywhere in the message; `otherwise` is what a sign that was not mentioned at all leaves: nothing,
-    or one question (a sign that was denied always leaves nothing).
+    or one question (a sign that was denied always leaves nothing). `someone_else`: the phrases speak of another
+    person ("my son wants to kill himself"); where one is named nearest before them, or in them, and not the writer,
+    the crisis reply and its questions are worded for someone worried about them (crisis flags only).
     """
 
     say: tuple[str, ...] = ()
@@ -31,6 +33,7 @@ class Trigger(_Frozen):
     unless_sentence: tuple[str, ...] = ()
     needs: tuple[str, ...] = ()
     otherwise: Literal["nothing", "ask"] = "nothing"
+    someone_else: bool = False
 
     @model_validator(mode="after")
     def _says_something(self) -> Trigger:
@@ -86,6 +89,7 @@ ContextName = Literal[
     "generic",
     "speaker",
     "other_people",
+    "anyone",
     "past_events",
     "not_past",
     "idioms",
@@ -125,6 +129,7 @@ class Context(_Frozen):
     generic: tuple[str, ...] = ()  # about the world or advice given: "the leaflet", "warning signs", "told to"
     speaker: tuple[str, ...] = ()  # the person writing: "I", "my"
     other_people: tuple[str, ...] = ()  # someone else: "my mum", "he" (their symptoms count as theirs)
+    anyone: tuple[str, ...] = ()  # no one in particular: a crisis said of "someone" stays the writer's
     past_events: tuple[str, ...] = ()  # an event that may be long over: "had a", "tuvo un"
     not_past: tuple[str, ...] = ()  # around such words, not the past: "have had a" (it is still going on)
     idioms: tuple[str, ...] = ()  # figures of speech, ignored: "dead on my feet"

@@ -79,13 +79,15 @@ class RedFlagTable(BaseModel):
 class Screen:
     """`matched`: the flags that produced `interrupt` (for "confirm", the signs to ask about). `findings`: what the
     matched flags establish. `mentioned`: signs only asked about or supposed beside a clear interrupt (worth the same
-    yes/no question). `denied`: signs said and denied ("I'm not short of breath")."""
+    yes/no question). `denied`: signs said and denied ("I'm not short of breath"). `someone_else`: the matched crisis
+    flags said only of another person ("my son wants to kill himself")."""
 
     interrupt: Outcome | None
     matched: tuple[str, ...]
     findings: tuple[str, ...]
     mentioned: tuple[str, ...] = ()
     denied: tuple[str, ...] = ()
+    someone_else: tuple[str, ...] = ()
 
 
 NOTHING = Screen(None, (), ())
@@ -227,13 +229,31 @@ class Screener:
         if not (found.get("say") or found.get("ask")):
             return NOTHING
         signs = self._signs(reading, found)
+        triggered = [
+            (name, self.vocabulary.triggers[name], hits, kind == "ask")
+            for kind in ("say", "ask")
+            for name, hits in found.get(kind, {}).items()
+        ]
+        # A crisis said of another person ("my son wants to kill himself"): the words of a `someone_else` trigger
+        # where the person named is not the writer (Reading.of_someone_else) are theirs, whatever else reads the
+        # same words; the writer's own crisis is one said in other words ("... and I want to die too").
+        theirs: dict[str, list[Hit]] = {}
+        for _, trigger, hits, _ in triggered:
+            if trigger.trigger.someone_else:
+                theirs.setdefault(trigger.flag, []).extend(h for h in hits if reading.of_someone_else(h))
         flags: dict[str, Status] = {}
-        for kind in ("say", "ask"):
-            for name, hits in found.get(kind, {}).items():
-                trigger = self.vocabulary.triggers[name]
-                status = self._trigger(reading, name, hits, found, weak=kind == "ask", signs=signs)
-                flags[trigger.flag] = max(flags.get(trigger.flag, Status.absent), status)
-        return self._result(flags)
+        own: dict[str, Status] = {}  # as read in the writer's words
+        for name, trigger, hits, weak in triggered:
+            status = self._trigger(reading, name, hits, found, weak=weak, signs=signs)
+            flags[trigger.flag] = max(flags.get(trigger.flag, Status.absent), status)
+            of_others = theirs.get(trigger.flag, ())
+            mine = [h for h in hits if not any(h.start < o.end and o.start < h.end for o in of_others)]
+            if len(mine) < len(hits):
+                status = self._trigger(reading, name, mine, found, weak=weak, signs=signs) if mine else Status.absent
+            own[trigger.flag] = max(own.get(trigger.flag, Status.absent), status)
+        # Theirs only where the writer's own words do not raise it, even as a question.
+        others = frozenset(f for f in flags if own.get(f, Status.absent) < Status.unsure)
+        return self._result(flags, others)
 
     def _signs(self, reading: Reading, found: Mapping[str, Mapping[str, list[Hit]]]) -> dict[str, Status]:
         signs: dict[str, Status] = {}
@@ -280,16 +300,17 @@ class Screener:
                 return Status.off
         return status
 
-    def _result(self, flags: Mapping[str, Status]) -> Screen:
+    def _result(self, flags: Mapping[str, Status], others: frozenset[str]) -> Screen:
         def having(status: Status) -> tuple[str, ...]:
             return tuple(sorted((f for f, s in flags.items() if s is status), key=self._order.__getitem__))
 
         live, unsure, denied = having(Status.live), having(Status.unsure), having(Status.denied)
         if live:
             findings = tuple(dict.fromkeys(f for f in (self.table.get(i).finding for i in live) if f is not None))
-            return Screen(self.table.level(live), live, findings, unsure, denied)
+            of_others = tuple(f for f in live if f in others)
+            return Screen(self.table.level(live), live, findings, unsure, denied, of_others)
         if unsure:
-            return Screen("confirm", unsure, (), (), denied)
+            return Screen("confirm", unsure, (), (), denied, tuple(f for f in unsure if f in others))
         return Screen(None, (), (), (), denied)
 
     def answer(self, text: str) -> Answer | None:

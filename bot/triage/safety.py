@@ -17,7 +17,12 @@ ANSWERS: tuple[Answer, ...] = ("yes", "no", "not_sure")
 MAX_REASONS = 2
 ASKED_AT_MOST = 2  # an answer not understood gets the question once more; then it counts as "not sure"
 
+SOMEONE_ELSE = "someone_else"  # the wording of a crisis said of another person: a key's last part
+CRISIS_MESSAGE = "crisis.message"
+
 KEYS = (
+    CRISIS_MESSAGE,
+    f"{CRISIS_MESSAGE}.{SOMEONE_ELSE}",
     "confirm.any",
     "safety.again",
     "safety.thanks",
@@ -33,9 +38,16 @@ KEYS = (
 )
 
 
-def message_keys(flag_id: str) -> tuple[str, str]:
-    """Each flag's reason ("... because {reasons}") and its yes/no question."""
-    return f"flag.{flag_id}", f"confirm.{flag_id}"
+def message_keys(flag_id: str, crisis: bool = False) -> tuple[str, ...]:
+    """Each flag's reason ("... because {reasons}") and its yes/no question; for a crisis flag, both again worded
+    for someone worried about another person."""
+    keys = (f"flag.{flag_id}", f"confirm.{flag_id}")
+    return (*keys, *(f"{key}.{SOMEONE_ELSE}" for key in keys)) if crisis else keys
+
+
+def worded(key: str, flag_id: str, someone_else: tuple[str, ...]) -> str:
+    """`flag.<id>` or `confirm.<id>`, worded for another person where the sign was said of one."""
+    return f"{key}.{flag_id}.{SOMEONE_ELSE}" if flag_id in someone_else else f"{key}.{flag_id}"
 
 
 def question(check: SafetyCheck, lead: tuple[Text, ...] = (), kind: str = "confirm") -> SendReply:
@@ -44,9 +56,9 @@ def question(check: SafetyCheck, lead: tuple[Text, ...] = (), kind: str = "confi
     if check.kind == "clot":
         asked = Text("clot.question")
     elif len(check.flags) == 1:
-        asked = Text(f"confirm.{check.flags[0]}")
+        asked = Text(worded("confirm", check.flags[0], check.someone_else))
     else:
-        asked = Text("confirm.any", (("signs", tuple(f"flag.{f}" for f in check.flags)),))
+        asked = Text("confirm.any", (("signs", tuple(worded("flag", f, check.someone_else) for f in check.flags)),))
     choices = tuple(ChoiceOption(answer, Text(f"safety.{answer}")) for answer in ANSWERS)
     return SendReply(parts=(*lead, asked), choices=choices, node=SAFETY_NODE, kind=kind)
 
@@ -59,10 +71,12 @@ def interrupt_parts(
     *,
     reason: Text | None = None,
     child: bool = False,
+    someone_else: tuple[str, ...] = (),
 ) -> list[Text]:
     """What an interrupt says: the call-now line, its reason (`reason` in place of the flags' own) and "don't drive"
-    for a physical emergency; then the crisis message and line; then, without an emergency, the same-day clot
-    advice and its call-now line (worded for a child under 16 where `child`)."""
+    for a physical emergency; then the crisis message (worded for someone worried about another person when every
+    crisis sign was said of one: `someone_else`) and line; then, without an emergency, the same-day clot advice and
+    its call-now line (worded for a child under 16 where `child`)."""
 
     def having(level: str) -> tuple[str, ...]:
         return tuple(f for f in flags if table.get(f).interrupt == level)
@@ -75,7 +89,8 @@ def interrupt_parts(
         parts += [Text("emergency.action", num), reason or Text("interrupt.reason", (("reasons", reasons),))]
         parts.append(Text("emergency.dont_drive"))
     if crisis:
-        parts.append(Text("crisis.message", num))
+        about_another = set(crisis) <= set(someone_else)
+        parts.append(Text(f"{CRISIS_MESSAGE}.{SOMEONE_ELSE}" if about_another else CRISIS_MESSAGE, num))
         if line is not None:
             parts.append(line)
     if urgent and not emergency:

@@ -64,6 +64,7 @@ class SafetyCheck(BaseModel):
     flags: tuple[str, ...]
     resume: Position
     asked: int = 1
+    someone_else: tuple[str, ...] = ()  # of `flags`, those said only of another person (Session.someone_else)
 
 
 class Danger(BaseModel):
@@ -133,3 +134,6 @@ class Session(BaseModel):
     # Check-ins asked again because the person had not been seen yet after an emergency or urgent message ("not yet",
     # "couldn't be seen"); counted since the last assessment, up to engine.RECHECKS.
     rechecks: int = 0
+    # Of `red_flags`, the crisis signs said only of another person ("my son wants to kill himself"): the crisis
+    # message, its questions and the check-in after it are worded for someone worried about them.
+    someone_else: tuple[str, ...] = ()
