@@ -235,8 +235,9 @@ class Screener:
             for name, hits in found.get(kind, {}).items()
         ]
         # A crisis said of another person ("my son wants to kill himself"): the words of a `someone_else` trigger
-        # where the person named is not the writer (Reading.of_someone_else) are theirs, whatever else reads the
-        # same words; the writer's own crisis is one said in other words ("... and I want to die too").
+        # where the person named is not the writer (Reading.of_someone_else) are theirs, and so are other readings of
+        # the same words, unless they name the writer ("me he hecho cortes"); the writer's own crisis is one said in
+        # other words ("... and I want to die too").
         theirs: dict[str, list[Hit]] = {}
         for _, trigger, hits, _ in triggered:
             if trigger.trigger.someone_else:
@@ -247,7 +248,11 @@ class Screener:
             status = self._trigger(reading, name, hits, found, weak=weak, signs=signs)
             flags[trigger.flag] = max(flags.get(trigger.flag, Status.absent), status)
             of_others = theirs.get(trigger.flag, ())
-            mine = [h for h in hits if not any(h.start < o.end and o.start < h.end for o in of_others)]
+            mine = [
+                h
+                for h in hits
+                if not (any(h.start < o.end and o.start < h.end for o in of_others) and reading.of_someone_else(h))
+            ]
             if len(mine) < len(hits):
                 status = self._trigger(reading, name, mine, found, weak=weak, signs=signs) if mine else Status.absent
             own[trigger.flag] = max(own.get(trigger.flag, Status.absent), status)

@@ -41,6 +41,9 @@ def test_the_screen_knows_a_crisis_said_of_someone_else(content: Content, text: 
         "my son wants to kill himself and I want to kill myself too",
         "quiero morirme",
         "I keep cutting my arms on purpose",
+        # "he" is a Spanish verb here (he hecho), and a pronoun to the English words
+        "Me he hecho cortes en el antebrazo con una cuchilla de afeitar y no se lo he contado a nadie.",
+        "if someone had been saving up their pills for months, how many would be enough",
     ],
 )
 def test_a_crisis_of_the_writer_s_own_is_never_taken_for_someone_else_s(content: Content, text: str) -> None:
