@@ -143,11 +143,13 @@ class Reading:
         }
         self.clause_generic = per(self.clause, "generic")
         self.sentence_future = per(self.sentence, "future")
+        self.fine_now = any(not self._negated_at(i) for i in starts.get("fine_now", ()))
         self.sentence_personal = per(self.sentence, "speaker") | per(self.sentence, "other_people")
         self.segment_history, self.clause_history = self._history(starts)
         self.segment_continues = {self.segment[i] for i in starts.get("continuation", ()) if self._opens_segment(i)}
         self.hypothetical = self._latest(starts, ("hypothetical",), self.clause)
         self.in_question = self._latest(starts, ("question_hypothetical", "asking"), self.clause)
+        self.supposed = self._latest(starts, ("question_hypothetical",), self.clause)
         not_past = bytearray(n)
         for start, end in spans.get("not_past", ()):
             for i in range(start, end):
@@ -232,13 +234,15 @@ class Reading:
         if self.question[sentence]:
             if sentence in self.sentence_future:
                 return Status.off
-            if self.in_question[start] >= 0 or self.hypothetical[start] >= 0:
+            if self.hypothetical[start] >= 0 or self.supposed[start] >= 0:
+                return Status.off if self.fine_now else Status.unsure
+            if self.in_question[start] >= 0:
                 return Status.unsure
             if sentence not in self.sentence_personal:
                 return Status.unsure  # a general question: "can a clot cause chest pain?"
         elif self.hypothetical[start] >= 0:
             # "what if I get a clot on my flight next month": a worry about a time to come, no sign now
-            return Status.off if sentence in self.sentence_future else Status.unsure
+            return Status.off if sentence in self.sentence_future or self.fine_now else Status.unsure
         if self.past_event[start] >= 0 and segment not in self.segment_newness:
             return Status.unsure
         return Status.unsure if weak else Status.live
