@@ -143,7 +143,12 @@ class Reading:
         }
         self.clause_generic = per(self.clause, "generic")
         self.sentence_future = per(self.sentence, "future")
-        self.fine_now = any(not self._negated_at(i) for i in starts.get("fine_now", ()))
+        # "Right now I feel fine." closing its clause; not "right now I'm fine otherwise" (but for the sign). It makes
+        # nothing of a sign only supposed ("what should I do if I get ..."), never of one asked about ("what if this
+        # swelling is a clot?").
+        self.fine_now = any(
+            not self._negated_at(start) and self._closes_clause(end) for start, end in spans.get("fine_now", ())
+        )
         self.sentence_personal = per(self.sentence, "speaker") | per(self.sentence, "other_people")
         self.segment_history, self.clause_history = self._history(starts)
         self.segment_continues = {self.segment[i] for i in starts.get("continuation", ()) if self._opens_segment(i)}
@@ -234,15 +239,16 @@ class Reading:
         if self.question[sentence]:
             if sentence in self.sentence_future:
                 return Status.off
-            if self.hypothetical[start] >= 0 or self.supposed[start] >= 0:
-                return Status.off if self.fine_now else Status.unsure
-            if self.in_question[start] >= 0:
+            if self.supposed[start] >= 0 and self.fine_now:
+                return Status.off
+            if self.in_question[start] >= 0 or self.hypothetical[start] >= 0:
                 return Status.unsure
             if sentence not in self.sentence_personal:
                 return Status.unsure  # a general question: "can a clot cause chest pain?"
         elif self.hypothetical[start] >= 0:
             # "what if I get a clot on my flight next month": a worry about a time to come, no sign now
-            return Status.off if sentence in self.sentence_future or self.fine_now else Status.unsure
+            supposed_only = self.supposed[start] >= 0 and self.fine_now
+            return Status.off if sentence in self.sentence_future or supposed_only else Status.unsure
         if self.past_event[start] >= 0 and segment not in self.segment_newness:
             return Status.unsure
         return Status.unsure if weak else Status.live

@@ -179,6 +179,16 @@ def test_a_question_or_a_hypothetical_asks_first(content: Content) -> None:
     assert content.language.screen("am I having a heart attack?").matched == ("chest_pain",)
 
 
+def test_a_sign_only_supposed_is_no_sign_when_nothing_of_it_is_there_now(content: Content) -> None:
+    """ "What should I do if ...? Right now I feel fine": the sign is only supposed. A sign asked about ("what if this
+    chest pain is a clot?") still is one, and "fine otherwise" says nothing of the sign."""
+    assert got(content.language, "what should I do if I get chest pain? right now I feel fine") == "none"
+    assert got(content.language, "qué hago si me da fiebre y la rodilla caliente? ahora no tengo nada de eso") == "none"
+    assert got(content.language, "what should I do if I get chest pain?") == "confirm"
+    assert got(content.language, "what if this chest pain is a clot? right now I'm fine") == "confirm"
+    assert got(content.language, "what should I do if I get chest pain? right now I'm fine otherwise") == "confirm"
+
+
 def test_a_sign_only_asked_about_beside_a_clot_is_mentioned(content: Content) -> None:
     result = content.language.screen("my calf is swollen, could this be a clot in my lung?")
     assert result.interrupt == "urgent"
