@@ -176,6 +176,18 @@ class Reading:
         """Within the first two words of its segment ("was short of breath", "I was short of breath")."""
         return i - self.segment_start[self.segment[i]] <= 1
 
+    def _listed_after_history(self, start: int) -> bool:
+        """A sign opening its segment right after a past one joined by "and" ("a chest infection in January that left me
+        wheezy and short of breath"): the same past, listed."""
+        segment = self.segment[start]
+        opener = self.segment_start[segment] - 1
+        return (
+            segment > 0
+            and start == self.segment_start[segment]
+            and self.tokens[opener] == "and"
+            and segment - 1 in self.segment_history
+        )
+
     def _history(self, starts: Mapping[str, list[int]]) -> tuple[set[int], set[int]]:
         """Segments and clauses holding a history phrase that no "since" before it makes current; and the segment
         before one opened by a time word ("coughed up blood when he had TB in the 80s"): the time clause dates it."""
@@ -223,7 +235,7 @@ class Reading:
             return Status.denied
         segment, clause, sentence = self.segment[start], self.clause[start], self.sentence[start]
         historic = segment in self.segment_history or (
-            segment in self.segment_continues and clause in self.clause_history
+            clause in self.clause_history and (segment in self.segment_continues or self._listed_after_history(start))
         )
         if historic and segment not in self.segment_newness and not ever:
             return Status.off

@@ -365,3 +365,12 @@ def test_an_optional_part_is_written_in_brackets(content: Content, locale: str) 
     words = content.vocabularies[locale].red_flags
     phrases = [p for triggers in words.flags.values() for t in triggers for p in (*t.say, *t.ask, *t.unless)]
     assert not [p for p in phrases if ")?" in p]
+
+
+def test_a_sign_listed_with_and_after_a_past_one_is_past_too(content: Content) -> None:
+    """ "a chest infection in January that left me wheezy and short of breath": the same past, listed; a sign said as
+    new after the "and" still counts."""
+    screen = content.language.screen
+    assert screen("I had a chest infection in January that left me wheezy and short of breath").interrupt is None
+    assert screen("had a clot years ago and short of breath now").interrupt == "emergency"
+    assert screen("I had a DVT in 2019 and chest pain since this morning").interrupt == "emergency"
