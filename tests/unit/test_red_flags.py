@@ -374,3 +374,10 @@ def test_a_sign_listed_with_and_after_a_past_one_is_past_too(content: Content) -
     assert screen("I had a chest infection in January that left me wheezy and short of breath").interrupt is None
     assert screen("had a clot years ago and short of breath now").interrupt == "emergency"
     assert screen("I had a DVT in 2019 and chest pain since this morning").interrupt == "emergency"
+
+
+def test_a_phrase_spanning_an_and_is_excused_in_any_of_its_parts(content: Content) -> None:
+    """ "toes went white and numb in the ski boots": the boots excuse the whole phrase, across its "and"."""
+    screen = content.language.screen
+    assert screen("Toes went white and numb in the ski boots, warmed up in the lodge, all pink").interrupt is None
+    assert screen("toes went white and numb and cold, no boots on").interrupt == "emergency"
