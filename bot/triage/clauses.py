@@ -145,6 +145,12 @@ class Reading:
         }
         self.clause_generic = per(self.clause, "generic")
         self.sentence_future = per(self.sentence, "future")
+        # "Right now I feel fine." closing its clause; not "right now I'm fine otherwise" (but for the sign). It makes
+        # nothing of a sign only supposed ("what should I do if I get ..."), never of one asked about ("what if this
+        # swelling is a clot?").
+        self.fine_now = any(
+            not self._negated_at(start) and self._closes_clause(end) for start, end in spans.get("fine_now", ())
+        )
         self.sentence_personal = per(self.sentence, "speaker") | per(self.sentence, "other_people")
         self.person = bytearray(n)
         for name, whose in (("other_people", OTHER), ("anyone", ANYONE), ("speaker", WRITER)):  # the last one wins
@@ -154,6 +160,7 @@ class Reading:
         self.segment_continues = {self.segment[i] for i in starts.get("continuation", ()) if self._opens_segment(i)}
         self.hypothetical = self._latest(starts, ("hypothetical",), self.clause)
         self.in_question = self._latest(starts, ("question_hypothetical", "asking"), self.clause)
+        self.supposed = self._latest(starts, ("question_hypothetical",), self.clause)
         not_past = bytearray(n)
         for start, end in spans.get("not_past", ()):
             for i in range(start, end):
@@ -174,6 +181,18 @@ class Reading:
     def _opens_segment(self, i: int) -> bool:
         """Within the first two words of its segment ("was short of breath", "I was short of breath")."""
         return i - self.segment_start[self.segment[i]] <= 1
+
+    def _listed_after_history(self, start: int) -> bool:
+        """A sign opening its segment right after a past one joined by "and" ("a chest infection in January that left me
+        wheezy and short of breath"): the same past, listed."""
+        segment = self.segment[start]
+        opener = self.segment_start[segment] - 1
+        return (
+            segment > 0
+            and start == self.segment_start[segment]
+            and self.tokens[opener] == "and"
+            and segment - 1 in self.segment_history
+        )
 
     def _history(self, starts: Mapping[str, list[int]]) -> tuple[set[int], set[int]]:
         """Segments and clauses holding a history phrase that no "since" before it makes current; and the segment
@@ -222,7 +241,7 @@ class Reading:
             return Status.denied
         segment, clause, sentence = self.segment[start], self.clause[start], self.sentence[start]
         historic = segment in self.segment_history or (
-            segment in self.segment_continues and clause in self.clause_history
+            clause in self.clause_history and (segment in self.segment_continues or self._listed_after_history(start))
         )
         if historic and segment not in self.segment_newness and not ever:
             return Status.off
@@ -238,13 +257,16 @@ class Reading:
         if self.question[sentence]:
             if sentence in self.sentence_future:
                 return Status.off
+            if self.supposed[start] >= 0 and self.fine_now:
+                return Status.off
             if self.in_question[start] >= 0 or self.hypothetical[start] >= 0:
                 return Status.unsure
             if sentence not in self.sentence_personal:
                 return Status.unsure  # a general question: "can a clot cause chest pain?"
         elif self.hypothetical[start] >= 0:
             # "what if I get a clot on my flight next month": a worry about a time to come, no sign now
-            return Status.off if sentence in self.sentence_future else Status.unsure
+            supposed_only = self.supposed[start] >= 0 and self.fine_now
+            return Status.off if sentence in self.sentence_future or supposed_only else Status.unsure
         if self.past_event[start] >= 0 and segment not in self.segment_newness:
             return Status.unsure
         return Status.unsure if weak else Status.live

@@ -794,7 +794,17 @@ class Lexicon:
         if expansion is not None:
             return expansion
         word = raw.replace("'", "")
+        if raw.endswith("'s") and len(raw) > MIN_STEM + 1:
+            return self._with_s(raw[:-2], word)
         return self.correct(word) if word else ()
+
+    def _with_s(self, base: str, word: str) -> tuple[str, ...]:
+        """A word with "'s" ("leg's gone white", "blood's pouring out", "my lad's 6"): the word itself (a noun with
+        "is", "has" or a possessive), carrying the word run together with its "s" ("knees", "mums")."""
+        own, whole = self.correct(base), self.correct(word)
+        if len(own) != 1 or len(whole) != 1 or own[0] == whole[0]:
+            return whole
+        return (Token(own[0], (*getattr(own[0], "others", ()), whole[0], *getattr(whole[0], "others", ()))),)
 
     def _expansion(self, raw: str) -> tuple[str, ...] | None:
         expansion = self._shorthand.get(raw)

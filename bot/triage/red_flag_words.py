@@ -86,6 +86,7 @@ ContextName = Literal[
     "question_hypothetical",
     "asking",
     "future",
+    "fine_now",
     "generic",
     "speaker",
     "other_people",
@@ -126,6 +127,9 @@ class Context(_Frozen):
     question_hypothetical: tuple[str, ...] = ()  # hypothetical only within a question: "if I get", "signs of"
     asking: tuple[str, ...] = ()  # in a question, asking whether: "could this be", "am I having"
     future: tuple[str, ...] = ()  # in a question, a time to come: "next month", "on the flight"
+    # Nothing of it now, said anywhere in the message: a sign only supposed (`question_hypothetical`: "what should I
+    # do if I get chest pain? Right now I feel fine") is then no sign at all.
+    fine_now: tuple[str, ...] = ()
     generic: tuple[str, ...] = ()  # about the world or advice given: "the leaflet", "warning signs", "told to"
     speaker: tuple[str, ...] = ()  # the person writing: "I", "my"
     other_people: tuple[str, ...] = ()  # someone else: "my mum", "he" (their symptoms count as theirs)

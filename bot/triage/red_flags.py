@@ -288,7 +288,9 @@ class Screener:
         crisis = trigger.flag in self._crisis
         status = Status.absent
         for hit in hits:
-            if reading.segment[hit.start] in benign or reading.sentence[hit.start] in benign_sentences:
+            # A phrase spanning an "and" ("toes went white and numb in the ski boots") is excused in any of its parts.
+            spanned = range(reading.segment[hit.start], reading.segment[hit.end - 1] + 1)
+            if any(s in benign for s in spanned) or reading.sentence[hit.start] in benign_sentences:
                 continue
             status = max(status, reading.status(hit, crisis=crisis, weak=weak))
             if status is Status.live:

@@ -86,6 +86,14 @@ def test_reading(typed: str, read: tuple[str, ...]) -> None:
     assert READER.read(typed) == read
 
 
+def test_a_word_with_s_is_read_as_the_word_carrying_the_run_together_form() -> None:
+    # "foot's gone blue" is "foot ... blue" ("is", "has" or a possessive), as "toes" is still "toes".
+    assert READER.read("foot's") == ("foot",)
+    assert keys("my foot's gone blue") == ["cold_foot"]
+    assert keys("the toes's gone blue") == ["cold_foot"]
+    assert READER.read("can't") == ("cannot",)
+
+
 def test_a_typo_keeps_its_first_letter() -> None:
     # Only a first letter typed on a key beside the right one, with the rest as written, is corrected
     # (tests/unit/test_lexicon_typos.py): "k" is nowhere near "b", and "greth" has a second mistake.

@@ -179,6 +179,16 @@ def test_a_question_or_a_hypothetical_asks_first(content: Content) -> None:
     assert content.language.screen("am I having a heart attack?").matched == ("chest_pain",)
 
 
+def test_a_sign_only_supposed_is_no_sign_when_nothing_of_it_is_there_now(content: Content) -> None:
+    """ "What should I do if ...? Right now I feel fine": the sign is only supposed. A sign asked about ("what if this
+    chest pain is a clot?") still is one, and "fine otherwise" says nothing of the sign."""
+    assert got(content.language, "what should I do if I get chest pain? right now I feel fine") == "none"
+    assert got(content.language, "qué hago si me da fiebre y la rodilla caliente? ahora no tengo nada de eso") == "none"
+    assert got(content.language, "what should I do if I get chest pain?") == "confirm"
+    assert got(content.language, "what if this chest pain is a clot? right now I'm fine") == "confirm"
+    assert got(content.language, "what should I do if I get chest pain? right now I'm fine otherwise") == "confirm"
+
+
 def test_a_sign_only_asked_about_beside_a_clot_is_mentioned(content: Content) -> None:
     result = content.language.screen("my calf is swollen, could this be a clot in my lung?")
     assert result.interrupt == "urgent"
@@ -355,3 +365,19 @@ def test_an_optional_part_is_written_in_brackets(content: Content, locale: str) 
     words = content.vocabularies[locale].red_flags
     phrases = [p for triggers in words.flags.values() for t in triggers for p in (*t.say, *t.ask, *t.unless)]
     assert not [p for p in phrases if ")?" in p]
+
+
+def test_a_sign_listed_with_and_after_a_past_one_is_past_too(content: Content) -> None:
+    """ "a chest infection in January that left me wheezy and short of breath": the same past, listed; a sign said as
+    new after the "and" still counts."""
+    screen = content.language.screen
+    assert screen("I had a chest infection in January that left me wheezy and short of breath").interrupt is None
+    assert screen("had a clot years ago and short of breath now").interrupt == "emergency"
+    assert screen("I had a DVT in 2019 and chest pain since this morning").interrupt == "emergency"
+
+
+def test_a_phrase_spanning_an_and_is_excused_in_any_of_its_parts(content: Content) -> None:
+    """ "toes went white and numb in the ski boots": the boots excuse the whole phrase, across its "and"."""
+    screen = content.language.screen
+    assert screen("Toes went white and numb in the ski boots, warmed up in the lodge, all pink").interrupt is None
+    assert screen("toes went white and numb and cold, no boots on").interrupt == "emergency"
