@@ -16,7 +16,7 @@ import pytest
 import redis.asyncio
 from redis_server import RedisServer, RedisServerUnavailable
 
-from bot.content.loader import Content, load_content
+from bot.content.loader import ROOT, Content, load_content
 
 # As every process sets it (bot/app/logs.py): PTB 22 then builds RetryAfter without a deprecation warning, which
 # `filterwarnings = error` would turn into an exception inside PTB whichever test first meets a 429.
@@ -103,6 +103,13 @@ def clock() -> FixedClock:
 @pytest.fixture(scope="session")
 def content() -> Content:
     return load_content()
+
+
+def copy_content(into: Path) -> Path:
+    """A copy of the project's content files (flows/, locales/) to change in a test; its root."""
+    for name in ("flows", "locales"):
+        shutil.copytree(ROOT / name, into / name)
+    return into
 
 
 class VirtualTime:

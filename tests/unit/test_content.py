@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -10,11 +9,12 @@ import pytest
 from bot.channels.render import MAX_SMS_SEGMENTS, render_sms
 from bot.channels.segments import segments, to_gsm
 from bot.content.catalog import placeholders
-from bot.content.loader import ROOT, Content, ContentError, check, load_content
+from bot.content.loader import Content, ContentError, check, load_content
 from bot.triage import safety
 from bot.triage.effects import ChoiceOption, SendReply, Text
 from bot.triage.emergency import UNKNOWN_NUMBER
 from bot.triage.session import Position, SafetyCheck, SessionStatus
+from tests.conftest import copy_content
 
 # The longest value each placeholder takes in a real message.
 LONGEST = {"number": "000", "line": "988 (call or text)", "min": "0", "max": "120"}
@@ -81,12 +81,6 @@ def test_spanish_sms_is_folded_to_gsm7() -> None:
     assert to_gsm("¿Tiene dolor en la pantorrilla? Sí, también") == "¿Tiene dolor en la pantorrilla? Si, también"
     assert segments("a" * 160) == 1 and segments("a" * 161) == 2 and segments("ñ" * 70) == 1
     assert segments("á" * 71) == 2
-
-
-def copy_content(tmp_path: Path) -> Path:
-    for name in ("flows", "locales"):
-        shutil.copytree(ROOT / name, tmp_path / name)
-    return tmp_path
 
 
 def test_a_key_missing_from_one_locale_stops_start_up(tmp_path: Path) -> None:

@@ -5,7 +5,6 @@ holding no message anyone sent."""
 from __future__ import annotations
 
 import pickle
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ import yaml
 
 from bot.content import cache
 from bot.content.loader import ROOT, Content, ContentError, _load
+from tests.conftest import copy_content
 
 CASES = yaml.safe_load((ROOT / "tests" / "data" / "phrases.yaml").read_text(encoding="utf-8"))["messages"][::25]
 
@@ -37,9 +37,7 @@ def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
-    for name in ("flows", "locales"):
-        shutil.copytree(ROOT / name, tmp_path / "tree" / name)
-    return tmp_path / "tree"
+    return copy_content(tmp_path / "tree")
 
 
 def copies(folder: Path) -> list[Path]:

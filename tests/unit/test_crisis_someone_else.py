@@ -5,16 +5,15 @@ writer's wording."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 from talk import Talk, asked, keys
 
-from bot.content.loader import ROOT, Content, ContentError, load_content
+from bot.content.loader import Content, ContentError, load_content
 from bot.triage.safety import SAFETY_NODE
 from bot.triage.session import SessionStatus
-from tests.conftest import FixedClock
+from tests.conftest import FixedClock, copy_content
 
 OWN = "crisis.message"
 OTHERS = "crisis.message.someone_else"
@@ -116,12 +115,6 @@ def test_a_weak_reading_about_someone_else_is_asked_about_them(content: Content,
     assert talk.text(turn).endswith("Is the person you are telling me about having thoughts of ending their life?")
     turn = talk.send("yes")
     assert OTHERS in keys(turn) and talk.session.someone_else == ("suicidal",)
-
-
-def copy_content(tmp_path: Path) -> Path:
-    for name in ("flows", "locales"):
-        shutil.copytree(ROOT / name, tmp_path / name)
-    return tmp_path
 
 
 def test_someone_else_is_for_crisis_flags_only(tmp_path: Path) -> None:
