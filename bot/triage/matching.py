@@ -91,6 +91,8 @@ class _Choices:
         # Choices that end the questions (an emergency sign): named with a doubt, they still count.
         self.decisive = {c.id for c in node.choices if c.next and flow.nodes[c.next].kind == "assessment"}
         self.by_key: dict[str, str] = {}
+        # The words written for this question alone (checkin.safe.no), which an idiom does not silence.
+        self.own = {f"{flow.id}.{node_id}.{c.id}" for c in node.choices}
         for c in node.choices:
             self.by_key[flow.label_key(node_id, c)] = c.id
             self.by_key[f"{flow.id}.{node_id}.{c.id}"] = c.id
@@ -195,7 +197,16 @@ def _by_numbers(choices: _Choices, numbers: Sequence[int]) -> Reading:
 def _named(tokens: Sequence[str], found: Sequence[Found], choices: _Choices, negations: Sequence[Found]) -> Reading:
     """`negations` are every negation word, also those inside a longer phrase ("not" in "I do not")."""
     idioms = [f for f in found if f.kind == "idiom"]
-    named = [f for f in found if f.kind in CHOICE_KINDS and not any(_overlap(f, i) for i in idioms)]
+    # An idiom silences the answer words inside it ("no está bien" is no "no" to "is it swollen?"), but not a
+    # phrase written for this question that holds the whole idiom ("no está bien" to "is the person safe?").
+    named = [
+        f
+        for f in found
+        if f.kind in CHOICE_KINDS
+        and not any(
+            _overlap(f, i) and not (f.key in choices.own and f.start <= i.start and i.end <= f.end) for i in idioms
+        )
+    ]
     # Words say one thing: of two phrases sharing words ("felt a pop" and "pop and it swelled"), the longer.
     said = sorted((f for f in named if not any(_overlap(f, g) and _longer(g, f) for g in named)), key=lambda f: f.start)
     scope = _Scope(tokens, found, negations)
