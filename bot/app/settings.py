@@ -105,6 +105,7 @@ class Settings(BaseSettings):
     # How the person reaches the clinic (HUMAN and escalation replies): a number to dial and, in words, when it answers.
     clinic_phone: str | None = None
     clinic_hours: str | None = Field(default=None, max_length=60)
+    clinic_hours_es: str | None = Field(default=None, max_length=60)  # the same in Spanish (unset: CLINIC_HOURS)
     # How long the messages of a handoff (HUMAN, with the person's consent) are kept with the case.
     handoff_retention: str = "30d"
     audit_max_events: int = Field(default=1_000_000, ge=1000)
@@ -207,7 +208,7 @@ class Settings(BaseSettings):
         parse_quiet_hours(value)
         return value
 
-    @field_validator("clinic_hours")
+    @field_validator("clinic_hours", "clinic_hours_es")
     @classmethod
     def _hours(cls, value: str | None) -> str | None:
         if value is not None and (not value.strip() or any(not ch.isprintable() for ch in value)):
@@ -259,11 +260,13 @@ class Settings(BaseSettings):
         return parse_duration(self.handoff_retention)
 
     @property
-    def clinic(self) -> str | None:
-        """CLINIC_PHONE as the person reads it, with CLINIC_HOURS in brackets."""
+    def clinic(self) -> dict[str, str]:
+        """CLINIC_PHONE as the person reads it in each language, with CLINIC_HOURS (CLINIC_HOURS_ES in Spanish) in
+        brackets; empty without a CLINIC_PHONE."""
         if self.clinic_phone is None:
-            return None
-        return f"{self.clinic_phone} ({self.clinic_hours})" if self.clinic_hours else self.clinic_phone
+            return {}
+        hours = {"en": self.clinic_hours, "es": self.clinic_hours_es or self.clinic_hours}
+        return {lang: f"{self.clinic_phone} ({h})" if h else self.clinic_phone for lang, h in hours.items()}
 
     @property
     def oncall(self) -> tuple[str, ...]:

@@ -102,9 +102,10 @@ class Policy:
     # Countries by name, for the welcome and the COUNTRY command (the shell's, from phonenumbers); None: the table's
     # codes alone.
     regions: Regions | None = None
-    # How to reach the clinic, as the person reads it: CLINIC_PHONE, with CLINIC_HOURS in brackets ("555 0100
-    # (Mon-Fri 8:00-18:00)"). Said with HUMAN and with escalations below emergency; None: not configured.
-    clinic: str | None = None
+    # How to reach the clinic, as the person reads it, by language: CLINIC_PHONE, with CLINIC_HOURS in brackets
+    # ("555 0100 (Mon-Fri 8:00-18:00)"; in Spanish "(lun-vie 8:00-18:00)"). Said with HUMAN and with escalations
+    # below emergency; empty: not configured.
+    clinic: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def names(self) -> Regions:
@@ -116,6 +117,11 @@ class Policy:
 
     def crisis(self, country: str | None) -> CrisisLine | None:
         return self.countries.crisis(country, self.default_country)
+
+    def call_clinic(self, locale: str) -> tuple[Text, ...]:
+        """The line "you can call the clinic on ..." in `locale`'s words, or nothing where no clinic is configured."""
+        reach = self.clinic.get(locale) or self.clinic.get("en")
+        return (Text("clinic.call", (("clinic", reach),)),) if reach else ()
 
 
 @dataclass(frozen=True)
@@ -221,13 +227,12 @@ def advance(
     return step.reply(read_answer(language, flow, session.node, event.text, now))
 
 
-def closing(level: Level, policy: Policy, told: bool) -> tuple[Text, ...]:
+def closing(level: Level, policy: Policy, told: bool, locale: str) -> tuple[Text, ...]:
     """The end of an outcome: the clinic was told (where this outcome opened a case), the check-in offer."""
     parts: list[Text] = []
     if told and policy.escalation != "off":
         parts.append(Text("escalation.told"))
-        if policy.clinic:
-            parts.append(Text("clinic.call", (("clinic", policy.clinic),)))
+        parts.extend(policy.call_clinic(locale))
     delays = policy.checkins.get(level, ())
     if delays:
         # The wording names the default schedule's times; a deployment with another schedule gets a vaguer line.
@@ -342,8 +347,8 @@ class _Step:
             parts.append(Text("interrupt.paused"))
         if self.policy.escalation != "off":
             parts.append(Text("escalation.told"))
-            if self.policy.clinic and level is not Level.emergency:  # an emergency's one action is the call
-                parts.append(Text("clinic.call", (("clinic", self.policy.clinic),)))
+            if level is not Level.emergency:  # an emergency's one action is the call
+                parts.extend(self.policy.call_clinic(self.session.locale))
         if self.session.handoff in ("asked", "asked_again"):  # the red flag comes first: the consent is not asked
             self.update(handoff=None)
         worth_asking = tuple(f for f in also_ask if table.get(f).interrupt == "emergency")
@@ -609,7 +614,7 @@ class _Step:
                 self.effects.append(self.consent_question(Text("handoff.again")))
                 return self.done()
         level = s.level.value if s.level else "unassessed"
-        clinic = (Text("clinic.call", (("clinic", self.policy.clinic),)),) if self.policy.clinic else ()
+        clinic = self.policy.call_clinic(s.locale)
         if answer == "yes":
             self.effects.append(Escalate(level=level, reason="human", red_flags=s.red_flags, consent=True))
             self.say(Text("command.human.handoff", num), *clinic)
@@ -1022,7 +1027,7 @@ class _Step:
             dial=self.emergency.dial,
             child=child,
             earlier=earlier,
-            closing=closing(assessment.level, self.policy, told),
+            closing=closing(assessment.level, self.policy, told, self.session.locale),
         )
         self.effects.append(reply)
 

@@ -16,10 +16,12 @@ from bot.triage.session import Session, SessionStatus
 
 NOW = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
 CLINIC = "555 0100 (Mon-Fri 8:00-18:00)"
+CLINIC_ES = "555 0100 (lun-vie 8:00-18:00)"
 
 
 def step(content: Content, session: Session, event: Event, *, clinic: str | None = CLINIC) -> Turn:
-    policy = Policy(escalation="anonymous", countries=content.countries, clinic=clinic)
+    reach = {"en": clinic, "es": CLINIC_ES} if clinic else {}
+    policy = Policy(escalation="anonymous", countries=content.countries, clinic=reach)
     return advance(
         content.intake, session, event, NOW, policy=policy, checkin=content.checkin, language=content.language
     )
@@ -63,7 +65,7 @@ def test_human_asks_consent_first_and_yes_opens_a_handoff(content: Content, loca
     assert turn.session.handoff == "open"
     text = said(content, turn, locale)
     assert ("reply as soon as they can" if locale == "en" else "le responderán") in text
-    assert CLINIC in text and "911" in text
+    assert (CLINIC if locale == "en" else CLINIC_ES) in text and "911" in text
 
 
 def test_a_button_answers_the_consent_question_and_no_keeps_the_person_anonymous(content: Content) -> None:
@@ -142,3 +144,11 @@ def test_escalation_replies_below_emergency_give_the_clinics_number(content: Con
     assert CLINIC not in said(content, emergency)  # an emergency's one action is the call
     assert CLINIC not in said(content, step(content, session, MessageReceived("my calf is swollen and red on one side"),
                                             clinic=None))  # fmt: skip
+
+
+def test_the_clinics_hours_are_given_in_the_persons_language(content: Content) -> None:
+    session = midway(content, "es")
+    urgent = said(
+        content, step(content, session, MessageReceived("tengo la pantorrilla hinchada y roja de un lado")), "es"
+    )
+    assert CLINIC_ES in urgent and "Mon-Fri" not in urgent

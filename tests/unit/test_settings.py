@@ -261,3 +261,15 @@ def test_a_template_not_of_the_form_is_one_line_naming_the_setting(templates: st
     with pytest.raises(ValidationError) as caught:
         settings(whatsapp_templates=templates)
     assert one_line(caught.value).startswith("WHATSAPP_TEMPLATES: invalid template")
+
+
+def test_the_clinics_hours_are_given_per_language(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert settings().clinic == {}
+    assert settings(clinic_phone="555 0100").clinic == {"en": "555 0100", "es": "555 0100"}
+    monkeypatch.setenv("CLINIC_PHONE", "555 0100")
+    monkeypatch.setenv("CLINIC_HOURS", "Mon-Fri 8:00-18:00")
+    assert settings().clinic["es"] == "555 0100 (Mon-Fri 8:00-18:00)"  # no Spanish given: as written
+    monkeypatch.setenv("CLINIC_HOURS_ES", "lun-vie 8:00-18:00")
+    assert settings().clinic == {"en": "555 0100 (Mon-Fri 8:00-18:00)", "es": "555 0100 (lun-vie 8:00-18:00)"}
+    with pytest.raises(ValidationError):
+        settings(clinic_hours_es=" ")
