@@ -52,7 +52,9 @@ def composed(
     findings = Findings.model_validate(facts)
     assessment, certain = rules.assess(findings, unsure), rules.assess(findings)
     child = rules.child(findings)
-    ending = closing(assessment.level, Policy(escalation=escalation), told=assessment.level >= Level.urgent)
+    ending = closing(
+        assessment.level, Policy(escalation=escalation), told=assessment.level >= Level.urgent, locale="en"
+    )
     reply = outcome.outcome_reply(assessment, certain, number=number, dial=dial, child=child, closing=ending)
     if assessment.level is Level.emergency:
         return reply, reply.parts[0]
