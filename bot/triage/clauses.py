@@ -184,19 +184,26 @@ class Reading:
 
     def _listed_after_history(self, start: int) -> bool:
         """A sign opening its segment right after a past one joined by "and" ("a chest infection in January that left me
-        wheezy and short of breath"): the same past, listed."""
+        wheezy and short of breath"), that one dated itself or continuing a dated clause ("she had a reaction in 2019
+        after a party, had hives and swollen lips"): the same past, listed."""
         segment = self.segment[start]
         opener = self.segment_start[segment] - 1
+        before = segment - 1
         return (
             segment > 0
             and start == self.segment_start[segment]
             and self.tokens[opener] == "and"
-            and segment - 1 in self.segment_history
+            and (
+                before in self.segment_history
+                or (before in self.segment_continues and self.clause[opener] in self.clause_history)
+            )
         )
 
     def _history(self, starts: Mapping[str, list[int]]) -> tuple[set[int], set[int]]:
-        """Segments and clauses holding a history phrase that no "since" before it makes current; and the segment
-        before one opened by a time word ("coughed up blood when he had TB in the 80s"): the time clause dates it."""
+        """Segments and clauses holding a history phrase that no "since" before it makes current; the segment
+        before one opened by a time word ("coughed up blood when he had TB in the 80s"): the time clause dates it;
+        and the time clause that closes a dated segment with no pause ("found out in 2015 when my lips swelled up"):
+        the same past."""
         first_since: dict[int, int] = {}
         for i in starts.get("since", ()):
             first_since.setdefault(self.segment[i], i)
@@ -211,6 +218,10 @@ class Reading:
                 opener = self.segment_start[segment] - 1
                 if segment and opener in dating and self.clause[opener] == self.clause[i]:
                     segments.add(segment - 1)
+                if segment + 1 < len(self.segment_start):
+                    closer = self.segment_start[segment + 1] - 1
+                    if closer > i and closer in dating and self.tokens[closer - 1] not in PUNCTUATION_BREAKS:
+                        segments.add(segment + 1)
         return segments, clauses
 
     def _latest(self, starts: Mapping[str, list[int]], names: tuple[str, ...], place: list[int]) -> list[int]:

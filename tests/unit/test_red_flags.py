@@ -215,6 +215,16 @@ def test_a_time_clause_in_the_past_dates_what_came_before_it(content: Content) -
     assert got(content.language, "I coughed up blood, I had tb in the 80s") == "emergency"
 
 
+def test_a_time_clause_closing_a_dated_one_is_the_same_past(content: Content) -> None:
+    """ "found out in 2015 when my lips swelled up": the "when" that ends a dated stretch, with no pause before it,
+    tells what happened then; after a comma it may be a habit now ("a clot in 2015, when I walk my calf swells")."""
+    text = "im allergic to shrimp, found out in 2015 when my lips swelled up at a party, now i avoid it"
+    assert got(content.language, text) == "none"
+    assert got(content.language, "lo supe en 2015 cuando se me hincharon los labios en una fiesta") == "none"
+    assert got(content.language, "had a clot in 2015, when i walk my calf is swollen and hot") == "urgent"
+    assert got(content.language, "in 2015 i had a reaction and today my lips are swelling up") == "emergency"
+
+
 def test_without_after_a_negative_is_a_sign_only_in_the_same_stretch_of_words(content: Content) -> None:
     """ "can't walk across the room without being puffed out" is breathlessness; "no fever, without shortness of
     breath" denies it: a comma ends the negative before "without"."""
@@ -373,6 +383,13 @@ def test_a_sign_listed_with_and_after_a_past_one_is_past_too(content: Content) -
     screen = content.language.screen
     assert screen("I had a chest infection in January that left me wheezy and short of breath").interrupt is None
     assert screen("had a clot years ago and short of breath now").interrupt == "emergency"
+    # recall7 calm2: listed after a sign that continues a dated clause ("..., had hives and swollen lips")
+    text = "she had a reaction in 2019 after a party, had hives and swollen lips"
+    assert screen(text).interrupt is None
+    assert (
+        screen("she had a reaction in 2019 after a party, had hives and swollen lips again today").interrupt
+        == "emergency"
+    )
     assert screen("I had a DVT in 2019 and chest pain since this morning").interrupt == "emergency"
 
 
