@@ -126,6 +126,13 @@ class Reading:
                 found.add(place[i])
             return found
 
+        # "The knee is worse" tells nothing new of a sign said beside it ("out of breath on the hill as per usual, the
+        # ache behind my knee is worse").
+        knee_news = bytearray(n)
+        for start, end in spans.get("not_newness", ()):
+            for i in range(start, end):
+                knee_news[i] = 1
+        starts["newness"] = [i for i in starts.get("newness", ()) if not knee_news[i]]
         self.sentence_newness = per(self.sentence, "newness", unless_negated=True)
         self.segment_newness = per(self.segment, "newness", unless_negated=True)
         self.clause_baseline = per(self.clause, "baseline")
@@ -329,10 +336,13 @@ class Reading:
         return False
 
     def denied_after(self, hit: Hit) -> bool:
-        """Answered no right after: "chest pain? no", "fainting: none", "coughing blood - never"."""
+        """Answered no right after: "chest pain? no", "fainting: none", "coughing blood - never". Not a phrase that
+        is itself a negative, followed straight on by its "nothing": "no puedo orinar nada" (negative concord)."""
         tokens, j, n = self.tokens, hit.end, len(self.tokens)
         while j < n and tokens[j] in ("?", ":"):
             j += 1
+        if j == hit.end and self.negator[hit.start]:
+            return False
         denied = False
         while j < n and not self.breaks[j]:
             if self.denial_end[j] < 0:

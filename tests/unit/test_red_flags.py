@@ -398,3 +398,24 @@ def test_a_phrase_spanning_an_and_is_excused_in_any_of_its_parts(content: Conten
     screen = content.language.screen
     assert screen("Toes went white and numb in the ski boots, warmed up in the lodge, all pink").interrupt is None
     assert screen("toes went white and numb and cold, no boots on").interrupt == "emergency"
+
+
+def test_the_knee_being_worse_is_no_news_of_a_sign_said_as_usual(content: Content) -> None:
+    """ "out of breath on the big hill as per usual, the ache behind my knee is worse": what is worse is the knee, so
+    the baseline stands; a sign itself said to be worse, or new, still counts."""
+    screen = content.language.screen
+    text = "out of breath on the big hill as per usual the ache behind my knee is worse after though"
+    assert screen(text).interrupt is None
+    assert screen("me ahogo en la cuesta como siempre lo de la rodilla esta peor").interrupt is None
+    assert screen("out of breath on the stairs like always, it is my knee that is worse this week").interrupt is None
+    assert screen("out of breath on the stairs as per usual but it is worse today").interrupt == "emergency"
+    assert screen("breathless as always but now it is much worse and my knee is worse too").interrupt == "emergency"
+
+
+def test_a_negative_sign_followed_by_its_nothing_is_not_denied(content: Content) -> None:
+    """ "no puedo orinar nada" is one negative (Spanish negative concord), not a sign answered "nada"; an answer after
+    a question mark or a colon still denies."""
+    screen = content.language.screen
+    assert screen("desde esta mañana no puedo orinar nada").interrupt == "emergency"
+    assert screen("dolor de pecho: nada").interrupt is None
+    assert screen("chest pain? none").interrupt is None
