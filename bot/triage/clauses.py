@@ -318,13 +318,16 @@ class Reading:
         return False
 
     def denied_after(self, hit: Hit) -> bool:
-        """Answered no right after: "chest pain? no", "fainting: none", "coughing blood - never"."""
+        """Answered no right after: "chest pain? no", "fainting: none", "coughing blood - never", "dolor de pecho,
+        ninguno"; not a tag question after a comma ("me duele el pecho, ¿no?")."""
         tokens, j, n = self.tokens, hit.end, len(self.tokens)
-        while j < n and tokens[j] in ("?", ":"):
+        comma = False
+        while j < n and tokens[j] in ("?", ":", ","):
+            comma = comma or tokens[j] == ","
             j += 1
         denied = False
         while j < n and not self.breaks[j]:
             if self.denial_end[j] < 0:
                 return False
             denied, j = True, self.denial_end[j]
-        return denied
+        return denied and not (comma and j < n and tokens[j] == "?")

@@ -246,6 +246,17 @@ def test_to_die_for_is_an_idiom_only_of_things(content: Content) -> None:
     assert got(content.language, "I want to dye my hair blue") == "none"
 
 
+def test_a_sign_answered_no_after_a_comma_or_with_a_tail_is_denied(content: Content) -> None:
+    """ "dolor de pecho, ninguno" and "chest pain none eh" answer no; a tag question ("..., ¿no?") or words after the
+    no ("no se me quita", "no joke") do not."""
+    assert got(content.language, "Dolor de pecho, ninguno, gracias a Dios") == "none"
+    assert got(content.language, "Dolor de pecho ninguno eh, que ya sé que lo preguntan") == "none"
+    assert got(content.language, "Chest pain none eh, I know you ask") == "none"
+    assert got(content.language, "Me duele el pecho, ¿no?") == "emergency"
+    assert got(content.language, "me duele el pecho, no se me quita") == "emergency"
+    assert got(content.language, "chest pain, no joke") == "emergency"
+
+
 def test_denied_signs_are_reported(content: Content) -> None:
     result = content.language.screen("I'm not short of breath, I was quoting the nurse")
     assert result.interrupt is None
