@@ -101,6 +101,7 @@ class Reading:
         sentence = clause = segment = part = 0
         self.question: list[bool] = [False]
         self.segment_start: list[int] = [0]
+        sentence_start: list[int] = [0]
         for i, token in enumerate(tokens):
             if pair_breaks[i]:
                 part += 1
@@ -110,6 +111,7 @@ class Reading:
             if token in SENTENCE_ENDS:
                 sentence += 1
                 self.question.append(False)
+                sentence_start.append(i + 1)
             if breaks[i] == STRONG:
                 clause += 1
             if breaks[i] == STRONG or token == ",":
@@ -133,16 +135,21 @@ class Reading:
         for i in starts.get("crisis_denials", ()):
             self.crisis_denied_from.setdefault(self.segment[i], i)
         # "That's normal for me." states a baseline; "is that normal?" and "idk if that's normal" ask whether it is
-        # one, and state nothing.
+        # one, and state nothing. Opening a sentence of its own ("... normal no? Always been like that."), it speaks
+        # of the sentence before it too.
         wondering = {end for _, end in spans.get("hypothetical", ())}
-        self.sentence_baseline = {
-            self.sentence[h.start]
-            for h in context.get("baseline_after", ())
-            if self._closes_clause(h.end)
-            and not any(said_no[max(0, h.start - 2) : h.start])
-            and not (h.end < n and tokens[h.end] == "?")
-            and h.start not in wondering
-        }
+        self.sentence_baseline = set()
+        for h in context.get("baseline_after", ()):
+            at = self.sentence[h.start]
+            if (
+                self._closes_clause(h.end)
+                and not any(said_no[j] for j in range(max(0, h.start - 2), h.start) if self.sentence[j] == at)
+                and not (h.end < n and tokens[h.end] == "?")
+                and h.start not in wondering
+            ):
+                self.sentence_baseline.add(at)
+                if at and h.start - sentence_start[at] <= 1:
+                    self.sentence_baseline.add(at - 1)
         self.clause_generic = per(self.clause, "generic")
         self.sentence_future = per(self.sentence, "future")
         # "Right now I feel fine." closing its clause; not "right now I'm fine otherwise" (but for the sign). It makes
@@ -157,6 +164,13 @@ class Reading:
             for i in starts.get(name, ()):
                 self.person[i] = whose
         self.segment_history, self.clause_history = self._history(starts)
+        # "I fainted 3 years ago and again this morning": a recurrence opening a later part of the sentence, itself not
+        # in the past, makes a sign of the past current.
+        self.sentence_recurrence = {
+            self.sentence[i]
+            for i in starts.get("recurrence", ())
+            if self._opens_segment(i) and not self._negated_at(i) and self.segment[i] not in self.segment_history
+        }
         self.segment_continues = {self.segment[i] for i in starts.get("continuation", ()) if self._opens_segment(i)}
         self.hypothetical = self._latest(starts, ("hypothetical",), self.clause)
         self.in_question = self._latest(starts, ("question_hypothetical", "asking"), self.clause)
@@ -243,7 +257,8 @@ class Reading:
         historic = segment in self.segment_history or (
             clause in self.clause_history and (segment in self.segment_continues or self._listed_after_history(start))
         )
-        if historic and segment not in self.segment_newness and not ever:
+        recurs = sentence in self.sentence_recurrence
+        if historic and segment not in self.segment_newness and not recurs and not ever:
             return Status.off
         if crisis:
             return Status.unsure if weak else Status.live

@@ -82,6 +82,7 @@ ContextName = Literal[
     "baseline",
     "baseline_after",
     "newness",
+    "recurrence",
     "hypothetical",
     "question_hypothetical",
     "asking",
@@ -123,6 +124,7 @@ class Context(_Frozen):
     # been"): it speaks of what came before it, so it reaches the whole sentence.
     baseline_after: tuple[str, ...] = ()
     newness: tuple[str, ...] = ()  # something new: "new", "worse", "today" (outweighs a baseline)
+    recurrence: tuple[str, ...] = ()  # it happened again: "and again today" (outweighs the past in its sentence)
     hypothetical: tuple[str, ...] = ()  # "what if", "in case"
     question_hypothetical: tuple[str, ...] = ()  # hypothetical only within a question: "if I get", "signs of"
     asking: tuple[str, ...] = ()  # in a question, asking whether: "could this be", "am I having"

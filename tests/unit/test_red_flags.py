@@ -208,6 +208,24 @@ def test_as_always_closing_a_later_clause_reaches_back_over_the_sentence(content
     assert got(content.language, "bit winded after the stairs but that's not normal") == "emergency"
 
 
+def test_as_always_opening_a_sentence_of_its_own_speaks_of_the_one_before(content: Content) -> None:
+    """ "... normal no? Always been like that." reaches back over one sentence, unless that one says something new."""
+    assert got(content.language, "I get short of breath on the stairs. Always been like that.") == "none"
+    assert got(content.language, "me falta el aire al subir la cuesta. Siempre ha sido así.") == "none"
+    assert got(content.language, "I get short of breath on the stairs today. Always been like that.") == "emergency"
+    assert got(content.language, "I can't breathe. Is that normal?") == "emergency"
+
+
+def test_a_sign_of_the_past_that_happened_again_is_current(content: Content) -> None:
+    """ "and again this morning" opening a later part of the sentence makes the past sign current; "again" said of
+    something else, or in the past itself, does not."""
+    assert got(content.language, "I fainted 3 years ago") == "none"
+    assert got(content.language, "I fainted 3 years ago and again this morning") == "emergency"
+    assert got(content.language, "me desmayé hace tres años y hoy me volvió a pasar") == "emergency"
+    assert got(content.language, "I fainted 3 years ago and my knee is swollen again") == "none"
+    assert got(content.language, "I fainted years ago, never again since") == "none"
+
+
 def test_a_time_clause_in_the_past_dates_what_came_before_it(content: Content) -> None:
     assert got(content.language, "my dad coughed up blood when he had tb in the 80s") == "none"
     assert got(content.language, "mi papá tosía sangre cuando tuvo tuberculosis hace años") == "none"
