@@ -163,7 +163,8 @@ class Reading:
         for name, whose in (("other_people", OTHER), ("anyone", ANYONE), ("speaker", WRITER)):  # the last one wins
             for i in starts.get(name, ()):
                 self.person[i] = whose
-        self.segment_history, self.clause_history = self._history(starts)
+        self.sentence_start = sentence_start
+        self.segment_history, self.clause_history = self._history(starts, context)
         # "I fainted 3 years ago and again this morning": a recurrence opening a later part of the sentence, itself not
         # in the past, makes a sign of the past current.
         self.sentence_recurrence = {
@@ -208,13 +209,24 @@ class Reading:
             and segment - 1 in self.segment_history
         )
 
-    def _history(self, starts: Mapping[str, list[int]]) -> tuple[set[int], set[int]]:
-        """Segments and clauses holding a history phrase that no "since" before it makes current; and the segment
-        before one opened by a time word ("coughed up blood when he had TB in the 80s"): the time clause dates it."""
+    def _history(
+        self, starts: Mapping[str, list[int]], context: Mapping[str, Iterable[Hit]]
+    ) -> tuple[set[int], set[int]]:
+        """Segments and clauses holding a history phrase that no "since" before it makes current; the segment
+        before one opened by a time word ("coughed up blood when he had TB in the 80s"): the time clause dates it; and
+        the sentence before one opened by a look back ("I fainted at a wedding. That was 4 years ago.")."""
         first_since: dict[int, int] = {}
         for i in starts.get("since", ()):
             first_since.setdefault(self.segment[i], i)
         dating = set(starts.get("dating", ()))
+        # A look back right before its history, in a sentence that says nothing new and nothing again.
+        looking_back = {
+            h.end
+            for h in context.get("looking_back", ())
+            if h.start == self.sentence_start[self.sentence[h.start]]
+            and self.sentence[h.start] not in self.sentence_newness
+            and not any(self.sentence[r] == self.sentence[h.start] for r in starts.get("recurrence", ()))
+        }
         segments, clauses = set(), set()
         for i in starts.get("history", ()):
             segment = self.segment[i]
@@ -225,6 +237,11 @@ class Reading:
                 opener = self.segment_start[segment] - 1
                 if segment and opener in dating and self.clause[opener] == self.clause[i]:
                     segments.add(segment - 1)
+                if i in looking_back or i - 1 in looking_back:
+                    before = self.sentence[i] - 1
+                    for j in range(self.sentence_start[before], self.sentence_start[before + 1]):
+                        segments.add(self.segment[j])
+                        clauses.add(self.clause[j])
         return segments, clauses
 
     def _latest(self, starts: Mapping[str, list[int]], names: tuple[str, ...], place: list[int]) -> list[int]:

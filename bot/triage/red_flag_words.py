@@ -78,6 +78,7 @@ ContextName = Literal[
     "history",
     "since",
     "dating",
+    "looking_back",
     "continuation",
     "baseline",
     "baseline_after",
@@ -118,6 +119,8 @@ class Context(_Frozen):
     history: tuple[str, ...] = ()  # the past: "years ago", "as a child", "history of"
     since: tuple[str, ...] = ()  # before a history phrase, makes it current: "since my op 3 months ago"
     dating: tuple[str, ...] = ()  # opening a time clause whose history dates what came before: "when he had TB in 1980"
+    # opening a sentence whose history dates the sentence before it: "That was 4 years ago."
+    looking_back: tuple[str, ...] = ()
     continuation: tuple[str, ...] = ()  # past-tense openers that carry a history phrase from earlier in the clause
     baseline: tuple[str, ...] = ()  # nothing new: "like always", "for years"
     # "as always" said after the sign, closing its clause ("bit winded after the stairs, but I'm 70 and always have

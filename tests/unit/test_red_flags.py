@@ -226,6 +226,15 @@ def test_a_sign_of_the_past_that_happened_again_is_current(content: Content) -> 
     assert got(content.language, "I fainted years ago, never again since") == "none"
 
 
+def test_a_sentence_looking_back_dates_the_one_before(content: Content) -> None:
+    """ "That was 4 years ago." right after the sign's sentence dates it; not when it says it happened again, nor when
+    its time is not right after the look back."""
+    assert got(content.language, "I fainted at a wedding. That was 4 years ago.") == "none"
+    assert got(content.language, "Me desmayé en una boda. Eso fue hace 4 años.") == "none"
+    assert got(content.language, "I fainted at a wedding. That was 4 years ago, and again today.") == "emergency"
+    assert got(content.language, "My chest hurts. That was my dad's problem years ago") == "emergency"
+
+
 def test_a_time_clause_in_the_past_dates_what_came_before_it(content: Content) -> None:
     assert got(content.language, "my dad coughed up blood when he had tb in the 80s") == "none"
     assert got(content.language, "mi papá tosía sangre cuando tuvo tuberculosis hace años") == "none"
