@@ -234,6 +234,10 @@ class Reading:
             if since is None or since > i:
                 segments.add(segment)
                 clauses.add(self.clause[i])
+                # A phrase opened by a break word ("as a kid", "antes de morir") dates what follows that word too.
+                if self.breaks[i] and i + 1 < len(self.tokens):
+                    segments.add(self.segment[i + 1])
+                    clauses.add(self.clause[i + 1])
                 opener = self.segment_start[segment] - 1
                 if segment and opener in dating and self.clause[opener] == self.clause[i]:
                     segments.add(segment - 1)

@@ -235,6 +235,13 @@ def test_a_sentence_looking_back_dates_the_one_before(content: Content) -> None:
     assert got(content.language, "My chest hurts. That was my dad's problem years ago") == "emergency"
 
 
+def test_a_history_phrase_opened_by_a_break_word_dates_what_follows_it(content: Content) -> None:
+    """ "As a kid I fainted": "as" ends a negation's reach, but the phrase it opens dates the words after it too."""
+    assert got(content.language, "As a kid I fainted at church") == "none"
+    assert got(content.language, "As a child I fainted a lot and today I fainted again") == "emergency"
+    assert got(content.language, "my dad coughed up blood before he passed") == "none"
+
+
 def test_a_time_clause_in_the_past_dates_what_came_before_it(content: Content) -> None:
     assert got(content.language, "my dad coughed up blood when he had tb in the 80s") == "none"
     assert got(content.language, "mi papá tosía sangre cuando tuvo tuberculosis hace años") == "none"
