@@ -193,6 +193,10 @@ class Reading:
         """A phrase ending here ends its clause: at the message's end or before a break ("always have been.")."""
         return end >= len(self.tokens) or bool(self.breaks[end])
 
+    def _closes_clause_near(self, end: int) -> bool:
+        """A phrase that, but for at most one word after it ("back in 2012 lol"), is the rest of its clause."""
+        return self._closes_clause(end) or (self._closes_clause(end + 1) and self.breaks[end] == 0)
+
     def _opens_segment(self, i: int) -> bool:
         """Within the first two words of its segment ("was short of breath", "I was short of breath")."""
         return i - self.segment_start[self.segment[i]] <= 1
@@ -227,6 +231,9 @@ class Reading:
             and self.sentence[h.start] not in self.sentence_newness
             and not any(self.sentence[r] == self.sentence[h.start] for r in starts.get("recurrence", ()))
         }
+        ends: dict[int, int] = {}
+        for h in context.get("history", ()):
+            ends[h.start] = max(ends.get(h.start, h.end), h.end)
         segments, clauses = set(), set()
         for i in starts.get("history", ()):
             segment = self.segment[i]
@@ -241,6 +248,12 @@ class Reading:
                 opener = self.segment_start[segment] - 1
                 if segment and opener in dating and self.clause[opener] == self.clause[i]:
                     segments.add(segment - 1)
+                if segment and i == self.segment_start[segment] and self._closes_clause_near(ends[i]):
+                    # A time said after the rest, in a part of its own: "my mom fainted at my wedding, back in 2012."
+                    for j in range(self.segment_start[segment] - 1, -1, -1):
+                        if self.clause[j] != self.clause[i]:
+                            break
+                        segments.add(self.segment[j])
                 if i in looking_back or i - 1 in looking_back:
                     before = self.sentence[i] - 1
                     for j in range(self.sentence_start[before], self.sentence_start[before + 1]):

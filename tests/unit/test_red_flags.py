@@ -242,6 +242,13 @@ def test_a_history_phrase_opened_by_a_break_word_dates_what_follows_it(content: 
     assert got(content.language, "my dad coughed up blood before he passed") == "none"
 
 
+def test_a_time_said_after_the_rest_in_a_part_of_its_own_dates_the_clause(content: Content) -> None:
+    assert got(content.language, "I fainted at work, 3 years ago") == "none"
+    assert got(content.language, "me desmayé en el trabajo, hace 3 años") == "none"
+    assert got(content.language, "I fainted today at work, 3 years ago too") == "emergency"
+    assert got(content.language, "chest pain and sweating, like 10 years ago when I had my heart attack") == "emergency"
+
+
 def test_a_time_clause_in_the_past_dates_what_came_before_it(content: Content) -> None:
     assert got(content.language, "my dad coughed up blood when he had tb in the 80s") == "none"
     assert got(content.language, "mi papá tosía sangre cuando tuvo tuberculosis hace años") == "none"
