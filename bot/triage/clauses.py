@@ -202,14 +202,15 @@ class Reading:
         return i - self.segment_start[self.segment[i]] <= 1
 
     def _listed_after_history(self, start: int) -> bool:
-        """A sign opening its segment right after a past one joined by "and" ("a chest infection in January that left me
-        wheezy and short of breath"): the same past, listed."""
+        """A sign opening its segment right after a past one joined by "and" or a comma ("a chest infection in January
+        that left me wheezy and short of breath", "en 2015 tuve una reacción alérgica, throat swelling, ER"): the same
+        past, listed."""
         segment = self.segment[start]
         opener = self.segment_start[segment] - 1
         return (
             segment > 0
             and start == self.segment_start[segment]
-            and self.tokens[opener] == "and"
+            and self.tokens[opener] in ("and", ",")
             and segment - 1 in self.segment_history
         )
 

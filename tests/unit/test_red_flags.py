@@ -249,6 +249,13 @@ def test_a_time_said_after_the_rest_in_a_part_of_its_own_dates_the_clause(conten
     assert got(content.language, "chest pain and sweating, like 10 years ago when I had my heart attack") == "emergency"
 
 
+def test_a_sign_listed_after_a_dated_past_with_a_comma_is_that_past(content: Content) -> None:
+    text = "Long story short: had a chest infection in January, tight chest, antibiotics, all cleared up"
+    assert got(content.language, text) == "none"
+    assert got(content.language, "had a clot in 2019, calf swollen again now") == "urgent"
+    assert got(content.language, "I had a DVT in 2019, my calf is swollen") == "urgent"
+
+
 def test_a_time_clause_in_the_past_dates_what_came_before_it(content: Content) -> None:
     assert got(content.language, "my dad coughed up blood when he had tb in the 80s") == "none"
     assert got(content.language, "mi papá tosía sangre cuando tuvo tuberculosis hace años") == "none"
