@@ -305,6 +305,10 @@ def test_a_sign_answered_no_after_a_comma_or_with_a_tail_is_denied(content: Cont
     assert got(content.language, "chest pain, no joke") == "emergency"
 
 
+def test_recurrence_opens_a_later_part_only(content: Content) -> None:
+    assert got(content.language, "me desmayé una vez en el trabajo y hoy otra vez") == "emergency"
+
+
 def test_denied_signs_are_reported(content: Content) -> None:
     result = content.language.screen("I'm not short of breath, I was quoting the nurse")
     assert result.interrupt is None
