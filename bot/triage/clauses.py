@@ -101,6 +101,7 @@ class Reading:
         sentence = clause = segment = part = 0
         self.question: list[bool] = [False]
         self.segment_start: list[int] = [0]
+        sentence_start: list[int] = [0]
         for i, token in enumerate(tokens):
             if pair_breaks[i]:
                 part += 1
@@ -110,6 +111,7 @@ class Reading:
             if token in SENTENCE_ENDS:
                 sentence += 1
                 self.question.append(False)
+                sentence_start.append(i + 1)
             if breaks[i] == STRONG:
                 clause += 1
             if breaks[i] == STRONG or token == ",":
@@ -140,16 +142,21 @@ class Reading:
         for i in starts.get("crisis_denials", ()):
             self.crisis_denied_from.setdefault(self.segment[i], i)
         # "That's normal for me." states a baseline; "is that normal?" and "idk if that's normal" ask whether it is
-        # one, and state nothing.
+        # one, and state nothing. Opening a sentence of its own ("... normal no? Always been like that."), it speaks
+        # of the sentence before it too.
         wondering = {end for _, end in spans.get("hypothetical", ())}
-        self.sentence_baseline = {
-            self.sentence[h.start]
-            for h in context.get("baseline_after", ())
-            if self._closes_clause(h.end)
-            and not any(said_no[max(0, h.start - 2) : h.start])
-            and not (h.end < n and tokens[h.end] == "?")
-            and h.start not in wondering
-        }
+        self.sentence_baseline = set()
+        for h in context.get("baseline_after", ()):
+            at = self.sentence[h.start]
+            if (
+                self._closes_clause(h.end)
+                and not any(said_no[j] for j in range(max(0, h.start - 2), h.start) if self.sentence[j] == at)
+                and not (h.end < n and tokens[h.end] == "?")
+                and h.start not in wondering
+            ):
+                self.sentence_baseline.add(at)
+                if at and h.start - sentence_start[at] <= 1:
+                    self.sentence_baseline.add(at - 1)
         self.clause_generic = per(self.clause, "generic")
         self.sentence_future = per(self.sentence, "future")
         # "Right now I feel fine." closing its clause; not "right now I'm fine otherwise" (but for the sign). It makes
@@ -163,7 +170,15 @@ class Reading:
         for name, whose in (("other_people", OTHER), ("anyone", ANYONE), ("speaker", WRITER)):  # the last one wins
             for i in starts.get(name, ()):
                 self.person[i] = whose
-        self.segment_history, self.clause_history = self._history(starts)
+        self.sentence_start = sentence_start
+        self.segment_history, self.clause_history = self._history(starts, context)
+        # "I fainted 3 years ago and again this morning": a recurrence opening a later part of the sentence, itself not
+        # in the past, makes a sign of the past current.
+        self.sentence_recurrence = {
+            self.sentence[i]
+            for i in starts.get("recurrence", ())
+            if self._opens_segment(i) and not self._negated_at(i) and self.segment[i] not in self.segment_history
+        }
         self.segment_continues = {self.segment[i] for i in starts.get("continuation", ()) if self._opens_segment(i)}
         self.hypothetical = self._latest(starts, ("hypothetical",), self.clause)
         self.in_question = self._latest(starts, ("question_hypothetical", "asking"), self.clause)
@@ -185,6 +200,10 @@ class Reading:
         """A phrase ending here ends its clause: at the message's end or before a break ("always have been.")."""
         return end >= len(self.tokens) or bool(self.breaks[end])
 
+    def _closes_clause_near(self, end: int) -> bool:
+        """A phrase that, but for at most one word after it ("back in 2012 lol"), is the rest of its clause."""
+        return self._closes_clause(end) or (self._closes_clause(end + 1) and self.breaks[end] == 0)
+
     def _opens_segment(self, i: int) -> bool:
         """Within the first two words of its segment ("was short of breath", "I was short of breath")."""
         return i - self.segment_start[self.segment[i]] <= 1
@@ -192,7 +211,8 @@ class Reading:
     def _listed_after_history(self, start: int) -> bool:
         """A sign opening its segment right after a past one joined by "and" ("a chest infection in January that left me
         wheezy and short of breath"), that one dated itself or continuing a dated clause ("she had a reaction in 2019
-        after a party, had hives and swollen lips"): the same past, listed."""
+        after a party, had hives and swollen lips"): the same past, listed. Not after a comma: "dvt in 2019, can't
+        breathe" is a history and a sign now."""
         segment = self.segment[start]
         opener = self.segment_start[segment] - 1
         before = segment - 1
@@ -206,15 +226,29 @@ class Reading:
             )
         )
 
-    def _history(self, starts: Mapping[str, list[int]]) -> tuple[set[int], set[int]]:
+    def _history(
+        self, starts: Mapping[str, list[int]], context: Mapping[str, Iterable[Hit]]
+    ) -> tuple[set[int], set[int]]:
         """Segments and clauses holding a history phrase that no "since" before it makes current; the segment
         before one opened by a time word ("coughed up blood when he had TB in the 80s"): the time clause dates it;
-        and the time clause that closes a dated segment with no pause ("found out in 2015 when my lips swelled up"):
-        the same past."""
+        the time clause that closes a dated segment with no pause ("found out in 2015 when my lips swelled up"): the
+        same past; and the sentence before one opened by a look back ("I fainted at a wedding. That was 4 years
+        ago.")."""
         first_since: dict[int, int] = {}
         for i in starts.get("since", ()):
             first_since.setdefault(self.segment[i], i)
         dating = set(starts.get("dating", ()))
+        # A look back right before its history, in a sentence that says nothing new and nothing again.
+        looking_back = {
+            h.end
+            for h in context.get("looking_back", ())
+            if h.start == self.sentence_start[self.sentence[h.start]]
+            and self.sentence[h.start] not in self.sentence_newness
+            and not any(self.sentence[r] == self.sentence[h.start] for r in starts.get("recurrence", ()))
+        }
+        ends: dict[int, int] = {}
+        for h in context.get("history", ()):
+            ends[h.start] = max(ends.get(h.start, h.end), h.end)
         segments, clauses = set(), set()
         for i in starts.get("history", ()):
             segment = self.segment[i]
@@ -222,6 +256,10 @@ class Reading:
             if since is None or since > i:
                 segments.add(segment)
                 clauses.add(self.clause[i])
+                # A phrase opened by a break word ("as a kid", "antes de morir") dates what follows that word too.
+                if self.breaks[i] and i + 1 < len(self.tokens):
+                    segments.add(self.segment[i + 1])
+                    clauses.add(self.clause[i + 1])
                 opener = self.segment_start[segment] - 1
                 if segment and opener in dating and self.clause[opener] == self.clause[i]:
                     segments.add(segment - 1)
@@ -229,6 +267,17 @@ class Reading:
                     closer = self.segment_start[segment + 1] - 1
                     if closer > i and closer in dating and self.tokens[closer - 1] not in PUNCTUATION_BREAKS:
                         segments.add(segment + 1)
+                if segment and i == self.segment_start[segment] and self._closes_clause_near(ends[i]):
+                    # A time said after the rest, in a part of its own: "my mom fainted at my wedding, back in 2012."
+                    for j in range(self.segment_start[segment] - 1, -1, -1):
+                        if self.clause[j] != self.clause[i]:
+                            break
+                        segments.add(self.segment[j])
+                if i in looking_back or i - 1 in looking_back:
+                    before = self.sentence[i] - 1
+                    for j in range(self.sentence_start[before], self.sentence_start[before + 1]):
+                        segments.add(self.segment[j])
+                        clauses.add(self.clause[j])
         return segments, clauses
 
     def _latest(self, starts: Mapping[str, list[int]], names: tuple[str, ...], place: list[int]) -> list[int]:
@@ -261,7 +310,8 @@ class Reading:
         historic = segment in self.segment_history or (
             clause in self.clause_history and (segment in self.segment_continues or self._listed_after_history(start))
         )
-        if historic and segment not in self.segment_newness and not ever:
+        recurs = sentence in self.sentence_recurrence
+        if historic and segment not in self.segment_newness and not recurs and not ever:
             return Status.off
         if crisis:
             return Status.unsure if weak else Status.live
@@ -336,8 +386,9 @@ class Reading:
         return False
 
     def denied_after(self, hit: Hit) -> bool:
-        """Answered no right after: "chest pain? no", "fainting: none", "coughing blood - never". Not a phrase that
-        is itself a negative, followed straight on by its "nothing": "no puedo orinar nada" (negative concord)."""
+        """Answered no right after: "chest pain? no", "fainting: none", "coughing blood - never". Not after a comma
+        ("chest pain, none before today" is chest pain new today), nor a phrase that is itself a negative, followed
+        straight on by its "nothing": "no puedo orinar nada" (negative concord)."""
         tokens, j, n = self.tokens, hit.end, len(self.tokens)
         while j < n and tokens[j] in ("?", ":"):
             j += 1

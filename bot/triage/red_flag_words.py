@@ -78,11 +78,13 @@ ContextName = Literal[
     "history",
     "since",
     "dating",
+    "looking_back",
     "continuation",
     "baseline",
     "baseline_after",
     "newness",
     "not_newness",
+    "recurrence",
     "hypothetical",
     "question_hypothetical",
     "asking",
@@ -118,6 +120,8 @@ class Context(_Frozen):
     history: tuple[str, ...] = ()  # the past: "years ago", "as a child", "history of"
     since: tuple[str, ...] = ()  # before a history phrase, makes it current: "since my op 3 months ago"
     dating: tuple[str, ...] = ()  # opening a time clause whose history dates what came before: "when he had TB in 1980"
+    # opening a sentence whose history dates the sentence before it: "That was 4 years ago."
+    looking_back: tuple[str, ...] = ()
     continuation: tuple[str, ...] = ()  # past-tense openers that carry a history phrase from earlier in the clause
     baseline: tuple[str, ...] = ()  # nothing new: "like always", "for years"
     # "as always" said after the sign, closing its clause ("bit winded after the stairs, but I'm 70 and always have
@@ -126,6 +130,7 @@ class Context(_Frozen):
     newness: tuple[str, ...] = ()  # something new: "new", "worse", "today" (outweighs a baseline)
     # Around such words, the newness is the knee's, not a sign's: "out of breath as per usual, the knee is worse".
     not_newness: tuple[str, ...] = ()
+    recurrence: tuple[str, ...] = ()  # it happened again: "and again today" (outweighs the past in its sentence)
     hypothetical: tuple[str, ...] = ()  # "what if", "in case"
     question_hypothetical: tuple[str, ...] = ()  # hypothetical only within a question: "if I get", "signs of"
     asking: tuple[str, ...] = ()  # in a question, asking whether: "could this be", "am I having"

@@ -28,8 +28,9 @@ PRIORITY: dict[str, int] = {"urgent": 1, "emergency": 2, "crisis": 3}
 # "A & B": both halves in the same part of a sentence, in either order (red_flag_words.Trigger).
 TOGETHER, FIRST, SECOND = " & ", "_first", "_second"
 # Context lists read by their longest reading, where the words after a phrase matter ("that's normal [for me]" must
-# close its clause; "my knee is worse [this week]" covers its time words): a small phrase set of their own.
-LONGEST = ("baseline_after", "not_newness")
+# close its clause; "my knee is worse [this week]" covers its time words; a denial with its tail, "none eh", must reach
+# the clause's end): a small phrase set of their own.
+LONGEST = ("baseline_after", "not_newness", "denials")
 SHORT_RESULTS = 4096  # short texts remembered
 # The answer to a safety question by the number of its choice (SMS), in the order of bot.triage.safety.ANSWERS.
 NUMBERED: Mapping[str, Answer] = {"1": "yes", "2": "no", "3": "not_sure"}

@@ -208,6 +208,56 @@ def test_as_always_closing_a_later_clause_reaches_back_over_the_sentence(content
     assert got(content.language, "bit winded after the stairs but that's not normal") == "emergency"
 
 
+def test_as_always_opening_a_sentence_of_its_own_speaks_of_the_one_before(content: Content) -> None:
+    """ "... normal no? Always been like that." reaches back over one sentence, unless that one says something new."""
+    assert got(content.language, "I get short of breath on the stairs. Always been like that.") == "none"
+    assert got(content.language, "me falta el aire al subir la cuesta. Siempre ha sido así.") == "none"
+    assert got(content.language, "I get short of breath on the stairs today. Always been like that.") == "emergency"
+    assert got(content.language, "I can't breathe. Is that normal?") == "emergency"
+
+
+def test_a_sign_of_the_past_that_happened_again_is_current(content: Content) -> None:
+    """ "and again this morning" opening a later part of the sentence makes the past sign current; "again" said of
+    something else, or in the past itself, does not."""
+    assert got(content.language, "I fainted 3 years ago") == "none"
+    assert got(content.language, "I fainted 3 years ago and again this morning") == "emergency"
+    assert got(content.language, "me desmayé hace tres años y hoy me volvió a pasar") == "emergency"
+    assert got(content.language, "I fainted 3 years ago and my knee is swollen again") == "none"
+    assert got(content.language, "I fainted years ago, never again since") == "none"
+
+
+def test_a_sentence_looking_back_dates_the_one_before(content: Content) -> None:
+    """ "That was 4 years ago." right after the sign's sentence dates it; not when it says it happened again, nor when
+    its time is not right after the look back."""
+    assert got(content.language, "I fainted at a wedding. That was 4 years ago.") == "none"
+    assert got(content.language, "Me desmayé en una boda. Eso fue hace 4 años.") == "none"
+    assert got(content.language, "I fainted at a wedding. That was 4 years ago, and again today.") == "emergency"
+    assert got(content.language, "My chest hurts. That was my dad's problem years ago") == "emergency"
+
+
+def test_a_history_phrase_opened_by_a_break_word_dates_what_follows_it(content: Content) -> None:
+    """ "As a kid I fainted": "as" ends a negation's reach, but the phrase it opens dates the words after it too."""
+    assert got(content.language, "As a kid I fainted at church") == "none"
+    assert got(content.language, "As a child I fainted a lot and today I fainted again") == "emergency"
+    assert got(content.language, "my dad coughed up blood before he passed") == "none"
+
+
+def test_a_time_said_after_the_rest_in_a_part_of_its_own_dates_the_clause(content: Content) -> None:
+    assert got(content.language, "I fainted at work, 3 years ago") == "none"
+    assert got(content.language, "me desmayé en el trabajo, hace 3 años") == "none"
+    assert got(content.language, "I fainted today at work, 3 years ago too") == "emergency"
+    assert got(content.language, "chest pain and sweating, like 10 years ago when I had my heart attack") == "emergency"
+
+
+def test_a_sign_after_a_comma_following_a_dated_past_is_a_sign_now(content: Content) -> None:
+    """Only "and" lists a sign with the past before it; after a comma it may be now, the safer reading."""
+    assert got(content.language, "dvt in 2019, cant breathe") == "emergency"
+    assert got(content.language, "had a stent in 2015, crushing chest pain") == "emergency"
+    assert got(content.language, "had a clot in 2019, calf swollen again now") == "urgent"
+    assert got(content.language, "I had a DVT in 2019, my calf is swollen") == "urgent"
+    assert got(content.language, "a chest infection in January that left me wheezy and short of breath") == "none"
+
+
 def test_a_time_clause_in_the_past_dates_what_came_before_it(content: Content) -> None:
     assert got(content.language, "my dad coughed up blood when he had tb in the 80s") == "none"
     assert got(content.language, "mi papá tosía sangre cuando tuvo tuberculosis hace años") == "none"
@@ -254,6 +304,35 @@ def test_to_die_for_is_an_idiom_only_of_things(content: Content) -> None:
     assert got(content.language, "wanna die fr") == "crisis"
     assert got(content.language, "i wnat to dye") == "crisis"
     assert got(content.language, "I want to dye my hair blue") == "none"
+
+
+def test_a_sign_answered_no_with_a_tail_is_denied_but_not_after_a_comma(content: Content) -> None:
+    """ "chest pain none eh" answers no; after a comma a "none" may be about something else ("chest pain, none before
+    today" is new chest pain), and a tag question ("..., ¿no?") or words after the no ("no se me quita", "no joke")
+    answer nothing."""
+    assert got(content.language, "Dolor de pecho ninguno eh, que ya sé que lo preguntan") == "none"
+    assert got(content.language, "Chest pain none eh, I know you ask") == "none"
+    assert got(content.language, "chest pain, none before today") == "emergency"
+    assert got(content.language, "dolor de pecho, ninguno antes de hoy") == "emergency"
+    assert got(content.language, "Me duele el pecho, ¿no?") == "emergency"
+    assert got(content.language, "me duele el pecho, no se me quita") == "emergency"
+    assert got(content.language, "chest pain, no joke") == "emergency"
+
+
+def test_recurrence_opens_a_later_part_only(content: Content) -> None:
+    assert got(content.language, "me desmayé una vez en el trabajo y hoy otra vez") == "emergency"
+    assert got(content.language, "coughing up blood. That happened 2 years ago too") == "emergency"
+    assert got(content.language, "I fainted at a wedding. That was 4 years ago.") == "none"
+
+
+def test_merge_repairs_stay_alarms(content: Content) -> None:
+    """What the recall7 merge found silenced where two learners' fixes met, or a fix read too widely."""
+    assert got(content.language, "I'm drowning in paperwork and I really can't breathe") == "emergency"
+    assert got(content.language, "se tomó todas sus pastillas, las que toma cada día para la presión") == "emergency"
+    assert got(content.language, "tomó todo el frasco de las pastillas que toma a diario") == "emergency"
+    assert got(content.language, "tomo muchas pastillas al día para la presión") == "none"
+    assert got(content.language, "vi un documental sobre el ictus y ahora tengo la boca torcida") == "emergency"
+    assert got(content.language, "my son had a seizure, he's fine now") == "confirm"
 
 
 def test_denied_signs_are_reported(content: Content) -> None:
