@@ -333,6 +333,8 @@ def test_merge_repairs_stay_alarms(content: Content) -> None:
     assert got(content.language, "tomo muchas pastillas al día para la presión") == "none"
     assert got(content.language, "vi un documental sobre el ictus y ahora tengo la boca torcida") == "emergency"
     assert got(content.language, "my son had a seizure, he's fine now") == "confirm"
+    assert got(content.language, "chest pain that lasted a week and is still there") == "emergency"
+    assert got(content.language, "la opresión en el pecho me duró una semana y sigue ahí") == "emergency"
 
 
 def test_denied_signs_are_reported(content: Content) -> None:
