@@ -101,7 +101,7 @@ class Reading:
         sentence = clause = segment = part = 0
         self.question: list[bool] = [False]
         self.segment_start: list[int] = [0]
-        sentence_start: list[int] = [0]
+        self.sentence_start: list[int] = [0]
         for i, token in enumerate(tokens):
             if pair_breaks[i]:
                 part += 1
@@ -111,7 +111,7 @@ class Reading:
             if token in SENTENCE_ENDS:
                 sentence += 1
                 self.question.append(False)
-                sentence_start.append(i + 1)
+                self.sentence_start.append(i + 1)
             if breaks[i] == STRONG:
                 clause += 1
             if breaks[i] == STRONG or token == ",":
@@ -155,7 +155,7 @@ class Reading:
                 and h.start not in wondering
             ):
                 self.sentence_baseline.add(at)
-                if at and h.start - sentence_start[at] <= 1:
+                if at and h.start - self.sentence_start[at] <= 1:
                     self.sentence_baseline.add(at - 1)
         self.clause_generic = per(self.clause, "generic")
         self.sentence_future = per(self.sentence, "future")
@@ -170,7 +170,6 @@ class Reading:
         for name, whose in (("other_people", OTHER), ("anyone", ANYONE), ("speaker", WRITER)):  # the last one wins
             for i in starts.get(name, ()):
                 self.person[i] = whose
-        self.sentence_start = sentence_start
         self.segment_history, self.clause_history = self._history(starts, context)
         # "I fainted 3 years ago and again this morning": a recurrence opening a later part of the sentence, itself not
         # in the past, makes a sign of the past current.
@@ -239,12 +238,11 @@ class Reading:
             first_since.setdefault(self.segment[i], i)
         dating = set(starts.get("dating", ()))
         # A look back right before its history, in a sentence that says nothing new and nothing again.
+        changed = self.sentence_newness | {self.sentence[r] for r in starts.get("recurrence", ())}
         looking_back = {
             h.end
             for h in context.get("looking_back", ())
-            if h.start == self.sentence_start[self.sentence[h.start]]
-            and self.sentence[h.start] not in self.sentence_newness
-            and not any(self.sentence[r] == self.sentence[h.start] for r in starts.get("recurrence", ()))
+            if h.start == self.sentence_start[self.sentence[h.start]] and self.sentence[h.start] not in changed
         }
         ends: dict[int, int] = {}
         for h in context.get("history", ()):

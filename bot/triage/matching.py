@@ -92,10 +92,12 @@ class _Choices:
         self.decisive = {c.id for c in node.choices if c.next and flow.nodes[c.next].kind == "assessment"}
         self.by_key: dict[str, str] = {}
         # The words written for this question alone (checkin.safe.no), which an idiom does not silence.
-        self.own = {f"{flow.id}.{node_id}.{c.id}" for c in node.choices}
+        self.own: set[str] = set()
         for c in node.choices:
+            own = f"{flow.id}.{node_id}.{c.id}"
+            self.own.add(own)
             self.by_key[flow.label_key(node_id, c)] = c.id
-            self.by_key[f"{flow.id}.{node_id}.{c.id}"] = c.id
+            self.by_key[own] = c.id
         ids = set(self.ids)
         if "choice.yes" not in self.by_key:
             means_yes = next((c.id for c in node.choices if c.means_yes), None)
