@@ -170,6 +170,14 @@ class Reading:
         for name, whose in (("other_people", OTHER), ("anyone", ANYONE), ("speaker", WRITER)):  # the last one wins
             for i in starts.get(name, ()):
                 self.person[i] = whose
+        # Words that look like the past and are not ("have had a", "in the past hour", "not used to"): no history
+        # phrase or past event starts inside them.
+        not_past = bytearray(n)
+        for start, end in spans.get("not_past", ()):
+            for i in range(start, end):
+                not_past[i] = 1
+        for name in ("history", "past_events"):
+            starts[name] = [i for i in starts.get(name, ()) if not not_past[i]]
         self.segment_history, self.clause_history = self._history(starts, context)
         # "I fainted 3 years ago and again this morning": a recurrence opening a later part of the sentence, itself not
         # in the past, makes a sign of the past current.
@@ -182,11 +190,6 @@ class Reading:
         self.hypothetical = self._latest(starts, ("hypothetical",), self.clause)
         self.in_question = self._latest(starts, ("question_hypothetical", "asking"), self.clause)
         self.supposed = self._latest(starts, ("question_hypothetical",), self.clause)
-        not_past = bytearray(n)
-        for start, end in spans.get("not_past", ()):
-            for i in range(start, end):
-                not_past[i] = 1
-        starts["past_events"] = [i for i in starts.get("past_events", ()) if not not_past[i]]
         self.past_event = self._latest(starts, ("past_events",), self.segment)
 
     # --- building ------------------------------------------------------------------------------------------------

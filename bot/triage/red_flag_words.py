@@ -143,7 +143,8 @@ class Context(_Frozen):
     other_people: tuple[str, ...] = ()  # someone else: "my mum", "he" (their symptoms count as theirs)
     anyone: tuple[str, ...] = ()  # no one in particular: a crisis said of "someone" stays the writer's
     past_events: tuple[str, ...] = ()  # an event that may be long over: "had a", "tuvo un"
-    not_past: tuple[str, ...] = ()  # around such words, not the past: "have had a" (it is still going on)
+    # around such words, not the past: "have had a" (it is still going on), "in the past hour", "not used to"
+    not_past: tuple[str, ...] = ()
     idioms: tuple[str, ...] = ()  # figures of speech, ignored: "dead on my feet"
 
 
