@@ -24,7 +24,9 @@ class Trigger(_Frozen):
     for it to count, anywhere in the message; `otherwise` is what a sign that was not mentioned at all leaves: nothing,
     or one question (a sign that was denied always leaves nothing). `someone_else`: the phrases speak of another
     person ("my son wants to kill himself"); where one is named nearest before them, or in them, and not the writer,
-    the crisis reply and its questions are worded for someone worried about them (crisis flags only).
+    the crisis reply and its questions are worded for someone worried about them (crisis flags only). `ever`: a past
+    said beside them does not make them history (a wish to be with someone who died: the death is dated, the wish
+    is not, "ready to go with dad (he died last year)").
     """
 
     say: tuple[str, ...] = ()
@@ -34,6 +36,7 @@ class Trigger(_Frozen):
     needs: tuple[str, ...] = ()
     otherwise: Literal["nothing", "ask"] = "nothing"
     someone_else: bool = False
+    ever: bool = False
 
     @model_validator(mode="after")
     def _says_something(self) -> Trigger:

@@ -293,7 +293,7 @@ class Screener:
             spanned = range(reading.segment[hit.start], reading.segment[hit.end - 1] + 1)
             if any(s in benign for s in spanned) or reading.sentence[hit.start] in benign_sentences:
                 continue
-            status = max(status, reading.status(hit, crisis=crisis, weak=weak))
+            status = max(status, reading.status(hit, crisis=crisis, weak=weak, ever=trigger.trigger.ever))
             if status is Status.live:
                 break
         if status < Status.unsure:
