@@ -96,6 +96,7 @@ ContextName = Literal[
     "anyone",
     "past_events",
     "not_past",
+    "at_work",
     "idioms",
 ]
 
@@ -144,6 +145,9 @@ class Context(_Frozen):
     anyone: tuple[str, ...] = ()  # no one in particular: a crisis said of "someone" stays the writer's
     past_events: tuple[str, ...] = ()  # an event that may be long over: "had a", "tuvo un"
     not_past: tuple[str, ...] = ()  # around such words, not the past: "have had a" (it is still going on)
+    # A patient, client or resident the writer saw to at work ("nurse here, had a patient collapse on the ward"): what
+    # happened to them, in that part of the sentence, is not the writer's and not someone with them needing a call.
+    at_work: tuple[str, ...] = ()
     idioms: tuple[str, ...] = ()  # figures of speech, ignored: "dead on my feet"
 
 
