@@ -612,7 +612,7 @@ def _walk(
     skipped: list[int] = []
     spellings = others or {}
 
-    def visit(node: _Node, j: int, filled: int = 0) -> None:
+    def visit(node: _Node, j: int, filled: int = 0, *, counted: bool = True) -> None:
         for key in node.keys if not filled else ():  # a phrase never ends on a filler it read past
             if (not whole or j == stop) and (key not in best or (j > best[key][0] if longest else j < best[key][0])):
                 best[key] = (j, tuple(skipped))
@@ -629,7 +629,7 @@ def _walk(
                     child = node.stems.get(token[:length]) if length <= len(token) else None
                     if child is not None:
                         visit(child, j + 1)
-            if node.numbers and _NUMERIC.fullmatch(token):
+            if counted and node.numbers and _NUMERIC.fullmatch(token):
                 value = float(token)
                 for number, child in node.numbers:
                     if number.low <= value <= number.high and (not number.decimal or "." in token):
@@ -640,7 +640,8 @@ def _walk(
                 if k > stop or (skip and tokens[k - 1] in CLAUSE_BREAKS):
                     break
                 skipped.extend(range(j, k))
-                visit(child, k)
+                # A number after a gap is the first one there: "pulse ox 98 and heart rate 64" reads no oxygen of 64.
+                visit(child, k, counted=not any(_NUMERIC.fullmatch(tokens[m]) for m in range(j, k)))
                 del skipped[len(skipped) - skip :]
         if fillers and node is not root and j < stop and filled < MAX_FILLERS and tokens[j] in fillers:
             skipped.append(j)
