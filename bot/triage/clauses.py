@@ -190,6 +190,8 @@ class Reading:
         self.hypothetical = self._latest(starts, ("hypothetical",), self.clause)
         self.in_question = self._latest(starts, ("question_hypothetical", "asking"), self.clause)
         self.supposed = self._latest(starts, ("question_hypothetical",), self.clause)
+        # "had a patient collapse on the ward", not "just had a patient collapse" (one with the writer now)
+        self.segment_at_work = {self.segment[i] for i in starts.get("at_work", ()) if not not_past[i]}
         self.past_event = self._latest(starts, ("past_events",), self.segment)
 
     # --- building ------------------------------------------------------------------------------------------------
@@ -318,6 +320,8 @@ class Reading:
             return Status.unsure if weak else Status.live
         if ever:
             return Status.unsure if weak else Status.live
+        if segment in self.segment_at_work:
+            return Status.off
         baseline = clause in self.clause_baseline or sentence in self.sentence_baseline
         if baseline and sentence not in self.sentence_newness:
             return Status.off

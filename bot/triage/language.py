@@ -33,6 +33,8 @@ class WordsFile(BaseModel):
     shorthand: dict[str, str] = {}
     # Real words that are one or two letters from a vocabulary word and must never be corrected into it.
     keep: tuple[str, ...] = ()
+    # Units and endings typed straight after a number ("10k", "100m", "2nd"): read as typed there, never as shorthand.
+    units: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -98,12 +100,14 @@ def build_language(
         phrase_sets = (*phrase_sets, *flags.phrase_sets, *flags.longest_sets, flags.answers)
     shorthand: dict[str, str] = {}
     keep: set[str] = set(flags.keep) if flags else set()
+    units: set[str] = set()
     for locale, vocabulary in sorted(vocabularies.items()):
         for typed, meant in vocabulary.words.shorthand.items():
             if shorthand.setdefault(typed, meant) != meant:
                 elsewhere = shorthand[typed]
                 raise ValueError(f"{locale}: shorthand {typed!r} means {meant!r} here, {elsewhere!r} elsewhere")
         keep.update(vocabulary.words.keep)
+        units.update(vocabulary.words.units)
     answers = Phrasebook.build({locale: v.answers for locale, v in vocabularies.items()}, labels or {}, shorthand)
     keep.update(answers.keep, answers.known, known)
     said = FindingPhrases(
@@ -123,7 +127,9 @@ def build_language(
         # reader serves leave a word as typed: an answer's stem ("colaps*") must not keep the screen from reading
         # "colapsed" as the word its phrases spell out.
         stems = frozenset().union(*(p.stems for p in served))
-        return Lexicon(vocabulary, shorthand, stems=stems, keep=keep, spelling=spelling, short=short, sounds=sounds)
+        return Lexicon(
+            vocabulary, shorthand, stems=stems, keep=keep, spelling=spelling, short=short, sounds=sounds, units=units
+        )
 
     screener = Screener(flags, reader(screened, screen_words)) if flags else None
     return Language(reader(answered, words), answers, screener, said, _own_words(vocabularies, messages or {}))

@@ -40,7 +40,7 @@ from typing import NamedTuple
 from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 
-from bot.triage.text import PUNCTUATION, clean, split_words, squeezings
+from bot.triage.text import PUNCTUATION, clean, split_units, split_words, squeezings
 
 MIN_FUZZY = 5  # shorter words are matched exactly: "pale" must never become "male"
 MIN_SHORT = 3  # three- and four-letter words are corrected only towards the short sign words
@@ -187,13 +187,18 @@ class _Pattern:
 
 _TOKEN = re.compile(r"\(|\)|\[|\]|\||\{[a-z_]+\}|\.\.\.\d*|[^\s()\[\]|{}]+")
 _WORD = re.compile(r"[a-z0-9]+")
+_GLUED = re.compile(r"[0-9]+[a-z][a-z0-9]*")
+_UNIT = re.compile(r"[0-9]+|[a-z0-9]+")
 _RANGE = re.compile(r"#(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)")
 _NUMERIC = re.compile(r"\d+(?:\.\d+)?")
 _GROUPING = frozenset("()[]|")
 
 
 def _lex(phrase: str) -> list[str]:
-    return _TOKEN.findall(phrase)
+    """A phrase's tokens; a number written with its unit ("10k", "100m") is two words, as a message is read."""
+    return [
+        w for token in _TOKEN.findall(phrase) for w in (_UNIT.findall(token) if _GLUED.fullmatch(token) else (token,))
+    ]
 
 
 _CLASS_NAME = re.compile(r"\{([a-z_]+)\}")
@@ -607,7 +612,7 @@ def _walk(
     skipped: list[int] = []
     spellings = others or {}
 
-    def visit(node: _Node, j: int, filled: int = 0) -> None:
+    def visit(node: _Node, j: int, filled: int = 0, *, counted: bool = True) -> None:
         for key in node.keys if not filled else ():  # a phrase never ends on a filler it read past
             if (not whole or j == stop) and (key not in best or (j > best[key][0] if longest else j < best[key][0])):
                 best[key] = (j, tuple(skipped))
@@ -624,7 +629,7 @@ def _walk(
                     child = node.stems.get(token[:length]) if length <= len(token) else None
                     if child is not None:
                         visit(child, j + 1)
-            if node.numbers and _NUMERIC.fullmatch(token):
+            if counted and node.numbers and _NUMERIC.fullmatch(token):
                 value = float(token)
                 for number, child in node.numbers:
                     if number.low <= value <= number.high and (not number.decimal or "." in token):
@@ -635,7 +640,8 @@ def _walk(
                 if k > stop or (skip and tokens[k - 1] in CLAUSE_BREAKS):
                     break
                 skipped.extend(range(j, k))
-                visit(child, k)
+                # A number after a gap is the first one there: "pulse ox 98 and heart rate 64" reads no oxygen of 64.
+                visit(child, k, counted=not any(_NUMERIC.fullmatch(tokens[m]) for m in range(j, k)))
                 del skipped[len(skipped) - skip :]
         if fillers and node is not root and j < stop and filled < MAX_FILLERS and tokens[j] in fillers:
             skipped.append(j)
@@ -742,8 +748,12 @@ class Lexicon:
         spelling: bool = True,
         short: Iterable[str] = (),
         sounds: Iterable[Sounds] = (),
+        units: Iterable[str] = (),
     ) -> None:
         self.spelling = spelling
+        # Letters typed straight after a number that are its unit or ending ("10k", "100m", "2nd"), read as typed:
+        # never a chat word of any language ("k" is "que", "m" is "me", "nd" is "nada" on their own).
+        self.units = frozenset(units)
         # Words a typo of three or four letters may be corrected to ("pian" -> "pain", "kil" -> "kill"): shorter
         # typos are too often other words, so only towards these, and only when just one of them is that near.
         self.short = tuple(sorted(set(short)))
@@ -779,7 +789,19 @@ class Lexicon:
         cleaned = clean(text, squeeze=False)
         stretched = _STRETCH.search(cleaned) is not None
         shorthand = self._shorthand
-        for raw in split_words(cleaned):
+        number_at, number = -1, ""
+        for raw, unit in split_units(cleaned):
+            if unit:
+                whole = shorthand.get(number + raw)  # a word spelt with a number: "2day", "2nite"
+                if whole is not None:
+                    del tokens[number_at:]
+                    tokens.extend(whole)
+                    continue
+                if raw in self.units:
+                    tokens.append(raw)
+                    continue
+            if raw[0].isdigit():
+                number_at, number = len(tokens), raw
             expansion = shorthand.get(raw)
             if expansion is not None:
                 tokens.extend(expansion)

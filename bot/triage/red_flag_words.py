@@ -99,6 +99,7 @@ ContextName = Literal[
     "anyone",
     "past_events",
     "not_past",
+    "at_work",
     "idioms",
 ]
 
@@ -148,6 +149,9 @@ class Context(_Frozen):
     past_events: tuple[str, ...] = ()  # an event that may be long over: "had a", "tuvo un"
     # around such words, not the past: "have had a" (it is still going on), "in the past hour", "not used to"
     not_past: tuple[str, ...] = ()
+    # A patient, client or resident the writer saw to at work ("nurse here, had a patient collapse on the ward"): what
+    # happened to them, in that part of the sentence, is not the writer's and not someone with them needing a call.
+    at_work: tuple[str, ...] = ()
     idioms: tuple[str, ...] = ()  # figures of speech, ignored: "dead on my feet"
 
 

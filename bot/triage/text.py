@@ -23,6 +23,7 @@ _INVISIBLE = dict.fromkeys(
     c for c in (*range(0x20000), *range(0xE0000, 0xE0080)) if unicodedata.category(chr(c)) == "Cf"
 )
 _SPLIT = re.compile(r"[0-9]+(?:\.[0-9]+)?|w/o|w/|&|/|[a-z0-9]+(?:'[a-z0-9]+)*'?|[.,;:!?\n]")
+_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 _SQUEEZE = re.compile(r"([a-z])\1{2,}")
 MAX_STRETCHES = 3
 _DECIMAL_COMMA = re.compile(r"(?<=\d),(?=\d)")
@@ -63,6 +64,18 @@ def split_words(cleaned: str) -> list[str]:
     """The words (apostrophes kept: "can't"), numbers (38.5), the SMS signs w/ w/o & /, and the punctuation tokens
     of a cleaned text; anything else separates them."""
     return _SPLIT.findall(cleaned)
+
+
+def split_units(cleaned: str) -> list[tuple[str, bool]]:
+    """`split_words`, each word marked when it is letters typed straight after a number, with no space between: the
+    number's unit or ending ("10k", "100m", "2nd")."""
+    found: list[tuple[str, bool]] = []
+    after_number = -1
+    for m in _SPLIT.finditer(cleaned):
+        word = m.group()
+        found.append((word, m.start() == after_number and word[0].isalpha()))
+        after_number = m.end() if _NUMBER.fullmatch(word) else -1
+    return found
 
 
 def _strip_accents(text: str) -> str:
