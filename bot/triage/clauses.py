@@ -174,10 +174,11 @@ class Reading:
                 self.person[i] = whose
         # An animal named at the start of its clause ("my dog", "mi perro"), as its subject; not inside an idiom
         # ("cat scan").
+        # Marked at its last word, the noun ("my cat"): what is found nearest before a sign.
         self.animal = bytearray(n)
-        for i in starts.get("animals", ()):
-            if i - self.clause_start[self.clause[i]] <= 1 and not self.masked[i]:
-                self.animal[i] = 1
+        for start, end in spans.get("animals", ()):
+            if start - self.clause_start[self.clause[start]] <= 1 and not self.masked[end - 1]:
+                self.animal[end - 1] = 1
         self.attack = marks("animal_attacks")
         self.segment_history, self.clause_history = self._history(starts, context)
         # "I fainted 3 years ago and again this morning": a recurrence opening a later part of the sentence, itself not
