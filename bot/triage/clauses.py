@@ -102,6 +102,7 @@ class Reading:
         self.question: list[bool] = [False]
         self.segment_start: list[int] = [0]
         self.sentence_start: list[int] = [0]
+        self.clause_start: list[int] = [0]
         for i, token in enumerate(tokens):
             if pair_breaks[i]:
                 part += 1
@@ -114,6 +115,7 @@ class Reading:
                 self.sentence_start.append(i + 1)
             if breaks[i] == STRONG:
                 clause += 1
+                self.clause_start.append(i + 1)
             if breaks[i] == STRONG or token == ",":
                 part += 1
             if breaks[i]:
@@ -178,6 +180,14 @@ class Reading:
                 not_past[i] = 1
         for name in ("history", "past_events"):
             starts[name] = [i for i in starts.get(name, ()) if not not_past[i]]
+        # An animal named at the start of its clause ("my dog", "mi perro"), as its subject; not inside an idiom
+        # ("cat scan").
+        # Marked at its last word, the noun ("my cat"): what is found nearest before a sign.
+        self.animal = bytearray(n)
+        for start, end in spans.get("animals", ()):
+            if start - self.clause_start[self.clause[start]] <= 1 and not self.masked[end - 1]:
+                self.animal[end - 1] = 1
+        self.attack = marks("animal_attacks")
         self.segment_history, self.clause_history = self._history(starts, context)
         # "I fainted 3 years ago and again this morning": a recurrence opening a later part of the sentence, itself not
         # in the past, makes a sign of the past current.
@@ -300,10 +310,16 @@ class Reading:
 
     # --- reading a phrase --------------------------------------------------------------------------------------------
 
-    def status(self, hit: Hit, *, crisis: bool = False, weak: bool = False, ever: bool = False) -> Status:
-        """What a phrase found at `hit` says, where it stands. `ever`: the past counts too (a risk factor)."""
+    def status(
+        self, hit: Hit, *, crisis: bool = False, weak: bool = False, ever: bool = False, animals: bool = True
+    ) -> Status:
+        """What a phrase found at `hit` says, where it stands. `ever`: the past counts too (a risk factor).
+        `animals`: a phrase said of an animal is none of a person's (not for a sign a flag needs: the wound in "the
+        dog bit my arm and it's spurting" is the writer's)."""
         start = hit.start
         if any(self.masked[i] for i in range(start, hit.end)):
+            return Status.off
+        if animals and not crisis and self._of_animal(hit):
             return Status.off
         if self.negated(hit, CRISIS_REACH if crisis else NEGATION_REACH) or (not crisis and self.denied_after(hit)):
             return Status.denied
@@ -343,6 +359,21 @@ class Reading:
         if self.past_event[start] >= 0 and segment not in self.segment_newness:
             return Status.unsure
         return Status.unsure if weak else Status.live
+
+    def _of_animal(self, hit: Hit) -> bool:
+        """A sign said of an animal: the one named opening the clause is the nearest one named before the phrase, in
+        the same part of the sentence, and no one is named in it ("my dog collapsed after the walk", "mi gato se pone
+        a jadear"); not "my dog knocked me over, I can't breathe", "my dog died and since then chest pain", nor
+        "walking my dog, fainted"."""
+        if any(self.person[hit.start : hit.end]):
+            return False
+        segment = self.segment[hit.start]
+        for i in range(hit.start - 1, self.segment_start[segment] - 1, -1):
+            if self.animal[i]:
+                return True
+            if self.person[i] or self.attack[i]:
+                return False
+        return False
 
     def of_someone_else(self, hit: Hit) -> bool:
         """Whether a phrase that speaks of another person is said of one here: no word of the writer's in it, and

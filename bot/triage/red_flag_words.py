@@ -97,6 +97,8 @@ ContextName = Literal[
     "speaker",
     "other_people",
     "anyone",
+    "animals",
+    "animal_attacks",
     "past_events",
     "not_past",
     "at_work",
@@ -146,6 +148,10 @@ class Context(_Frozen):
     speaker: tuple[str, ...] = ()  # the person writing: "I", "my"
     other_people: tuple[str, ...] = ()  # someone else: "my mum", "he" (their symptoms count as theirs)
     anyone: tuple[str, ...] = ()  # no one in particular: a crisis said of "someone" stays the writer's
+    # an animal opening its clause: a sign said of it is the animal's, no person's ("my dog collapsed after the walk")
+    animals: tuple[str, ...] = ()
+    # an animal hurting someone: what follows is the person's ("the dog attacked, pouring blood")
+    animal_attacks: tuple[str, ...] = ()
     past_events: tuple[str, ...] = ()  # an event that may be long over: "had a", "tuvo un"
     # around such words, not the past: "have had a" (it is still going on), "in the past hour", "not used to"
     not_past: tuple[str, ...] = ()

@@ -269,7 +269,7 @@ class Screener:
                     best = Status.live
                 else:
                     ever = name in self.vocabulary.ever
-                    best = max(reading.status(h, weak=kind == "sign_ask", ever=ever) for h in hits)
+                    best = max(reading.status(h, weak=kind == "sign_ask", ever=ever, animals=False) for h in hits)
                 signs[name] = max(signs.get(name, Status.absent), best)
         return signs
 
