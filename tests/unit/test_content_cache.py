@@ -8,13 +8,13 @@ import pickle
 from pathlib import Path
 
 import pytest
-import yaml
 
 from bot.content import cache
 from bot.content.loader import ROOT, Content, ContentError, _load
+from tests.clinical import load_yaml
 from tests.conftest import copy_content
 
-CASES = yaml.safe_load((ROOT / "tests" / "data" / "phrases.yaml").read_text(encoding="utf-8"))["messages"][::25]
+CASES = load_yaml(ROOT / "tests" / "data" / "phrases.yaml")["messages"][::25]
 
 
 class Builds:
