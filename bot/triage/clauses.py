@@ -54,6 +54,13 @@ class Reading:
                 at[i] = 1
             return at
 
+        def covered(name: str) -> bytearray:
+            """Every word inside a phrase of the list `name`."""
+            at = bytearray(n)
+            for start, end in spans.get(name, ()):
+                at[start:end] = b"\x01" * (end - start)
+            return at
+
         subjects, self.lists, self.transparent = marks("subjects"), marks("lists"), marks("transparent")
         breaks = bytearray(n)
         for i in starts.get("negation_ends", ()):
@@ -86,10 +93,7 @@ class Reading:
                 self.negator[i] = 0
         without, self.double_negative = marks("without"), marks("double_negatives")
         self.without = without
-        self.masked = bytearray(n)
-        for start, end in spans.get("idioms", ()):
-            for i in range(start, end):
-                self.masked[i] = 1
+        self.masked = covered("idioms")
         self.denial_end = [-1] * n  # where a denial phrase starting here ends
         for start, end in spans.get("denials", ()):
             self.denial_end[start] = max(self.denial_end[start], end)
@@ -132,10 +136,7 @@ class Reading:
 
         # "The knee is worse" tells nothing new of a sign said beside it ("out of breath on the hill as per usual, the
         # ache behind my knee is worse").
-        knee_news = bytearray(n)
-        for start, end in spans.get("not_newness", ()):
-            for i in range(start, end):
-                knee_news[i] = 1
+        knee_news = covered("not_newness")
         starts["newness"] = [i for i in starts.get("newness", ()) if not knee_news[i]]
         self.sentence_newness = per(self.sentence, "newness", unless_negated=True)
         self.segment_newness = per(self.segment, "newness", unless_negated=True)
@@ -174,10 +175,7 @@ class Reading:
                 self.person[i] = whose
         # Words that look like the past and are not ("have had a", "in the past hour", "not used to"): no history
         # phrase or past event starts inside them.
-        not_past = bytearray(n)
-        for start, end in spans.get("not_past", ()):
-            for i in range(start, end):
-                not_past[i] = 1
+        not_past = covered("not_past")
         for name in ("history", "past_events"):
             starts[name] = [i for i in starts.get(name, ()) if not not_past[i]]
         # An animal named at the start of its clause ("my dog", "mi perro"), as its subject; not inside an idiom
