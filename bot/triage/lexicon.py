@@ -635,13 +635,16 @@ def _walk(
                     if number.low <= value <= number.high and (not number.decimal or "." in token):
                         visit(child, j + 1)
         for most, child in node.gaps.items():
+            # A number after a gap is the first one there: "pulse ox 98 and heart rate 64" reads no oxygen of 64.
+            counted = True
             for skip in range(most + 1):
                 k = j + skip
                 if k > stop or (skip and tokens[k - 1] in CLAUSE_BREAKS):
                     break
+                if skip and counted and _NUMERIC.fullmatch(tokens[k - 1]):
+                    counted = False
                 skipped.extend(range(j, k))
-                # A number after a gap is the first one there: "pulse ox 98 and heart rate 64" reads no oxygen of 64.
-                visit(child, k, counted=not any(_NUMERIC.fullmatch(tokens[m]) for m in range(j, k)))
+                visit(child, k, counted=counted)
                 del skipped[len(skipped) - skip :]
         if fillers and node is not root and j < stop and filled < MAX_FILLERS and tokens[j] in fillers:
             skipped.append(j)
