@@ -25,6 +25,7 @@ NEGATION_REACH = 7  # words a negation reaches back over ("no pain in my chest o
 CRISIS_REACH = 1  # only "not suicidal": "not gonna lie, I want to end it" still counts
 LIST_REACH = 3  # each "or" in a list carries a negation this much further
 MOST_LOOKED_BACK = 24  # however long a list, a negation is looked for this far back at most
+REAFFIRM_REACH = 6  # words after a denied sign its "but now I am" may start within
 DOUBLE_NEGATIVE_REACH = 12  # "can barely get up the 3 steps to my front door without ..."
 
 
@@ -95,6 +96,8 @@ class Reading:
         self.without = without
         self.masked = covered("idioms")
         self.denial_end = [-1] * n  # where a denial phrase starting here ends
+        # Where a "but now I am" starts that ends its clause (not "but now I am fine").
+        self.reaffirmed = sorted({s for s, e in spans.get("reaffirmed", ()) if e >= n or breaks[e]})
         for start, end in spans.get("denials", ()):
             self.denial_end[start] = max(self.denial_end[start], end)
 
@@ -319,7 +322,10 @@ class Reading:
             return Status.off
         if animals and not crisis and self._of_animal(hit):
             return Status.off
-        if self.negated(hit, CRISIS_REACH if crisis else NEGATION_REACH) or (not crisis and self.denied_after(hit)):
+        denied = self.negated(hit, CRISIS_REACH if crisis else NEGATION_REACH) or (
+            not crisis and self.denied_after(hit)
+        )
+        if denied and (crisis or not self._reaffirmed(hit)):
             return Status.denied
         if crisis and self.crisis_denied_from.get(self.segment[start], start) < start:
             return Status.denied
@@ -408,6 +414,14 @@ class Reading:
                 return not (self.without[j] and self._doubled(j))
             j -= 1
         return False
+
+    def _reaffirmed(self, hit: Hit) -> bool:
+        """A denied sign said to be here now, soon after it, in its sentence or the next: "wasn't short of breath
+        before but now I am", "no chest pain until today", "I wasn't dizzy before. Now I am."."""
+        sentence = self.sentence[hit.start]
+        return any(
+            hit.end <= s <= hit.end + REAFFIRM_REACH and self.sentence[s] - sentence <= 1 for s in self.reaffirmed
+        )
 
     def _doubled(self, j: int) -> bool:
         """A negative before, in the same clause and with no punctuation between: "can't walk across the room without

@@ -69,6 +69,7 @@ ContextName = Literal[
     "negators",
     "not_negating",
     "denials",
+    "reaffirmed",
     "crisis_denials",
     "without",
     "double_negatives",
@@ -112,6 +113,9 @@ class Context(_Frozen):
     negators: tuple[str, ...] = ()  # "no", "not", "never", "without": negate what follows within their reach
     not_negating: tuple[str, ...] = ()  # start with a negator yet negate nothing: "not sure", "can't stop"
     denials: tuple[str, ...] = ()  # an answer after the sign: "chest pain? no", "fainting: none"
+    # A sign denied only for a time gone by, then said to be here now, closing its clause: "wasn't short of breath
+    # before but now I am", "no chest pain until today", "antes no me dolía el pecho pero ahora sí".
+    reaffirmed: tuple[str, ...] = ()
     # Deny the crisis words after them in the same part of a sentence, however far: "no thoughts of hurting myself"
     # (crisis words are otherwise negated only by the word just before them).
     crisis_denials: tuple[str, ...] = ()

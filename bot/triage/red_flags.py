@@ -29,8 +29,8 @@ PRIORITY: dict[str, int] = {"urgent": 1, "emergency": 2, "crisis": 3}
 TOGETHER, FIRST, SECOND = " & ", "_first", "_second"
 # Context lists read by their longest reading, where the words after a phrase matter ("that's normal [for me]" must
 # close its clause; "my knee is worse [this week]" covers its time words; a denial with its tail, "none eh", must reach
-# the clause's end): a small phrase set of their own.
-LONGEST = ("baseline_after", "not_newness", "denials")
+# the clause's end; "but now I have [it]" too): a small phrase set of their own.
+LONGEST = ("baseline_after", "not_newness", "denials", "reaffirmed")
 SHORT_RESULTS = 4096  # short texts remembered
 # The answer to a safety question by the number of its choice (SMS), in the order of bot.triage.safety.ANSWERS.
 NUMBERED: Mapping[str, Answer] = {"1": "yes", "2": "no", "3": "not_sure"}
