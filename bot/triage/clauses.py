@@ -305,17 +305,23 @@ class Reading:
     def _baselined(self, subjects: bytearray, sequence: bytearray, baselines: Iterable[int]) -> set[int]:
         """The segments a baseline speaks of: its whole clause where it opens the clause ("as usual, out of puff on the
         hill"); else what its clause says up to it, and on to the next part that opens a new event, with a subject or
-        a word of sequence ("out of breath like always, and my chest is crushing"; "..., then coughed up blood")."""
-        n, covered = len(self.tokens), set()
-        last = len(self.segment_start) - 1
+        a word of sequence ("out of breath like always, and my chest is crushing"; "..., then coughed up blood").
+        One pass over each clause that holds one."""
+        n = len(self.tokens)
+        upto: dict[int, int] = {}  # per clause, the segment of its last baseline
+        whole: set[int] = set()  # clauses a baseline opens
         for i in baselines:
             clause = self.clause[i]
-            start = self.clause_start[clause]
-            segment = self.segment[start]
-            opens_clause = i - start <= 1
+            upto[clause] = max(upto.get(clause, 0), self.segment[i])
+            if i - self.clause_start[clause] <= 1:
+                whole.add(clause)
+        covered: set[int] = set()
+        last = len(self.segment_start) - 1
+        for clause, until in upto.items():
+            segment = self.segment[self.clause_start[clause]]
             while segment <= last and (at := self.segment_start[segment]) < n and self.clause[at] == clause:
                 fresh = subjects[at] or sequence[at] or (at and sequence[at - 1])
-                if segment > self.segment[i] and fresh and not opens_clause:
+                if segment > until and fresh and clause not in whole:
                     break
                 covered.add(segment)
                 segment += 1
