@@ -143,7 +143,12 @@ class Reading:
         starts["newness"] = [i for i in starts.get("newness", ()) if not knee_news[i]]
         self.sentence_newness = per(self.sentence, "newness", unless_negated=True)
         self.segment_newness = per(self.segment, "newness", unless_negated=True)
-        self.clause_baseline = per(self.clause, "baseline")
+        # What outweighs a baseline: news, not the time of an exercise ("did hill sprints today").
+        exercise_time = covered("activity_time")
+        self.sentence_news = {
+            self.sentence[i] for i in starts.get("newness", ()) if not exercise_time[i] and not self._negated_at(i)
+        }
+        self.segment_baseline = self._baselined(subjects, marks("sequence"), starts.get("baseline", ()))
         self.crisis_denied_from: dict[int, int] = {}  # per segment, where its first crisis denial starts
         for i in starts.get("crisis_denials", ()):
             self.crisis_denied_from.setdefault(self.segment[i], i)
@@ -187,6 +192,12 @@ class Reading:
         self.animal = bytearray(n)
         for start, end in spans.get("animals", ()):
             if start - self.clause_start[self.clause[start]] <= 1 and not self.masked[end - 1]:
+                self.animal[end - 1] = 1
+        # A player seen on a screen, opening their part of a sentence that says so ("vi el resumen del partido, el
+        # jugador se dislocó la rodilla"): what happens to them is no one's here, as with an animal.
+        watched = per(self.sentence, "watching")
+        for start, end in spans.get("players", ()):
+            if self.sentence[start] in watched and self._opens_segment(start) and not self.masked[end - 1]:
                 self.animal[end - 1] = 1
         self.attack = marks("animal_attacks")
         self.segment_history, self.clause_history = self._history(starts, context)
@@ -294,6 +305,31 @@ class Reading:
                         clauses.add(self.clause[j])
         return segments, clauses
 
+    def _baselined(self, subjects: bytearray, sequence: bytearray, baselines: Iterable[int]) -> set[int]:
+        """The segments a baseline speaks of: its whole clause where it opens the clause ("as usual, out of puff on the
+        hill"); else what its clause says up to it, and on to the next part that opens a new event, with a subject or
+        a word of sequence ("out of breath like always, and my chest is crushing"; "..., then coughed up blood").
+        One pass over each clause that holds one."""
+        n = len(self.tokens)
+        upto: dict[int, int] = {}  # per clause, the segment of its last baseline
+        whole: set[int] = set()  # clauses a baseline opens
+        for i in baselines:
+            clause = self.clause[i]
+            upto[clause] = max(upto.get(clause, 0), self.segment[i])
+            if i - self.clause_start[clause] <= 1:
+                whole.add(clause)
+        covered: set[int] = set()
+        last = len(self.segment_start) - 1
+        for clause, until in upto.items():
+            segment = self.segment[self.clause_start[clause]]
+            while segment <= last and (at := self.segment_start[segment]) < n and self.clause[at] == clause:
+                fresh = subjects[at] or sequence[at] or (at and sequence[at - 1])
+                if segment > until and fresh and clause not in whole:
+                    break
+                covered.add(segment)
+                segment += 1
+        return covered
+
     def _latest(self, starts: Mapping[str, list[int]], names: tuple[str, ...], place: list[int]) -> list[int]:
         """Per token, the start of the latest phrase of `names` at or before it in the same place; -1 if none."""
         at = bytearray(len(self.tokens))
@@ -342,8 +378,8 @@ class Reading:
             return Status.unsure if weak else Status.live
         if segment in self.segment_at_work:
             return Status.off
-        baseline = clause in self.clause_baseline or sentence in self.sentence_baseline
-        if baseline and sentence not in self.sentence_newness:
+        baseline = segment in self.segment_baseline or sentence in self.sentence_baseline
+        if baseline and sentence not in self.sentence_news:
             return Status.off
         if clause in self.clause_generic:
             return Status.off
@@ -369,7 +405,8 @@ class Reading:
         the same part of the sentence, and no one is named in it ("my dog collapsed after the walk", "mi gato se pone
         a jadear"); not "my dog knocked me over, I can't breathe", "my dog died and since then chest pain", nor
         "walking my dog, fainted"."""
-        if any(self.person[hit.start : hit.end]):
+        # Words of another inside the phrase are the animal's or the player's own ("the striker dislocated his knee").
+        if WRITER in self.person[hit.start : hit.end] or ANYONE in self.person[hit.start : hit.end]:
             return False
         segment = self.segment[hit.start]
         for i in range(hit.start - 1, self.segment_start[segment] - 1, -1):

@@ -140,6 +140,12 @@ class Context(_Frozen):
     newness: tuple[str, ...] = ()  # something new: "new", "worse", "today" (outweighs a baseline)
     # Around such words, the newness is the knee's, not a sign's: "out of breath as per usual, the knee is worse".
     not_newness: tuple[str, ...] = ()
+    # An exercise with its time ("did hill sprints today"): when the exercise was, nothing new of a sign beside it, so
+    # it does not outweigh a baseline ("..., out of puff at the top as usual"). The past and its news are read as ever.
+    activity_time: tuple[str, ...] = ()
+    # A part opening with one of these, or with a subject, after a baseline said of a sign is a new event that the
+    # baseline does not reach: "out of breath like always, then coughed up blood".
+    sequence: tuple[str, ...] = ()
     recurrence: tuple[str, ...] = ()  # it happened again: "and again today" (outweighs the past in its sentence)
     hypothetical: tuple[str, ...] = ()  # "what if", "in case"
     question_hypothetical: tuple[str, ...] = ()  # hypothetical only within a question: "if I get", "signs of"
@@ -154,6 +160,10 @@ class Context(_Frozen):
     anyone: tuple[str, ...] = ()  # no one in particular: a crisis said of "someone" stays the writer's
     # an animal opening its clause: a sign said of it is the animal's, no person's ("my dog collapsed after the walk")
     animals: tuple[str, ...] = ()
+    # watched on a screen ("vi el resumen del partido", "watched the highlights"): a `players` word opening its part
+    # of such a sentence is, like an animal, no one here ("..., el jugador se dislocó la rodilla")
+    watching: tuple[str, ...] = ()
+    players: tuple[str, ...] = ()
     # an animal hurting someone: what follows is the person's ("the dog attacked, pouring blood")
     animal_attacks: tuple[str, ...] = ()
     past_events: tuple[str, ...] = ()  # an event that may be long over: "had a", "tuvo un"
