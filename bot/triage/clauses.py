@@ -96,10 +96,10 @@ class Reading:
         self.without = without
         self.masked = covered("idioms")
         self.denial_end = [-1] * n  # where a denial phrase starting here ends
-        # Where a "but now I am" starts that ends its clause (not "but now I am fine").
-        self.reaffirmed = sorted({s for s, e in spans.get("reaffirmed", ()) if e >= n or breaks[e]})
         for start, end in spans.get("denials", ()):
             self.denial_end[start] = max(self.denial_end[start], end)
+        # Where a "but now I am" starts that ends its clause (not "but now I am fine").
+        self.reaffirmed = sorted({s for s, e in spans.get("reaffirmed", ()) if e >= n or breaks[e]})
 
         # Places: sentence, clause, segment and part ids per token (a break token belongs to what it ends). A part is
         # a clause cut at commas and at the pair breaks ("and", "when"): where the halves of an "A & B" phrase meet.
