@@ -145,9 +145,8 @@ class Reading:
         self.segment_newness = per(self.segment, "newness", unless_negated=True)
         # What outweighs a baseline: news, not the time of an exercise ("did hill sprints today").
         exercise_time = covered("activity_time")
-        self.sentence_news = {
-            self.sentence[i] for i in starts.get("newness", ()) if not exercise_time[i] and not self._negated_at(i)
-        }
+        starts["news"] = [i for i in starts.get("newness", ()) if not exercise_time[i]]
+        self.sentence_news = per(self.sentence, "news", unless_negated=True)
         self.segment_baseline = self._baselined(subjects, marks("sequence"), starts.get("baseline", ()))
         self.crisis_denied_from: dict[int, int] = {}  # per segment, where its first crisis denial starts
         for i in starts.get("crisis_denials", ()):
